@@ -1,0 +1,64 @@
+//! Accounts: the pair (company, customer), created once, with the total paid through it.
+
+use redb::ReadableTable;
+
+use crate::storage::central::open::{get_record, put_record};
+use crate::storage::central::records::AccountRecord;
+use crate::storage::pages::{Page, page_desc};
+use crate::storage::schema::{ACCOUNT_BY_PAIR, ACCOUNTS, ACCOUNTS_BY_COMPANY, ACCOUNTS_BY_CUSTOMER};
+use crate::storage::{Reader, StoreError, Tx};
+use crate::vocab::ids::{AccountId, CompanyId, CustomerId};
+use crate::vocab::money::Amount;
+use crate::vocab::time::Timestamp;
+
+/// The account of (company, customer), created if absent; `true` when it was just created.
+pub fn ensure(tx: &mut Tx<'_>, company: &CompanyId, customer: &CustomerId, now: Timestamp) -> Result<(AccountRecord, bool), StoreError> {
+    let existing = tx.txn.open_table(ACCOUNT_BY_PAIR)?.get((company.as_str(), customer.as_str()))?.map(|v| v.value().to_owned());
+    if let Some(id) = existing {
+        let account = get_record(&tx.txn.open_table(ACCOUNTS)?, "accounts", &id)?
+            .ok_or(StoreError::Corrupt { table: "account_by_pair", detail: format!("dangling id {id}") })?;
+        return Ok((account, false));
+    }
+    let account = AccountRecord {
+        id: AccountId::generate(),
+        company_id: company.clone(),
+        customer_id: customer.clone(),
+        created_at: now,
+        paid_total: Amount::ZERO,
+    };
+    let seq = tx.next("seq")?;
+    tx.txn.open_table(ACCOUNT_BY_PAIR)?.insert((company.as_str(), customer.as_str()), account.id.as_str())?;
+    tx.txn.open_table(ACCOUNTS_BY_CUSTOMER)?.insert((customer.as_str(), seq), account.id.as_str())?;
+    tx.txn.open_table(ACCOUNTS_BY_COMPANY)?.insert((company.as_str(), seq), account.id.as_str())?;
+    put_record(&mut tx.txn.open_table(ACCOUNTS)?, account.id.as_str(), &account)?;
+    Ok((account, true))
+}
+
+pub fn get(reader: &Reader, id: &AccountId) -> Result<Option<AccountRecord>, StoreError> {
+    get_record(&reader.txn.open_table(ACCOUNTS)?, "accounts", id.as_str())
+}
+
+pub fn get_in_tx(tx: &Tx<'_>, id: &AccountId) -> Result<Option<AccountRecord>, StoreError> {
+    get_record(&tx.txn.open_table(ACCOUNTS)?, "accounts", id.as_str())
+}
+
+/// Adds a charge to the account's `paid_total`.
+pub fn add_paid(tx: &mut Tx<'_>, account: &mut AccountRecord, amount: Amount) -> Result<(), StoreError> {
+    account.paid_total = account.paid_total.checked_add(amount).expect("paid totals stay within Decimal range");
+    put_record(&mut tx.txn.open_table(ACCOUNTS)?, account.id.as_str(), account)
+}
+
+fn list(reader: &Reader, index: redb::TableDefinition<(&'static str, u64), &'static str>, owner: &str, cursor: Option<u64>, limit: usize) -> Result<Page<AccountRecord>, StoreError> {
+    let accounts = reader.txn.open_table(ACCOUNTS)?;
+    page_desc(&reader.txn.open_table(index)?, owner, cursor, limit, |id| {
+        get_record(&accounts, "accounts", id)?.ok_or(StoreError::Corrupt { table: "accounts index", detail: format!("dangling id {id}") })
+    })
+}
+
+pub fn list_for_customer(reader: &Reader, customer: &CustomerId, cursor: Option<u64>, limit: usize) -> Result<Page<AccountRecord>, StoreError> {
+    list(reader, ACCOUNTS_BY_CUSTOMER, customer.as_str(), cursor, limit)
+}
+
+pub fn list_for_company(reader: &Reader, company: &CompanyId, cursor: Option<u64>, limit: usize) -> Result<Page<AccountRecord>, StoreError> {
+    list(reader, ACCOUNTS_BY_COMPANY, company.as_str(), cursor, limit)
+}

@@ -1,0 +1,217 @@
+//! Central's money movements for companies: holds, releases, captures and direct charges.
+
+use redb::ReadableTable;
+
+use crate::domain::ledger::{LedgerError, plan_capture, plan_charge, plan_hold, plan_release};
+use crate::storage::central::records::{AccountRecord, ChargeRecord, ChargeStatus, HoldRecord, HoldStatus, OperationKind, OperationRecord};
+use crate::storage::central::{TxResult, accounts, companies, customers, ledger};
+use crate::storage::central::open::{get_record, put_record};
+use crate::storage::pages::{Page, page_desc};
+use crate::storage::schema::{CHARGES, CHARGES_BY_ACCOUNT, CHARGES_BY_COMPANY, HOLDS};
+use crate::storage::{Reader, StoreError, Tx};
+use crate::vocab::ids::{AccountId, ChargeId, CompanyId, HoldId, ServiceId};
+use crate::vocab::money::Amount;
+use crate::vocab::time::Timestamp;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BillingError {
+    #[error("account not found")]
+    AccountNotFound,
+    #[error("hold not found")]
+    HoldNotFound,
+    #[error(transparent)]
+    Funds(#[from] LedgerError),
+    #[error("the hold is already {0:?}")]
+    HoldNotOpen(HoldStatus),
+    #[error("the hold has expired")]
+    HoldExpired,
+    #[error("the hold was created without the charge scope and cannot be captured")]
+    NotCapturable,
+    #[error("the capture amount exceeds the held amount")]
+    CaptureExceedsHold,
+}
+
+/// What a charge books, apart from where its money comes from.
+#[derive(Debug, Clone)]
+pub struct ChargeInput {
+    pub company_id: CompanyId,
+    pub account_id: AccountId,
+    pub amount: Amount,
+    pub service_id: Option<ServiceId>,
+    pub service_name: Option<String>,
+    pub description: Option<String>,
+    pub payload: Option<serde_json::Value>,
+    pub idempotency_key: Option<String>,
+}
+
+fn company_account(tx: &Tx<'_>, company: &CompanyId, id: &AccountId) -> Result<Option<AccountRecord>, StoreError> {
+    Ok(accounts::get_in_tx(tx, id)?.filter(|a| &a.company_id == company))
+}
+
+/// A direct charge from `available`, settled at once.
+pub fn charge(tx: &mut Tx<'_>, input: ChargeInput, now: Timestamp) -> TxResult<ChargeRecord, BillingError> {
+    let Some(account) = company_account(tx, &input.company_id, &input.account_id)? else {
+        return Ok(Err(BillingError::AccountNotFound));
+    };
+    let wallet = ledger::wallet_in_tx(tx, &account.customer_id)?;
+    let plan = match plan_charge(&wallet, &account.customer_id, &account.company_id, input.amount) {
+        Ok(plan) => plan,
+        Err(refusal) => return Ok(Err(refusal.into())),
+    };
+    let charge_id = ChargeId::generate();
+    ledger::post(tx, &plan, now, &format!("charge {charge_id}"))?;
+    book_charge(tx, account, charge_id, input, None, now).map(Ok)
+}
+
+/// Records the charge, its indexes, the account's paid total and the statement line.
+fn book_charge(tx: &mut Tx<'_>, mut account: AccountRecord, id: ChargeId, input: ChargeInput, hold_id: Option<HoldId>, now: Timestamp) -> Result<ChargeRecord, StoreError> {
+    let invoice_number = format!("INV-{:08}", tx.next("invoice")?);
+    let charge = ChargeRecord {
+        id,
+        invoice_number,
+        account_id: account.id.clone(),
+        company_id: account.company_id.clone(),
+        customer_id: account.customer_id.clone(),
+        amount: input.amount,
+        service_id: input.service_id,
+        service_name: input.service_name,
+        description: input.description,
+        payload: input.payload,
+        hold_id,
+        idempotency_key: input.idempotency_key,
+        status: ChargeStatus::Settled,
+        created_at: now,
+    };
+    put_record(&mut tx.txn.open_table(CHARGES)?, charge.id.as_str(), &charge)?;
+    let seq = tx.next("seq")?;
+    tx.txn.open_table(CHARGES_BY_COMPANY)?.insert((charge.company_id.as_str(), seq), charge.id.as_str())?;
+    tx.txn.open_table(CHARGES_BY_ACCOUNT)?.insert((charge.account_id.as_str(), seq), charge.id.as_str())?;
+    accounts::add_paid(tx, &mut account, charge.amount)?;
+    let company_name = companies::get_in_tx(tx, &charge.company_id)?.map(|c| c.name.as_str().to_owned());
+    let line = OperationRecord {
+        at: now,
+        kind: OperationKind::Charge,
+        company_name,
+        service_name: charge.service_name.clone(),
+        invoice_number: Some(charge.invoice_number.clone()),
+        charge_id: Some(charge.id.clone()),
+        top_up_id: None,
+        amount: charge.amount,
+        balance_after: ledger::wallet_in_tx(tx, &charge.customer_id)?.available,
+    };
+    customers::append_operation(tx, &charge.customer_id, &line)?;
+    Ok(charge)
+}
+
+/// Blocks `amount` of the account's wallet until `expires_at`.
+pub fn hold(tx: &mut Tx<'_>, company: &CompanyId, account_id: &AccountId, amount: Amount, capturable: bool, description: Option<String>, expires_at: Timestamp, now: Timestamp) -> TxResult<HoldRecord, BillingError> {
+    let Some(account) = company_account(tx, company, account_id)? else {
+        return Ok(Err(BillingError::AccountNotFound));
+    };
+    let wallet = ledger::wallet_in_tx(tx, &account.customer_id)?;
+    let plan = match plan_hold(&wallet, &account.customer_id, amount) {
+        Ok(plan) => plan,
+        Err(refusal) => return Ok(Err(refusal.into())),
+    };
+    let hold = HoldRecord {
+        id: HoldId::generate(),
+        account_id: account.id,
+        company_id: account.company_id,
+        customer_id: account.customer_id,
+        amount,
+        captured: Amount::ZERO,
+        capturable,
+        status: HoldStatus::Held,
+        description,
+        created_at: now,
+        expires_at,
+    };
+    ledger::post(tx, &plan, now, &format!("hold {}", hold.id))?;
+    put_record(&mut tx.txn.open_table(HOLDS)?, hold.id.as_str(), &hold)?;
+    Ok(Ok(hold))
+}
+
+fn open_hold(tx: &Tx<'_>, company: &CompanyId, id: &HoldId, now: Timestamp) -> TxResult<HoldRecord, BillingError> {
+    let hold: Option<HoldRecord> = get_record(&tx.txn.open_table(HOLDS)?, "holds", id.as_str())?;
+    let Some(hold) = hold.filter(|h| &h.company_id == company) else { return Ok(Err(BillingError::HoldNotFound)) };
+    if hold.status != HoldStatus::Held {
+        return Ok(Err(BillingError::HoldNotOpen(hold.status)));
+    }
+    if hold.expires_at <= now {
+        return Ok(Err(BillingError::HoldExpired));
+    }
+    Ok(Ok(hold))
+}
+
+/// Returns the whole hold to `available`.
+pub fn release(tx: &mut Tx<'_>, company: &CompanyId, id: &HoldId, now: Timestamp) -> TxResult<HoldRecord, BillingError> {
+    let mut hold = match open_hold(tx, company, id, now)? {
+        Ok(hold) => hold,
+        Err(refusal) => return Ok(Err(refusal)),
+    };
+    ledger::post(tx, &plan_release(&hold.customer_id, hold.amount), now, &format!("release {id}"))?;
+    hold.status = HoldStatus::Released;
+    put_record(&mut tx.txn.open_table(HOLDS)?, id.as_str(), &hold)?;
+    Ok(Ok(hold))
+}
+
+/// Captures `input.amount` of the hold as a charge; the rest is released.
+pub fn capture(tx: &mut Tx<'_>, id: &HoldId, input: ChargeInput, now: Timestamp) -> TxResult<ChargeRecord, BillingError> {
+    let mut hold = match open_hold(tx, &input.company_id, id, now)? {
+        Ok(hold) => hold,
+        Err(refusal) => return Ok(Err(refusal)),
+    };
+    if !hold.capturable {
+        return Ok(Err(BillingError::NotCapturable));
+    }
+    if input.amount > hold.amount {
+        return Ok(Err(BillingError::CaptureExceedsHold));
+    }
+    let account = accounts::get_in_tx(tx, &hold.account_id)?
+        .ok_or(StoreError::Corrupt { table: "holds", detail: format!("hold {id} names a missing account") })?;
+    let charge_id = ChargeId::generate();
+    ledger::post(tx, &plan_capture(&hold.customer_id, &hold.company_id, hold.amount, input.amount), now, &format!("capture {id} {charge_id}"))?;
+    hold.status = HoldStatus::Captured;
+    hold.captured = input.amount;
+    put_record(&mut tx.txn.open_table(HOLDS)?, id.as_str(), &hold)?;
+    book_charge(tx, account, charge_id, input, Some(id.clone()), now).map(Ok)
+}
+
+pub fn get_hold(reader: &Reader, company: &CompanyId, id: &HoldId) -> Result<Option<HoldRecord>, StoreError> {
+    let hold: Option<HoldRecord> = get_record(&reader.txn.open_table(HOLDS)?, "holds", id.as_str())?;
+    Ok(hold.filter(|h| &h.company_id == company))
+}
+
+pub fn get_charge(reader: &Reader, company: &CompanyId, id: &ChargeId) -> Result<Option<ChargeRecord>, StoreError> {
+    let charge: Option<ChargeRecord> = get_record(&reader.txn.open_table(CHARGES)?, "charges", id.as_str())?;
+    Ok(charge.filter(|c| &c.company_id == company))
+}
+
+/// A company's charges (its invoices), newest first, optionally of one service.
+pub fn charges_for_company(reader: &Reader, company: &CompanyId, service: Option<&ServiceId>, cursor: Option<u64>, limit: usize) -> Result<Page<ChargeRecord>, StoreError> {
+    let charges = reader.txn.open_table(CHARGES)?;
+    let index = reader.txn.open_table(CHARGES_BY_COMPANY)?;
+    let Some(service) = service else {
+        return page_desc(&index, company.as_str(), cursor, limit, |id| load_charge(&charges, id));
+    };
+    // Filtering walks the index until the page is full.
+    let mut items = Vec::with_capacity(limit.min(256));
+    let mut next_cursor = None;
+    for entry in index.range((company.as_str(), 0)..(company.as_str(), cursor.unwrap_or(u64::MAX)))?.rev() {
+        let (key, id) = entry?;
+        let charge = load_charge(&charges, id.value())?;
+        if charge.service_id.as_ref() != Some(service) {
+            continue;
+        }
+        if items.len() == limit {
+            next_cursor = Some(key.value().1 + 1);
+            break;
+        }
+        items.push(charge);
+    }
+    Ok(Page { items, next_cursor })
+}
+
+fn load_charge(charges: &impl ReadableTable<&'static str, &'static [u8]>, id: &str) -> Result<ChargeRecord, StoreError> {
+    get_record(charges, "charges", id)?.ok_or(StoreError::Corrupt { table: "charges index", detail: format!("dangling id {id}") })
+}

@@ -1,0 +1,39 @@
+//! Stored answers to idempotent requests, looked up by (scope, key).
+
+use redb::ReadableTable;
+
+use crate::storage::central::records::IdempotencyRecord;
+use crate::storage::codec::{decode, encode};
+use crate::storage::schema::IDEMPOTENCY;
+use crate::storage::{Reader, StoreError, Tx};
+
+/// What a key already means for a request with `fingerprint`.
+#[derive(Debug, Clone)]
+pub enum Recall {
+    /// Never seen: do the work.
+    Fresh,
+    /// Same request seen: answer with the stored response.
+    Replay(IdempotencyRecord),
+    /// The key was used for another request.
+    Mismatch,
+}
+
+fn recall_from(table: &impl ReadableTable<(&'static str, &'static str), &'static [u8]>, scope: &str, key: &str, fingerprint: &str) -> Result<Recall, StoreError> {
+    let Some(bytes) = table.get((scope, key))? else { return Ok(Recall::Fresh) };
+    let record: IdempotencyRecord = decode("idempotency", bytes.value())?;
+    Ok(if record.fingerprint == fingerprint { Recall::Replay(record) } else { Recall::Mismatch })
+}
+
+pub fn recall(reader: &Reader, scope: &str, key: &str, fingerprint: &str) -> Result<Recall, StoreError> {
+    recall_from(&reader.txn.open_table(IDEMPOTENCY)?, scope, key, fingerprint)
+}
+
+pub fn recall_in_tx(tx: &Tx<'_>, scope: &str, key: &str, fingerprint: &str) -> Result<Recall, StoreError> {
+    recall_from(&tx.txn.open_table(IDEMPOTENCY)?, scope, key, fingerprint)
+}
+
+/// Stores the final answer, in the same transaction as the work it answers for.
+pub fn remember(tx: &mut Tx<'_>, scope: &str, key: &str, record: &IdempotencyRecord) -> Result<(), StoreError> {
+    tx.txn.open_table(IDEMPOTENCY)?.insert((scope, key), encode(record).as_slice())?;
+    Ok(())
+}

@@ -1,0 +1,38 @@
+//! Opening central's database, and the small record helpers every central operation uses.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use redb::{ReadableTable, Table};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::storage::codec::{decode, encode};
+use crate::storage::store::PreCommit;
+use crate::storage::{Store, StoreError, StoreOptions};
+
+/// File name of central's database inside its data dir.
+pub const CENTRAL_DB_FILE: &str = "central.redb";
+
+/// Opens central's store with the ledger invariants checked before every commit.
+pub fn open_central(data_dir: &Path, options: &StoreOptions) -> Result<Store, StoreError> {
+    let pre_commit: PreCommit = Arc::new(super::ledger::check_touched_wallets);
+    Store::open(&data_dir.join(CENTRAL_DB_FILE), "central", options, pre_commit)
+}
+
+/// The record under `key`, if any.
+pub fn get_record<T: DeserializeOwned>(
+    table: &impl ReadableTable<&'static str, &'static [u8]>,
+    name: &'static str,
+    key: &str,
+) -> Result<Option<T>, StoreError> {
+    match table.get(key)? {
+        Some(bytes) => decode(name, bytes.value()).map(Some),
+        None => Ok(None),
+    }
+}
+
+pub fn put_record<T: Serialize>(table: &mut Table<'_, &'static str, &'static [u8]>, key: &str, value: &T) -> Result<(), StoreError> {
+    table.insert(key, encode(value).as_slice())?;
+    Ok(())
+}

@@ -1,0 +1,214 @@
+//! What central stores: one serde record per table value. Not wire types: `wire` converts them.
+
+use serde::{Deserialize, Serialize};
+
+use crate::vocab::ids::*;
+use crate::vocab::money::Amount;
+use crate::vocab::names::{DisplayName, Email, HttpUrl, Username};
+use crate::vocab::secret::SecretDigest;
+use crate::vocab::time::Timestamp;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CustomerRecord {
+    pub id: CustomerId,
+    pub email: Email,
+    pub username: Username,
+    /// Argon2id PHC string; `None` for a partner-created customer who has not claimed the email.
+    pub password_hash: Option<String>,
+    pub created_at: Timestamp,
+}
+
+/// A secret replaced by rotation that keeps working until `until`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RetiredDigest {
+    pub digest: SecretDigest,
+    pub until: Timestamp,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+pub struct RetiredWebhookSecret {
+    pub secret: String,
+    pub until: Timestamp,
+}
+
+impl std::fmt::Debug for RetiredWebhookSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RetiredWebhookSecret").field("until", &self.until).finish_non_exhaustive()
+    }
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+pub struct CompanyRecord {
+    pub id: CompanyId,
+    pub name: DisplayName,
+    pub email: Email,
+    pub password_hash: String,
+    pub client_secret: SecretDigest,
+    pub client_secret_previous: Option<RetiredDigest>,
+    /// Kept in clear: central must sign with it (HMAC). Never logged, never shown again.
+    pub webhook_secret: String,
+    pub webhook_secret_previous: Option<RetiredWebhookSecret>,
+    pub webhook_url: Option<HttpUrl>,
+    pub redirect_uris: Vec<HttpUrl>,
+    pub created_at: Timestamp,
+}
+
+impl std::fmt::Debug for CompanyRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompanyRecord").field("id", &self.id).field("name", &self.name).finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionKind {
+    Customer,
+    Company,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionRecord {
+    pub kind: SessionKind,
+    /// The customer or company id.
+    pub subject: String,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServiceRecord {
+    pub id: ServiceId,
+    pub company_id: CompanyId,
+    pub name: DisplayName,
+    pub price: Amount,
+    pub active: bool,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccountRecord {
+    pub id: AccountId,
+    pub company_id: CompanyId,
+    pub customer_id: CustomerId,
+    pub created_at: Timestamp,
+    pub paid_total: Amount,
+}
+
+/// The running totals of a wallet; its balances live in the ledger accounts.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct WalletRecord {
+    pub topped_up_total: Amount,
+    pub spent_total: Amount,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TransferRecord {
+    pub from: String,
+    pub to: String,
+    pub amount: Amount,
+    pub at: Timestamp,
+    /// What caused it, e.g. `top_up top_…` or `charge chg_…`.
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TopUpStatus {
+    Pending,
+    Succeeded,
+    Failed,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TopUpRecord {
+    pub id: TopUpId,
+    pub customer_id: CustomerId,
+    pub amount: Amount,
+    pub status: TopUpStatus,
+    pub provider: String,
+    pub created_at: Timestamp,
+    pub completed_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OperationKind {
+    TopUp,
+    Charge,
+    Reversal,
+}
+
+/// One line of a customer's statement.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct OperationRecord {
+    pub at: Timestamp,
+    pub kind: OperationKind,
+    pub company_name: Option<String>,
+    pub service_name: Option<String>,
+    pub invoice_number: Option<String>,
+    pub charge_id: Option<ChargeId>,
+    pub top_up_id: Option<TopUpId>,
+    pub amount: Amount,
+    /// `available` right after this operation.
+    pub balance_after: Amount,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HoldStatus {
+    Held,
+    Captured,
+    Released,
+    Expired,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HoldRecord {
+    pub id: HoldId,
+    pub account_id: AccountId,
+    pub company_id: CompanyId,
+    pub customer_id: CustomerId,
+    pub amount: Amount,
+    pub captured: Amount,
+    pub capturable: bool,
+    pub status: HoldStatus,
+    pub description: Option<String>,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChargeStatus {
+    Accepted,
+    Settled,
+    Reversed,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ChargeRecord {
+    pub id: ChargeId,
+    pub invoice_number: String,
+    pub account_id: AccountId,
+    pub company_id: CompanyId,
+    pub customer_id: CustomerId,
+    pub amount: Amount,
+    pub service_id: Option<ServiceId>,
+    pub service_name: Option<String>,
+    pub description: Option<String>,
+    pub payload: Option<serde_json::Value>,
+    pub hold_id: Option<HoldId>,
+    /// The partner's `Idempotency-Key`: at most one settled charge per (company, key), forever.
+    pub idempotency_key: Option<String>,
+    pub status: ChargeStatus,
+    pub created_at: Timestamp,
+}
+
+/// A stored final answer to an idempotent request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IdempotencyRecord {
+    pub fingerprint: String,
+    pub status: u16,
+    pub body: serde_json::Value,
+    pub created_at: Timestamp,
+}

@@ -1,0 +1,187 @@
+//! `verify`: an fsck for the ledger. Re-derives every balance and total from the transfer log
+//! and the charges, and reports every way the stored state disagrees with DESIGN §3.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use redb::ReadableTable;
+
+use crate::domain::ledger::{LedgerAccount, WalletBalances};
+use crate::storage::central::records::{AccountRecord, ChargeRecord, ChargeStatus, HoldRecord, HoldStatus, TransferRecord, WalletRecord};
+use crate::storage::codec::decode;
+use crate::storage::schema::{ACCOUNTS, CHARGES, CUSTOMERS, HOLDS, LEDGER_BALANCES, TRANSFERS, WALLETS};
+use crate::storage::{Reader, StoreError};
+use crate::vocab::ids::CustomerId;
+use crate::vocab::money::Amount;
+
+/// What was checked and what was wrong.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct VerifyReport {
+    pub transfers: u64,
+    pub ledger_accounts: u64,
+    pub wallets: u64,
+    pub accounts: u64,
+    pub charges: u64,
+    pub violations: Vec<String>,
+}
+
+fn add(map: &mut BTreeMap<String, Amount>, key: &str, amount: Amount) {
+    let total = map.entry(key.to_owned()).or_default();
+    *total = total.checked_add(amount).unwrap_or(*total);
+}
+
+/// Checks every invariant over the whole database.
+pub fn verify(reader: &Reader) -> Result<VerifyReport, StoreError> {
+    let mut report = VerifyReport::default();
+    let mut derived: BTreeMap<LedgerAccount, Amount> = BTreeMap::new();
+    let mut topped_up: BTreeMap<String, Amount> = BTreeMap::new();
+    let mut spent: BTreeMap<String, Amount> = BTreeMap::new();
+
+    for entry in reader.txn.open_table(TRANSFERS)?.iter()? {
+        let (seq, bytes) = entry?;
+        let seq = seq.value();
+        report.transfers += 1;
+        let t: TransferRecord = decode("transfers", bytes.value())?;
+        let (Some(from), Some(to)) = (LedgerAccount::parse_key(&t.from), LedgerAccount::parse_key(&t.to)) else {
+            report.violations.push(format!("transfer {seq}: unknown ledger account {} or {}", t.from, t.to));
+            continue;
+        };
+        if t.amount.is_zero() {
+            report.violations.push(format!("transfer {seq}: zero amount"));
+        }
+        for (account, outgoing) in [(&from, true), (&to, false)] {
+            let before = derived.get(account).copied().unwrap_or_default();
+            match account.apply(before, t.amount, outgoing) {
+                Some(after) => drop(derived.insert(account.clone(), after)),
+                None => report.violations.push(format!("transfer {seq}: {account:?} goes negative")),
+            }
+        }
+        let transfer = crate::domain::ledger::Transfer { from: from.clone(), to: to.clone(), amount: t.amount };
+        if transfer.is_funding() {
+            add(&mut topped_up, to.wallet_owner().map(CustomerId::as_str).unwrap_or_default(), t.amount);
+        }
+        if transfer.is_spending() {
+            add(&mut spent, from.wallet_owner().map(CustomerId::as_str).unwrap_or_default(), t.amount);
+        }
+    }
+
+    let mut stored: BTreeMap<LedgerAccount, Amount> = BTreeMap::new();
+    for entry in reader.txn.open_table(LEDGER_BALANCES)?.iter()? {
+        let (key, value) = entry?;
+        report.ledger_accounts += 1;
+        let Some(account) = LedgerAccount::parse_key(key.value()) else {
+            report.violations.push(format!("ledger balance under unknown key {}", key.value()));
+            continue;
+        };
+        match Amount::parse_stored(value.value()) {
+            Ok(amount) => drop(stored.insert(account, amount)),
+            Err(_) => report.violations.push(format!("{}: balance {:?} is not a non-negative amount", key.value(), value.value())),
+        }
+    }
+    let all: BTreeSet<&LedgerAccount> = derived.keys().chain(stored.keys()).collect();
+    for account in all {
+        let (d, s) = (derived.get(account).copied().unwrap_or_default(), stored.get(account).copied().unwrap_or_default());
+        if d != s {
+            report.violations.push(format!("{account:?}: stored balance {s} but transfers sum to {d}"));
+        }
+    }
+
+    check_wallets(reader, &stored, &topped_up, &spent, &mut report)?;
+    check_accounts_and_charges(reader, &mut report)?;
+    check_holds(reader, &stored, &mut report)?;
+    Ok(report)
+}
+
+fn check_wallets(
+    reader: &Reader,
+    stored: &BTreeMap<LedgerAccount, Amount>,
+    topped_up: &BTreeMap<String, Amount>,
+    spent: &BTreeMap<String, Amount>,
+    report: &mut VerifyReport,
+) -> Result<(), StoreError> {
+    let wallets = reader.txn.open_table(WALLETS)?;
+    for entry in reader.txn.open_table(CUSTOMERS)?.iter()? {
+        let (id, _) = entry?;
+        report.wallets += 1;
+        let customer = CustomerId::parse(id.value()).map_err(|e| StoreError::Corrupt { table: "customers", detail: e.to_string() })?;
+        let totals: WalletRecord = match wallets.get(customer.as_str())? {
+            Some(bytes) => decode("wallets", bytes.value())?,
+            None => WalletRecord::default(),
+        };
+        let balance = |account: LedgerAccount| stored.get(&account).copied().unwrap_or_default();
+        let wallet = WalletBalances {
+            available: balance(LedgerAccount::Available(customer.clone())),
+            held: balance(LedgerAccount::Held(customer.clone())),
+            leased: balance(LedgerAccount::Leased(customer.clone())),
+            debt: balance(LedgerAccount::Debt(customer.clone())),
+            topped_up_total: totals.topped_up_total,
+            spent_total: totals.spent_total,
+        };
+        if let Some(violation) = wallet.violation() {
+            report.violations.push(format!("wallet {customer}: {violation}"));
+        }
+        let derived_top = topped_up.get(customer.as_str()).copied().unwrap_or_default();
+        let derived_spent = spent.get(customer.as_str()).copied().unwrap_or_default();
+        if derived_top != totals.topped_up_total || derived_spent != totals.spent_total {
+            report.violations.push(format!(
+                "wallet {customer}: stored totals (topped up {}, spent {}) differ from transfers (topped up {derived_top}, spent {derived_spent})",
+                totals.topped_up_total, totals.spent_total
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_accounts_and_charges(reader: &Reader, report: &mut VerifyReport) -> Result<(), StoreError> {
+    let mut paid: BTreeMap<String, Amount> = BTreeMap::new();
+    let mut keys: BTreeMap<(String, String), String> = BTreeMap::new();
+    for entry in reader.txn.open_table(CHARGES)?.iter()? {
+        let (_, bytes) = entry?;
+        report.charges += 1;
+        let charge: ChargeRecord = decode("charges", bytes.value())?;
+        if charge.status == ChargeStatus::Reversed {
+            continue;
+        }
+        add(&mut paid, charge.account_id.as_str(), charge.amount);
+        if let Some(key) = &charge.idempotency_key
+            && let Some(first) = keys.insert((charge.company_id.to_string(), key.clone()), charge.id.to_string())
+        {
+            report.violations.push(format!("company {}: idempotency key {key:?} settled twice ({first}, {})", charge.company_id, charge.id));
+        }
+    }
+    for entry in reader.txn.open_table(ACCOUNTS)?.iter()? {
+        let (_, bytes) = entry?;
+        report.accounts += 1;
+        let account: AccountRecord = decode("accounts", bytes.value())?;
+        let derived = paid.get(account.id.as_str()).copied().unwrap_or_default();
+        if derived != account.paid_total {
+            report.violations.push(format!("account {}: paid_total {} but its charges sum to {derived}", account.id, account.paid_total));
+        }
+    }
+    Ok(())
+}
+
+fn check_holds(reader: &Reader, stored: &BTreeMap<LedgerAccount, Amount>, report: &mut VerifyReport) -> Result<(), StoreError> {
+    let mut open: BTreeMap<CustomerId, Amount> = BTreeMap::new();
+    for entry in reader.txn.open_table(HOLDS)?.iter()? {
+        let (_, bytes) = entry?;
+        let hold: HoldRecord = decode("holds", bytes.value())?;
+        if hold.status == HoldStatus::Held {
+            let total = open.entry(hold.customer_id.clone()).or_default();
+            *total = total.checked_add(hold.amount).unwrap_or(*total);
+        }
+    }
+    for (account, balance) in stored {
+        if let LedgerAccount::Held(customer) = account {
+            let derived = open.get(customer).copied().unwrap_or_default();
+            if derived != *balance {
+                report.violations.push(format!("wallet {customer}: held {balance} but open holds sum to {derived}"));
+            }
+        }
+    }
+    for (customer, total) in &open {
+        if !stored.contains_key(&LedgerAccount::Held(customer.clone())) && !total.is_zero() {
+            report.violations.push(format!("wallet {customer}: open holds sum to {total} but nothing is held"));
+        }
+    }
+    Ok(())
+}

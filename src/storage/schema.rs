@@ -1,0 +1,47 @@
+//! Every table of both roles, in one place, with the schema version the file must carry.
+
+use redb::TableDefinition;
+
+/// Bumped whenever a table's key, value or meaning changes. A build refuses any other version.
+pub const SCHEMA_VERSION: u64 = 1;
+
+/// `schema_version`, `role`, provider secrets.
+pub const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
+/// Named monotonic counters (`seq`, `invoice`).
+pub const COUNTERS: TableDefinition<&str, u64> = TableDefinition::new("counters");
+
+// People and companies. Values are JSON records from `central::records`.
+pub const CUSTOMERS: TableDefinition<&str, &[u8]> = TableDefinition::new("customers");
+pub const CUSTOMER_BY_EMAIL: TableDefinition<&str, &str> = TableDefinition::new("customer_by_email");
+pub const COMPANIES: TableDefinition<&str, &[u8]> = TableDefinition::new("companies");
+pub const COMPANY_BY_EMAIL: TableDefinition<&str, &str> = TableDefinition::new("company_by_email");
+pub const COMPANY_BY_NAME: TableDefinition<&str, &str> = TableDefinition::new("company_by_name");
+/// SHA-256 of the session token (hex) → session record.
+pub const SESSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("sessions");
+pub const SERVICES: TableDefinition<&str, &[u8]> = TableDefinition::new("services");
+/// (company, seq) → service id, newest last.
+pub const SERVICES_BY_COMPANY: TableDefinition<(&str, u64), &str> = TableDefinition::new("services_by_company");
+/// (company, case-folded name) → service id.
+pub const SERVICE_BY_NAME: TableDefinition<(&str, &str), &str> = TableDefinition::new("service_by_name");
+pub const ACCOUNTS: TableDefinition<&str, &[u8]> = TableDefinition::new("accounts");
+/// (company, customer) → account id.
+pub const ACCOUNT_BY_PAIR: TableDefinition<(&str, &str), &str> = TableDefinition::new("account_by_pair");
+pub const ACCOUNTS_BY_CUSTOMER: TableDefinition<(&str, u64), &str> = TableDefinition::new("accounts_by_customer");
+pub const ACCOUNTS_BY_COMPANY: TableDefinition<(&str, u64), &str> = TableDefinition::new("accounts_by_company");
+
+// The ledger.
+/// Ledger account key (`wallet/cus_…/available`) → balance (decimal text, ≥ 0).
+pub const LEDGER_BALANCES: TableDefinition<&str, &str> = TableDefinition::new("ledger_balances");
+/// customer → wallet totals record.
+pub const WALLETS: TableDefinition<&str, &[u8]> = TableDefinition::new("wallets");
+/// seq → transfer record. Append-only.
+pub const TRANSFERS: TableDefinition<u64, &[u8]> = TableDefinition::new("transfers");
+pub const TOP_UPS: TableDefinition<&str, &[u8]> = TableDefinition::new("top_ups");
+/// (customer, seq) → statement line.
+pub const OPERATIONS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("operations");
+pub const HOLDS: TableDefinition<&str, &[u8]> = TableDefinition::new("holds");
+pub const CHARGES: TableDefinition<&str, &[u8]> = TableDefinition::new("charges");
+pub const CHARGES_BY_COMPANY: TableDefinition<(&str, u64), &str> = TableDefinition::new("charges_by_company");
+pub const CHARGES_BY_ACCOUNT: TableDefinition<(&str, u64), &str> = TableDefinition::new("charges_by_account");
+/// (scope, key) → stored answer.
+pub const IDEMPOTENCY: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("idempotency");

@@ -1,0 +1,237 @@
+//! `Store`: opens a database for one role, checks its schema version, and offers `write`
+//! (through the group-commit writer) and `read` (short read transactions).
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, WriteTransaction};
+use tokio::sync::oneshot;
+
+use crate::storage::StoreError;
+use crate::storage::schema::{COUNTERS, META, SCHEMA_VERSION};
+use crate::storage::writer::{self, JobSender, TypedJob};
+use crate::vocab::ids::CustomerId;
+use crate::vocab::limits::{write_batch_len_max, write_queue_len_max};
+
+/// Check run on every batch before it commits (the role's invariants).
+pub type PreCommit = Arc<dyn Fn(&mut Tx<'_>) -> Result<(), StoreError> + Send + Sync>;
+
+/// How to open a store.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Requests folded into one commit; 1 turns group commit off (for comparison in benches).
+    pub batch_len_max: usize,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions { batch_len_max: write_batch_len_max }
+    }
+}
+
+/// A write transaction shared by one batch, with what the batch touched.
+pub struct Tx<'a> {
+    pub(crate) txn: &'a WriteTransaction,
+    pub(crate) touched_wallets: BTreeSet<CustomerId>,
+}
+
+impl std::fmt::Debug for Tx<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tx").field("touched_wallets", &self.touched_wallets).finish()
+    }
+}
+
+impl<'a> Tx<'a> {
+    pub(crate) fn new(txn: &'a WriteTransaction) -> Self {
+        Tx { txn, touched_wallets: BTreeSet::new() }
+    }
+
+    /// The next value of a named counter, starting at 1.
+    pub(crate) fn next(&mut self, counter: &str) -> Result<u64, StoreError> {
+        let mut table = self.txn.open_table(COUNTERS)?;
+        let next = table.get(counter)?.map_or(0, |v| v.value()) + 1;
+        table.insert(counter, next)?;
+        Ok(next)
+    }
+}
+
+/// A read transaction.
+pub struct Reader {
+    pub(crate) txn: ReadTransaction,
+}
+
+impl std::fmt::Debug for Reader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Reader")
+    }
+}
+
+/// A database of one role, with its writer thread.
+#[derive(Clone)]
+pub struct Store {
+    db: Arc<Database>,
+    sender: JobSender,
+    writer_thread: Arc<Mutex<Option<std::thread::JoinHandle<()>>>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Store")
+    }
+}
+
+impl Store {
+    /// Opens (creating if absent) the database at `path` for `role`. Fails clearly on a file of
+    /// another schema version or role, or one another process has open.
+    pub fn open(path: &Path, role: &str, options: &StoreOptions, pre_commit: PreCommit) -> Result<Store, StoreError> {
+        let shown = path.display().to_string();
+        let db = Database::create(path).map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::AlreadyOpen(shown.clone()),
+            other => StoreError::from(other),
+        })?;
+        check_or_stamp_schema(&db, &shown, role)?;
+        let db = Arc::new(db);
+        let batch = options.batch_len_max.clamp(1, write_batch_len_max);
+        let (sender, handle) = writer::spawn(db.clone(), write_queue_len_max, batch, pre_commit);
+        Ok(Store { db, sender, writer_thread: Arc::new(Mutex::new(Some(handle))) })
+    }
+
+    /// Runs `op` in the next group commit and answers after the commit is durable.
+    /// `op` must either finish its writes or make none: a refusal is returned inside `T`.
+    pub async fn write<T, F>(&self, op: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Tx<'_>) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        self.sender
+            .send(Box::new(TypedJob { op, reply }))
+            .await
+            .map_err(|_| StoreError::WriterStopped)?;
+        answer.await.map_err(|_| StoreError::WriterStopped)?
+    }
+
+    /// `write` for callers outside the async runtime (benches, tools).
+    pub fn write_blocking<T, F>(&self, op: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Tx<'_>) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        self.sender
+            .blocking_send(Box::new(TypedJob { op, reply }))
+            .map_err(|_| StoreError::WriterStopped)?;
+        answer.blocking_recv().map_err(|_| StoreError::WriterStopped)?
+    }
+
+    /// Runs `query` in a fresh read transaction on a blocking thread.
+    pub async fn read<T, F>(&self, query: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Reader) -> Result<T, StoreError> + Send + 'static,
+    {
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || read_now(&db, query))
+            .await
+            .map_err(|e| StoreError::engine(format!("read task failed: {e}")))?
+    }
+
+    /// `read` for callers outside the async runtime.
+    pub fn read_blocking<T>(&self, query: impl FnOnce(&Reader) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        read_now(&self.db, query)
+    }
+
+    /// Stops the writer after the queued requests and waits for it, so the file closes cleanly.
+    pub fn close(self) {
+        let Store { db, sender, writer_thread } = self;
+        drop(sender);
+        let handle = writer_thread.lock().ok().and_then(|mut h| h.take());
+        if let Some(handle) = handle {
+            // Other clones may still hold senders; the thread ends when the last one goes.
+            if Arc::strong_count(&db) <= 2 {
+                let _ = handle.join();
+            }
+        }
+    }
+}
+
+fn read_now<T>(db: &Database, query: impl FnOnce(&Reader) -> Result<T, StoreError>) -> Result<T, StoreError> {
+    let reader = Reader { txn: db.begin_read()? };
+    query(&reader)
+}
+
+fn check_or_stamp_schema(db: &Database, path: &str, role: &str) -> Result<(), StoreError> {
+    let txn = db.begin_write()?;
+    {
+        let mut meta = txn.open_table(META)?;
+        let version = meta.get("schema_version")?.map(|v| v.value().to_owned());
+        let found_role = meta.get("role")?.map(|v| v.value().to_owned());
+        match version {
+            None => {
+                meta.insert("schema_version", SCHEMA_VERSION.to_string().as_str())?;
+                meta.insert("role", role)?;
+            }
+            Some(found) if found != SCHEMA_VERSION.to_string() => {
+                return Err(StoreError::UnknownSchemaVersion { path: path.to_owned(), found, supported: SCHEMA_VERSION });
+            }
+            Some(_) => {
+                if let Some(found) = found_role.filter(|r| r != role) {
+                    return Err(StoreError::WrongRole { path: path.to_owned(), found, expected: role.to_owned() });
+                }
+            }
+        }
+    }
+    txn.commit()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_check() -> PreCommit {
+        Arc::new(|_| Ok(()))
+    }
+
+    #[test]
+    fn a_database_of_another_schema_version_or_role_is_refused() {
+        // Proves opening a file stamped with an unknown schema version or another role fails clearly.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("db.redb");
+        {
+            let store = Store::open(&path, "central", &StoreOptions::default(), no_check()).expect("fresh open");
+            store.close();
+        }
+        let wrong_role = Store::open(&path, "sidecar", &StoreOptions::default(), no_check());
+        assert!(matches!(wrong_role, Err(StoreError::WrongRole { .. })), "{wrong_role:?}");
+        {
+            let db = Database::create(&path).expect("reopen");
+            let txn = db.begin_write().expect("txn");
+            txn.open_table(META).expect("meta").insert("schema_version", "99").expect("insert");
+            txn.commit().expect("commit");
+        }
+        let err = Store::open(&path, "central", &StoreOptions::default(), no_check()).map(|_| ()).expect_err("must refuse");
+        assert!(err.to_string().contains("schema version 99"), "{err}");
+    }
+
+    #[test]
+    fn concurrent_writes_share_commits_and_all_land() {
+        // Proves the writer answers every request and each answer's write is durable and visible.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(&dir.path().join("db.redb"), "central", &StoreOptions::default(), no_check()).expect("open");
+        let threads: Vec<_> = (0..16)
+            .map(|_| {
+                let store = store.clone();
+                std::thread::spawn(move || store.write_blocking(|tx| tx.next("n")).expect("write"))
+            })
+            .collect();
+        let mut seen: Vec<u64> = threads.into_iter().map(|t| t.join().expect("thread")).collect();
+        seen.sort_unstable();
+        assert_eq!(seen, (1..=16).collect::<Vec<_>>());
+        let stored = store
+            .read_blocking(|r| Ok(r.txn.open_table(COUNTERS)?.get("n")?.map(|v| v.value())))
+            .expect("read");
+        assert_eq!(stored, Some(16));
+    }
+}

@@ -1,0 +1,124 @@
+//! The single writer thread: drains every waiting request into one write transaction, runs the
+//! pre-commit invariant check, commits durably, then answers each request.
+
+use std::sync::Arc;
+
+use redb::{Database, Durability};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::storage::StoreError;
+use crate::storage::store::{PreCommit, Tx};
+
+/// Called after the commit with its outcome; answers the waiting request.
+type Completion = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
+
+/// One queued write request.
+pub(crate) trait Job: Send {
+    /// Runs the operation inside the batch transaction. On a storage error the job has already
+    /// answered its caller and the whole batch must be aborted.
+    fn run(self: Box<Self>, tx: &mut Tx<'_>) -> Result<Completion, StoreError>;
+    /// Answers without running, because the batch failed before its turn.
+    fn fail(self: Box<Self>, error: StoreError);
+}
+
+pub(crate) struct TypedJob<T, F> {
+    pub(crate) op: F,
+    pub(crate) reply: oneshot::Sender<Result<T, StoreError>>,
+}
+
+impl<T, F> Job for TypedJob<T, F>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut Tx<'_>) -> Result<T, StoreError> + Send,
+{
+    fn run(self: Box<Self>, tx: &mut Tx<'_>) -> Result<Completion, StoreError> {
+        let TypedJob { op, reply } = *self;
+        match op(tx) {
+            Ok(output) => Ok(Box::new(move |committed| {
+                // The caller may have gone away (request cancelled); the commit stands regardless.
+                let _ = reply.send(committed.map(|()| output));
+            })),
+            Err(error) => {
+                let _ = reply.send(Err(error.clone()));
+                Err(error)
+            }
+        }
+    }
+
+    fn fail(self: Box<Self>, error: StoreError) {
+        let _ = self.reply.send(Err(error));
+    }
+}
+
+pub(crate) type JobSender = mpsc::Sender<Box<dyn Job>>;
+
+/// Starts the writer thread; it ends when every sender is dropped.
+pub(crate) fn spawn(
+    db: Arc<Database>,
+    queue_len: usize,
+    batch_len_max: usize,
+    pre_commit: PreCommit,
+) -> (JobSender, std::thread::JoinHandle<()>) {
+    let (sender, mut receiver) = mpsc::channel::<Box<dyn Job>>(queue_len);
+    let handle = std::thread::Builder::new()
+        .name("protus-writer".into())
+        .spawn(move || {
+            while let Some(first) = receiver.blocking_recv() {
+                let mut batch = Vec::with_capacity(batch_len_max.min(64));
+                batch.push(first);
+                while batch.len() < batch_len_max {
+                    match receiver.try_recv() {
+                        Ok(job) => batch.push(job),
+                        Err(_) => break,
+                    }
+                }
+                commit_batch(&db, batch, &pre_commit);
+            }
+        })
+        .expect("the OS can start the writer thread");
+    (sender, handle)
+}
+
+fn commit_batch(db: &Database, batch: Vec<Box<dyn Job>>, pre_commit: &PreCommit) {
+    let mut txn = match db.begin_write() {
+        Ok(txn) => txn,
+        Err(error) => return fail_all(batch, StoreError::from(error)),
+    };
+    if let Err(error) = txn.set_durability(Durability::Immediate) {
+        return fail_all(batch, StoreError::engine(error));
+    }
+    let mut completions = Vec::with_capacity(batch.len());
+    let mut jobs = batch.into_iter();
+    let mut tx = Tx::new(&txn);
+    for job in jobs.by_ref() {
+        match job.run(&mut tx) {
+            Ok(completion) => completions.push(completion),
+            Err(error) => {
+                tracing::error!(error = %error, "write batch aborted");
+                drop(tx);
+                let _ = txn.abort();
+                completions.into_iter().for_each(|c| c(Err(error.clone())));
+                return fail_all(jobs.collect(), error);
+            }
+        }
+    }
+    // Invariants are checked on the state about to be committed; a violation is our bug and
+    // stops the writer before anything wrong becomes durable.
+    if let Err(error) = pre_commit(&mut tx) {
+        tracing::error!(error = %error, "pre-commit check could not read the batch");
+        drop(tx);
+        let _ = txn.abort();
+        completions.into_iter().for_each(|c| c(Err(error.clone())));
+        return;
+    }
+    drop(tx);
+    let outcome = txn.commit().map_err(StoreError::from);
+    if let Err(error) = &outcome {
+        tracing::error!(error = %error, "group commit failed");
+    }
+    completions.into_iter().for_each(|c| c(outcome.clone()));
+}
+
+fn fail_all(jobs: Vec<Box<dyn Job>>, error: StoreError) {
+    jobs.into_iter().for_each(|job| job.fail(error.clone()));
+}
