@@ -1,1 +1,8 @@
-//! (in progress)
+//! HTTP adapter shared by both roles: problem+json errors, strict JSON and query extractors,
+//! bearer parsing, and the limits every listener carries.
+
+pub mod problem;
+pub mod json;
+pub mod query;
+pub mod bearer;
+pub mod limits;

@@ -1,1 +1,7 @@
-//! (in progress)
+//! Wire types: the JSON shapes of DESIGN §2 (version 1), converted by hand from records.
+
+pub mod amount;
+pub mod list;
+pub mod people;
+pub mod company;
+pub mod money;

@@ -12,6 +12,7 @@ pub mod top_ups;
 pub mod billing;
 pub mod idempotency;
 pub mod verify;
+pub mod settings;
 
 /// A business refusal inside a transaction, or a storage failure around it.
 pub type TxResult<T, E> = Result<Result<T, E>, crate::storage::StoreError>;

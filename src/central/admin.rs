@@ -1,0 +1,81 @@
+//! The admin unix socket (`<data-dir>/admin.sock`, owner-only): lets `protus central verify`
+//! run against a live central, since redb lets one process open the database at a time.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+
+use crate::storage::Store;
+use crate::storage::central::verify::{VerifyReport, verify};
+use crate::vocab::limits::admin_line_bytes_max;
+
+pub const ADMIN_SOCKET_FILE: &str = "admin.sock";
+
+pub fn socket_path(data_dir: &Path) -> PathBuf {
+    data_dir.join(ADMIN_SOCKET_FILE)
+}
+
+/// Binds the socket, replacing a stale one (the database lock already proved no other central
+/// runs on this data dir), readable and writable by the owner only.
+pub fn bind(data_dir: &Path) -> std::io::Result<UnixListener> {
+    let path = socket_path(data_dir);
+    match std::fs::remove_file(&path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    let listener = UnixListener::bind(&path)?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    Ok(listener)
+}
+
+/// Answers admin commands until the task is dropped.
+pub async fn serve(listener: UnixListener, store: Store) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else { continue };
+        let store = store.clone();
+        tokio::spawn(async move {
+            if let Err(error) = answer(stream, store).await {
+                tracing::warn!(error = %error, "admin connection failed");
+            }
+        });
+    }
+}
+
+async fn answer(stream: UnixStream, store: Store) -> std::io::Result<()> {
+    let (read, mut write) = stream.into_split();
+    let mut line = String::new();
+    let mut reader = BufReader::new(read.take(admin_line_bytes_max as u64));
+    reader.read_line(&mut line).await?;
+    let reply = match line.trim() {
+        "verify" => match store.read(verify).await {
+            Ok(report) => serde_json::to_string(&report).unwrap_or_default(),
+            Err(error) => serde_json::json!({ "error": error.to_string() }).to_string(),
+        },
+        other => serde_json::json!({ "error": format!("unknown admin command {other:?}") }).to_string(),
+    };
+    write.write_all(reply.as_bytes()).await?;
+    write.write_all(b"\n").await?;
+    write.shutdown().await
+}
+
+/// Asks a running central to verify. `Ok(None)` when no central answers on the socket.
+pub async fn request_verify(data_dir: &Path) -> std::io::Result<Option<Result<VerifyReport, String>>> {
+    let mut stream = match UnixStream::connect(socket_path(data_dir)).await {
+        Ok(stream) => stream,
+        Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    stream.write_all(b"verify\n").await?;
+    let mut line = String::new();
+    BufReader::new(stream).read_line(&mut line).await?;
+    if let Ok(report) = serde_json::from_str::<VerifyReport>(&line) {
+        return Ok(Some(Ok(report)));
+    }
+    let error = serde_json::from_str::<serde_json::Value>(&line)
+        .ok()
+        .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
+        .unwrap_or_else(|| format!("unexpected answer from the admin socket: {line:?}"));
+    Ok(Some(Err(error)))
+}

@@ -1,0 +1,125 @@
+//! The idempotency layer of DESIGN §5, shared by every money-moving POST: the stored answer is
+//! written in the same commit as the work, replayed for the same request, and refused for a
+//! different request or while the first is still running.
+
+use axum::Json;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::central::error::{ApiResult, OrInternal};
+use crate::central::state::{AppState, SharedState};
+use crate::domain::idempotency::fingerprint;
+use crate::http::problem::Problem;
+use crate::storage::central::idempotency::{Recall, recall_in_tx, remember};
+use crate::storage::central::records::IdempotencyRecord;
+use crate::storage::{StoreError, Tx};
+use crate::vocab::names::IdempotencyKey;
+
+/// A request that carries an `Idempotency-Key`, with its scope and fingerprint.
+#[derive(Debug, Clone)]
+pub struct IdempotentRequest {
+    scope: String,
+    key: IdempotencyKey,
+    fingerprint: String,
+}
+
+impl IdempotentRequest {
+    /// Reads the required header; missing or malformed is 400.
+    pub fn new(headers: &HeaderMap, scope: String, method: &str, path: &str, body: &serde_json::Value) -> ApiResult<Self> {
+        let value = headers
+            .get("idempotency-key")
+            .ok_or_else(|| Problem::invalid_request("the Idempotency-Key header is required for this request"))?;
+        let text = value.to_str().map_err(|_| Problem::invalid_request("Idempotency-Key must be printable ASCII"))?;
+        let key = IdempotencyKey::parse(text).map_err(|e| Problem::invalid_request(e.to_string()))?;
+        Ok(IdempotentRequest { scope, key, fingerprint: fingerprint(method, path, body) })
+    }
+}
+
+/// What the work answered: a success with its body and an extra value for after the commit,
+/// or a refusal (which must have written nothing).
+pub type WorkResult<X> = Result<Result<(StatusCode, serde_json::Value, X), Problem>, StoreError>;
+
+enum Outcome<X> {
+    Done(StatusCode, serde_json::Value, Option<X>, Option<Problem>),
+    Replay(IdempotencyRecord),
+    Mismatch,
+}
+
+/// Removes the in-flight mark however the request ends.
+struct InFlight<'a> {
+    state: &'a AppState,
+    entry: (String, String),
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut set) = self.state.in_flight.lock() {
+            set.remove(&self.entry);
+        }
+    }
+}
+
+/// Runs `work` once per (scope, key). Returns the answer and, only when the work ran now and
+/// succeeded, its extra value.
+pub async fn run<X, F>(state: &SharedState, request: IdempotentRequest, work: F) -> ApiResult<(Response, Option<X>)>
+where
+    X: Send + 'static,
+    F: FnOnce(&mut Tx<'_>) -> WorkResult<X> + Send + 'static,
+{
+    let entry = (request.scope.clone(), request.key.as_str().to_owned());
+    {
+        let mut set = state.in_flight.lock().map_err(|_| Problem::internal())?;
+        if !set.insert(entry.clone()) {
+            return Err(Problem::conflict("idempotency_key_in_use", "a request with this Idempotency-Key is still being processed; retry later")
+                .with_retry_after(1));
+        }
+    }
+    let _guard = InFlight { state, entry };
+    let now = state.now();
+    let IdempotentRequest { scope, key, fingerprint } = request;
+    let outcome = state
+        .store
+        .write(move |tx| {
+            match recall_in_tx(tx, &scope, key.as_str(), &fingerprint)? {
+                Recall::Replay(record) => return Ok(Outcome::Replay(record)),
+                Recall::Mismatch => return Ok(Outcome::Mismatch),
+                Recall::Fresh => {}
+            }
+            let (status, body, extra, problem) = match work(tx)? {
+                Ok((status, body, extra)) => (status, body, Some(extra), None),
+                Err(problem) => {
+                    let body = serde_json::to_value(&problem).unwrap_or_default();
+                    (problem.status_code(), body, None, Some(problem))
+                }
+            };
+            // Only final answers are kept; a 5xx lets a retry do the work (DESIGN §5).
+            if !status.is_server_error() {
+                let record = IdempotencyRecord { fingerprint, status: status.as_u16(), body: body.clone(), created_at: now };
+                remember(tx, &scope, key.as_str(), &record)?;
+            }
+            Ok(Outcome::Done(status, body, extra, problem))
+        })
+        .await
+        .or_internal()?;
+    match outcome {
+        Outcome::Done(_, _, _, Some(problem)) => Ok((problem.into_response(), None)),
+        Outcome::Done(status, body, extra, None) => Ok(((status, Json(body)).into_response(), extra)),
+        Outcome::Mismatch => Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency_key_reused",
+            "this Idempotency-Key was already used for a different request",
+        )),
+        Outcome::Replay(record) => Ok((replay(&record), None)),
+    }
+}
+
+fn replay(record: &IdempotencyRecord) -> Response {
+    let status = StatusCode::from_u16(record.status).unwrap_or(StatusCode::OK);
+    let mut response = (status, Json(&record.body)).into_response();
+    let headers = response.headers_mut();
+    headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
+    if status.is_client_error() {
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    }
+    response
+}

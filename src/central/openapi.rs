@@ -1,0 +1,31 @@
+//! The OpenAPI 3.1 document of central, generated from the handlers' annotations.
+
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::central::routes;
+use crate::central::state::SharedState;
+use crate::http::problem::{FieldError, Problem};
+
+struct SessionAuth;
+
+impl Modify for SessionAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme("session", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "PROTUS central", description = "Wallet ledger, partner API and authorization server of PROTUS."),
+    components(schemas(Problem, FieldError)),
+    modifiers(&SessionAuth)
+)]
+struct CentralApi;
+
+/// The routes and the document describing them.
+pub fn routes_with_document() -> (axum::Router<SharedState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(CentralApi::openapi()).merge(routes::router()).split_for_parts()
+}

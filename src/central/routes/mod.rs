@@ -1,0 +1,34 @@
+//! Central's HTTP routes, one file per resource, collected with their OpenAPI descriptions.
+
+pub mod registration;
+pub mod sessions;
+pub mod me;
+pub mod company;
+pub mod services;
+pub mod providers;
+
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::central::state::SharedState;
+
+/// Every route with its OpenAPI operation.
+pub fn router() -> OpenApiRouter<SharedState> {
+    OpenApiRouter::new()
+        .routes(routes!(registration::register_customer))
+        .routes(routes!(registration::register_company))
+        .routes(routes!(sessions::create_session))
+        .routes(routes!(sessions::delete_current_session))
+        .routes(routes!(me::get_me))
+        .routes(routes!(me::create_top_up))
+        .routes(routes!(me::get_top_up))
+        .routes(routes!(me::list_accounts))
+        .routes(routes!(me::list_operations))
+        .routes(routes!(company::get_company, company::update_company))
+        .routes(routes!(company::rotate_secret))
+        .routes(routes!(company::list_accounts))
+        .routes(routes!(company::list_charges))
+        .routes(routes!(services::create_service, services::list_services))
+        .routes(routes!(services::update_service))
+        .routes(routes!(providers::provider_callback))
+}

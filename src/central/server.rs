@@ -1,0 +1,110 @@
+//! Starting and stopping central: open the store, bind the listener and the admin socket,
+//! wire providers and routes, serve until told to stop, then close the database cleanly.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::Json;
+use axum::routing::get;
+use tokio::sync::watch;
+
+use crate::central::config::CentralConfig;
+use crate::central::providers::test_provider::TestProvider;
+use crate::central::providers::{Providers, TopUpProvider};
+use crate::central::state::{AppState, SharedState};
+use crate::central::{admin, openapi};
+use crate::http::limits::with_listener_limits;
+use crate::storage::central::open::open_central;
+use crate::storage::central::{sessions, settings};
+use crate::storage::{Store, StoreOptions};
+use crate::vocab::secret::Secret;
+use crate::vocab::time::ClockHandle;
+
+/// A central node serving on `addr` until `shutdown`.
+#[derive(Debug)]
+pub struct RunningCentral {
+    pub addr: SocketAddr,
+    pub public_url: String,
+    pub state: SharedState,
+    stop: watch::Sender<bool>,
+    served: tokio::task::JoinHandle<std::io::Result<()>>,
+    background: Vec<tokio::task::JoinHandle<()>>,
+}
+
+/// Opens everything and starts serving.
+pub async fn start(config: CentralConfig, clock: ClockHandle) -> anyhow::Result<RunningCentral> {
+    std::fs::create_dir_all(&config.data_dir).with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
+    let data_dir = config.data_dir.clone();
+    let store = tokio::task::spawn_blocking(move || open_central(&data_dir, &StoreOptions::default())).await??;
+    let listener = tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}")).trim_end_matches('/').to_owned();
+    let providers = providers(&config, &store, addr, clock.clone()).await?;
+    let state: SharedState = Arc::new(AppState::new(store.clone(), clock.clone(), config.currency, public_url.clone(), providers));
+
+    let (routes, document) = openapi::routes_with_document();
+    let document = Arc::new(document);
+    let app = routes
+        .route("/openapi.json", get(move || async move { Json(document.as_ref().clone()) }))
+        .route("/healthz", get(|| async { Json(serde_json::json!({ "status": "ok" })) }))
+        .with_state(state.clone());
+    let app = with_listener_limits(app);
+
+    let (stop, mut stopped) = watch::channel(false);
+    let served = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            })
+            .await
+    });
+    let admin_listener = admin::bind(&config.data_dir).context("binding the admin socket")?;
+    let background = vec![tokio::spawn(admin::serve(admin_listener, store.clone())), tokio::spawn(prune_sessions(store, clock))];
+    Ok(RunningCentral { addr, public_url, state, stop, served, background })
+}
+
+async fn providers(config: &CentralConfig, store: &Store, addr: SocketAddr, clock: ClockHandle) -> anyhow::Result<Providers> {
+    let mut enabled: Vec<Arc<dyn TopUpProvider>> = Vec::new();
+    if config.enable_test_provider {
+        let key = store
+            .write(|tx| settings::get_or_create(tx, "provider_key:test", || Secret::generate("tpk_").expose().to_owned()))
+            .await?;
+        // The test provider calls back over loopback, whatever address central listens on.
+        let callback_base = format!("http://127.0.0.1:{}", addr.port());
+        enabled.push(Arc::new(TestProvider::new(Secret::new(key), &callback_base, config.currency, clock)));
+        tracing::warn!("the test payment provider is enabled: it mints money on request");
+    }
+    Ok(Providers::new(enabled))
+}
+
+async fn prune_sessions(store: Store, clock: ClockHandle) {
+    let mut every = tokio::time::interval(Duration::from_secs(3600));
+    loop {
+        every.tick().await;
+        let now = clock.now();
+        match store.write(move |tx| sessions::prune_expired(tx, now)).await {
+            Ok(pruned) => tracing::debug!(pruned, "expired sessions pruned"),
+            Err(error) => tracing::warn!(error = %error, "pruning sessions failed"),
+        }
+    }
+}
+
+impl RunningCentral {
+    /// Stops accepting, drains in-flight requests, stops background work and closes the database.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        let _ = self.stop.send(true);
+        self.served.await??;
+        for task in &self.background {
+            task.abort();
+        }
+        for task in self.background {
+            let _ = task.await;
+        }
+        let store = self.state.store.clone();
+        drop(self.state);
+        tokio::task::spawn_blocking(move || store.close()).await?;
+        Ok(())
+    }
+}

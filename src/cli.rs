@@ -1,0 +1,127 @@
+//! Command line: `protus central [run flags]` and `protus central verify`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use protus::central::config::CentralConfig;
+use protus::central::{admin, server};
+use protus::storage::StoreOptions;
+use protus::storage::central::open::open_central;
+use protus::storage::central::verify::{VerifyReport, verify};
+use protus::vocab::money::Currency;
+use protus::vocab::time::SystemClock;
+
+use crate::telemetry::LogFormat;
+
+#[derive(Debug, Parser)]
+#[command(name = "protus", version, about = "PROTUS: one wallet for many internet services")]
+pub struct Cli {
+    /// Log as human-readable text or as JSON lines.
+    #[arg(long, global = true, env = "PROTUS_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub role: Role,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Role {
+    /// Run the central node: authorization server, wallet ledger, partner API.
+    Central(CentralCli),
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct CentralCli {
+    #[command(subcommand)]
+    pub command: Option<CentralCommand>,
+    #[command(flatten)]
+    pub run: CentralRunArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CentralCommand {
+    /// Check every ledger invariant over the whole database; exits 1 on any violation.
+    /// Talks to the running central through its admin socket, or opens the file when none runs.
+    Verify {
+        /// Central's data directory.
+        #[arg(long, env = "PROTUS_DATA_DIR", default_value = "./protus-data")]
+        data_dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct CentralRunArgs {
+    /// Address to listen on for HTTP.
+    #[arg(long, env = "PROTUS_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Public base URL (the token issuer and the base of links); default http://<listen address>.
+    #[arg(long, env = "PROTUS_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Where the database and the admin socket live.
+    #[arg(long, env = "PROTUS_DATA_DIR", default_value = "./protus-data")]
+    pub data_dir: PathBuf,
+    /// The wallets' currency (ISO 4217: RUB, USD, EUR, GBP, JPY).
+    #[arg(long, env = "PROTUS_CURRENCY", default_value = "RUB")]
+    pub currency: String,
+    /// Enable the built-in `test` payment provider, which completes every top-up. It mints money:
+    /// for demos and tests only.
+    #[arg(long, env = "PROTUS_ENABLE_TEST_PROVIDER")]
+    pub enable_test_provider: bool,
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.role {
+        Role::Central(CentralCli { command: Some(CentralCommand::Verify { data_dir }), .. }) => run_verify(&data_dir).await,
+        Role::Central(CentralCli { command: None, run }) => run_central(run).await,
+    }
+}
+
+async fn run_central(args: CentralRunArgs) -> anyhow::Result<ExitCode> {
+    let currency = Currency::parse(&args.currency).map_err(|_| anyhow::anyhow!("unknown currency {:?}", args.currency))?;
+    let config = CentralConfig {
+        listen: args.listen,
+        public_url: args.public_url,
+        data_dir: args.data_dir,
+        currency,
+        enable_test_provider: args.enable_test_provider,
+    };
+    let data_dir = config.data_dir.display().to_string();
+    let central = server::start(config, Arc::new(SystemClock)).await?;
+    tracing::info!(address = %central.addr, public_url = %central.public_url, data_dir = %data_dir, "central listening");
+    crate::shutdown::signal().await;
+    central.shutdown().await?;
+    tracing::info!("central stopped cleanly");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn run_verify(data_dir: &Path) -> anyhow::Result<ExitCode> {
+    let report = match admin::request_verify(data_dir).await.context("asking the running central")? {
+        Some(answer) => answer.map_err(|e| anyhow::anyhow!(e))?,
+        None => {
+            let dir = data_dir.to_owned();
+            tokio::task::spawn_blocking(move || -> anyhow::Result<VerifyReport> {
+                let store = open_central(&dir, &StoreOptions::default())?;
+                let report = store.read_blocking(verify)?;
+                store.close();
+                Ok(report)
+            })
+            .await??
+        }
+    };
+    println!(
+        "checked {} transfers, {} ledger accounts, {} wallets, {} accounts, {} charges",
+        report.transfers, report.ledger_accounts, report.wallets, report.accounts, report.charges
+    );
+    if report.violations.is_empty() {
+        println!("ledger OK: every invariant holds");
+        return Ok(ExitCode::SUCCESS);
+    }
+    for violation in &report.violations {
+        println!("VIOLATION: {violation}");
+    }
+    Ok(ExitCode::from(1))
+}
