@@ -75,13 +75,16 @@ pub struct CentralRunArgs {
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.role {
-        Role::Central(CentralCli { command: Some(CentralCommand::Verify { data_dir }), .. }) => run_verify(&data_dir).await,
+        Role::Central(CentralCli { command: Some(CentralCommand::Verify { data_dir }), .. }) => {
+            run_verify(&data_dir).await
+        }
         Role::Central(CentralCli { command: None, run }) => run_central(run).await,
     }
 }
 
 async fn run_central(args: CentralRunArgs) -> anyhow::Result<ExitCode> {
-    let currency = Currency::parse(&args.currency).map_err(|_| anyhow::anyhow!("unknown currency {:?}", args.currency))?;
+    let currency =
+        Currency::parse(&args.currency).map_err(|_| anyhow::anyhow!("unknown currency {:?}", args.currency))?;
     let config = CentralConfig {
         listen: args.listen,
         public_url: args.public_url,

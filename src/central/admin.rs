@@ -64,7 +64,9 @@ async fn answer(stream: UnixStream, store: Store) -> std::io::Result<()> {
 pub async fn request_verify(data_dir: &Path) -> std::io::Result<Option<Result<VerifyReport, String>>> {
     let mut stream = match UnixStream::connect(socket_path(data_dir)).await {
         Ok(stream) => stream,
-        Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused) => return Ok(None),
+        Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused) => {
+            return Ok(None);
+        }
         Err(e) => return Err(e),
     };
     stream.write_all(b"verify\n").await?;

@@ -23,11 +23,13 @@ impl FromRequestParts<SharedState> for AnySession {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &SharedState) -> Result<Self, Problem> {
-        let token = bearer(&parts.headers).ok_or_else(|| Problem::unauthorized("sign in first: send Authorization: Bearer <session token>"))?;
+        let token = bearer(&parts.headers)
+            .ok_or_else(|| Problem::unauthorized("sign in first: send Authorization: Bearer <session token>"))?;
         let now = state.now();
         let lookup = token.clone();
         let session = state.store.read(move |r| sessions::lookup(r, &lookup, now)).await.or_internal()?;
-        let session = session.ok_or_else(|| Problem::unauthorized("the session token is unknown, expired or signed out"))?;
+        let session =
+            session.ok_or_else(|| Problem::unauthorized("the session token is unknown, expired or signed out"))?;
         Ok(AnySession { token, session })
     }
 }

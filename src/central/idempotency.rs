@@ -25,7 +25,13 @@ pub struct IdempotentRequest {
 
 impl IdempotentRequest {
     /// Reads the required header; missing or malformed is 400.
-    pub fn new(headers: &HeaderMap, scope: String, method: &str, path: &str, body: &serde_json::Value) -> ApiResult<Self> {
+    pub fn new(
+        headers: &HeaderMap,
+        scope: String,
+        method: &str,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> ApiResult<Self> {
         let value = headers
             .get("idempotency-key")
             .ok_or_else(|| Problem::invalid_request("the Idempotency-Key header is required for this request"))?;
@@ -70,8 +76,11 @@ where
     {
         let mut set = state.in_flight.lock().map_err(|_| Problem::internal())?;
         if !set.insert(entry.clone()) {
-            return Err(Problem::conflict("idempotency_key_in_use", "a request with this Idempotency-Key is still being processed; retry later")
-                .with_retry_after(1));
+            return Err(Problem::conflict(
+                "idempotency_key_in_use",
+                "a request with this Idempotency-Key is still being processed; retry later",
+            )
+            .with_retry_after(1));
         }
     }
     let _guard = InFlight { state, entry };
@@ -94,7 +103,8 @@ where
             };
             // Only final answers are kept; a 5xx lets a retry do the work (DESIGN §5).
             if !status.is_server_error() {
-                let record = IdempotencyRecord { fingerprint, status: status.as_u16(), body: body.clone(), created_at: now };
+                let record =
+                    IdempotencyRecord { fingerprint, status: status.as_u16(), body: body.clone(), created_at: now };
                 remember(tx, &scope, key.as_str(), &record)?;
             }
             Ok(Outcome::Done(status, body, extra, problem))

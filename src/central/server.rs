@@ -35,14 +35,18 @@ pub struct RunningCentral {
 
 /// Opens everything and starts serving.
 pub async fn start(config: CentralConfig, clock: ClockHandle) -> anyhow::Result<RunningCentral> {
-    std::fs::create_dir_all(&config.data_dir).with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
     let data_dir = config.data_dir.clone();
     let store = tokio::task::spawn_blocking(move || open_central(&data_dir, &StoreOptions::default())).await??;
-    let listener = tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
+    let listener =
+        tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
     let addr = listener.local_addr()?;
-    let public_url = config.public_url.clone().unwrap_or_else(|| format!("http://{addr}")).trim_end_matches('/').to_owned();
+    let public_url =
+        config.public_url.clone().unwrap_or_else(|| format!("http://{addr}")).trim_end_matches('/').to_owned();
     let providers = providers(&config, &store, addr, clock.clone()).await?;
-    let state: SharedState = Arc::new(AppState::new(store.clone(), clock.clone(), config.currency, public_url.clone(), providers));
+    let state: SharedState =
+        Arc::new(AppState::new(store.clone(), clock.clone(), config.currency, public_url.clone(), providers));
 
     let (routes, document) = openapi::routes_with_document();
     let document = Arc::new(document);
@@ -61,15 +65,23 @@ pub async fn start(config: CentralConfig, clock: ClockHandle) -> anyhow::Result<
             .await
     });
     let admin_listener = admin::bind(&config.data_dir).context("binding the admin socket")?;
-    let background = vec![tokio::spawn(admin::serve(admin_listener, store.clone())), tokio::spawn(prune_sessions(store, clock))];
+    let background =
+        vec![tokio::spawn(admin::serve(admin_listener, store.clone())), tokio::spawn(prune_sessions(store, clock))];
     Ok(RunningCentral { addr, public_url, state, stop, served, background })
 }
 
-async fn providers(config: &CentralConfig, store: &Store, addr: SocketAddr, clock: ClockHandle) -> anyhow::Result<Providers> {
+async fn providers(
+    config: &CentralConfig,
+    store: &Store,
+    addr: SocketAddr,
+    clock: ClockHandle,
+) -> anyhow::Result<Providers> {
     let mut enabled: Vec<Arc<dyn TopUpProvider>> = Vec::new();
     if config.enable_test_provider {
         let key = store
-            .write(|tx| settings::get_or_create(tx, "provider_key:test", || Secret::generate("tpk_").expose().to_owned()))
+            .write(|tx| {
+                settings::get_or_create(tx, "provider_key:test", || Secret::generate("tpk_").expose().to_owned())
+            })
             .await?;
         // The test provider calls back over loopback, whatever address central listens on.
         let callback_base = format!("http://127.0.0.1:{}", addr.port());

@@ -37,7 +37,10 @@ impl LedgerAccount {
     /// The customer whose wallet this account is part of, if any.
     pub fn wallet_owner(&self) -> Option<&CustomerId> {
         match self {
-            LedgerAccount::Available(c) | LedgerAccount::Held(c) | LedgerAccount::Leased(c) | LedgerAccount::Debt(c) => Some(c),
+            LedgerAccount::Available(c)
+            | LedgerAccount::Held(c)
+            | LedgerAccount::Leased(c)
+            | LedgerAccount::Debt(c) => Some(c),
             LedgerAccount::Revenue(_) | LedgerAccount::Funding(_) => None,
         }
     }
@@ -189,7 +192,11 @@ pub fn plan_capture(customer: &CustomerId, company: &CompanyId, held: Amount, ca
     assert!(captured <= held, "a capture takes at most the held amount");
     let mut plan = Vec::with_capacity(2);
     if !captured.is_zero() {
-        plan.push(Transfer::new(LedgerAccount::Held(customer.clone()), LedgerAccount::Revenue(company.clone()), captured));
+        plan.push(Transfer::new(
+            LedgerAccount::Held(customer.clone()),
+            LedgerAccount::Revenue(company.clone()),
+            captured,
+        ));
     }
     let rest = held.saturating_sub(captured);
     if !rest.is_zero() {
@@ -199,14 +206,24 @@ pub fn plan_capture(customer: &CustomerId, company: &CompanyId, held: Amount, ca
 }
 
 /// A direct charge from `available` to the company.
-pub fn plan_charge(wallet: &WalletBalances, customer: &CustomerId, company: &CompanyId, amount: Amount) -> Result<Vec<Transfer>, LedgerError> {
+pub fn plan_charge(
+    wallet: &WalletBalances,
+    customer: &CustomerId,
+    company: &CompanyId,
+    amount: Amount,
+) -> Result<Vec<Transfer>, LedgerError> {
     require_available(wallet, amount)?;
     Ok(vec![Transfer::new(LedgerAccount::Available(customer.clone()), LedgerAccount::Revenue(company.clone()), amount)])
 }
 
 /// A charge that must be booked whatever the wallet holds (a late sidecar charge, DESIGN §7):
 /// from `available` as far as it goes, the rest as `debt`.
-pub fn plan_late_charge(wallet: &WalletBalances, customer: &CustomerId, company: &CompanyId, amount: Amount) -> Vec<Transfer> {
+pub fn plan_late_charge(
+    wallet: &WalletBalances,
+    customer: &CustomerId,
+    company: &CompanyId,
+    amount: Amount,
+) -> Vec<Transfer> {
     let from_available = wallet.available.min(amount);
     let from_debt = amount.saturating_sub(from_available);
     let revenue = LedgerAccount::Revenue(company.clone());
@@ -255,16 +272,21 @@ mod tests {
     }
 
     fn run(wallet: &WalletBalances, customer: &CustomerId, plan: &[Transfer]) -> WalletBalances {
-        plan.iter().fold(wallet.clone(), |w, t| apply_to_wallet(&w, customer, t).expect("plan keeps balances non-negative"))
+        plan.iter()
+            .fold(wallet.clone(), |w, t| apply_to_wallet(&w, customer, t).expect("plan keeps balances non-negative"))
     }
 
     #[test]
     fn a_late_charge_books_debt_that_the_next_top_up_repays() {
         // Proves the debt path of DESIGN §3/§7 keeps the wallet invariant at every step.
         let (cus, co) = (CustomerId::generate(), CompanyId::generate());
-        let mut w = run(&WalletBalances::default(), &cus, &plan_top_up(&WalletBalances::default(), &cus, "test", amt("100")));
+        let mut w =
+            run(&WalletBalances::default(), &cus, &plan_top_up(&WalletBalances::default(), &cus, "test", amt("100")));
         w = run(&w, &cus, &plan_charge(&w, &cus, &co, amt("30")).expect("covered"));
-        assert_eq!(plan_charge(&w, &cus, &co, amt("80")), Err(LedgerError::InsufficientFunds { available: amt("70"), needed: amt("80") }));
+        assert_eq!(
+            plan_charge(&w, &cus, &co, amt("80")),
+            Err(LedgerError::InsufficientFunds { available: amt("70"), needed: amt("80") })
+        );
         w = run(&w, &cus, &plan_late_charge(&w, &cus, &co, amt("80")));
         assert_eq!((w.available, w.debt, w.spent_total), (Amount::ZERO, amt("10"), amt("110")));
         assert_eq!(w.violation(), None);
@@ -277,7 +299,8 @@ mod tests {
     fn holds_capture_part_and_release_the_rest() {
         // Proves a partial capture moves the captured part to revenue and the rest back.
         let (cus, co) = (CustomerId::generate(), CompanyId::generate());
-        let mut w = run(&WalletBalances::default(), &cus, &plan_top_up(&WalletBalances::default(), &cus, "test", amt("10")));
+        let mut w =
+            run(&WalletBalances::default(), &cus, &plan_top_up(&WalletBalances::default(), &cus, "test", amt("10")));
         w = run(&w, &cus, &plan_hold(&w, &cus, amt("6")).expect("covered"));
         assert_eq!((w.available, w.held), (amt("4"), amt("6")));
         w = run(&w, &cus, &plan_capture(&cus, &co, amt("6"), amt("2.50")));

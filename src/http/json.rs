@@ -47,7 +47,8 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = Problem;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+        let content_type =
+            request.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
         if !is_json(content_type) {
             return Err(Problem::invalid_request("the body must be JSON with Content-Type: application/json"));
         }
@@ -78,7 +79,10 @@ mod tests {
     fn body_errors_are_classified() {
         // Proves malformed JSON and unknown fields are 400 while missing or mistyped values are 422 naming the field.
         assert_eq!(parse_body::<Body>(b"{").map(|_| ()).expect_err("malformed").status, 400);
-        assert_eq!(parse_body::<Body>(br#"{"name":"a","count":1,"x":2}"#).map(|_| ()).expect_err("unknown").status, 400);
+        assert_eq!(
+            parse_body::<Body>(br#"{"name":"a","count":1,"x":2}"#).map(|_| ()).expect_err("unknown").status,
+            400
+        );
         let missing = parse_body::<Body>(br#"{"name":"a"}"#).map(|_| ()).expect_err("missing");
         assert_eq!((missing.status, missing.errors[0].field.as_str()), (422, "count"));
         let mistyped = parse_body::<Body>(br#"{"name":"a","count":"x"}"#).map(|_| ()).expect_err("mistyped");

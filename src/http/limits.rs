@@ -16,9 +16,11 @@ use crate::vocab::limits::{listener_concurrency_max, request_body_bytes_max, req
 async fn deadline(request: Request, next: Next) -> Response {
     match tokio::time::timeout(Duration::from_secs(request_timeout_s), next.run(request)).await {
         Ok(response) => response,
-        Err(_) => Problem::new(StatusCode::SERVICE_UNAVAILABLE, "request_timeout", "the request took too long; retry it")
-            .with_retry_after(1)
-            .into_response(),
+        Err(_) => {
+            Problem::new(StatusCode::SERVICE_UNAVAILABLE, "request_timeout", "the request took too long; retry it")
+                .with_retry_after(1)
+                .into_response()
+        }
     }
 }
 

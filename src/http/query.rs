@@ -20,9 +20,11 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 }
 
 fn serde_urlencoded_from<T: DeserializeOwned>(query: &str) -> Result<T, Problem> {
-    axum::extract::Query::<T>::try_from_uri(&format!("/?{query}").parse().map_err(|_| Problem::invalid_request("malformed query string"))?)
-        .map(|q| q.0)
-        .map_err(|e| Problem::field("query", e.body_text()))
+    axum::extract::Query::<T>::try_from_uri(
+        &format!("/?{query}").parse().map_err(|_| Problem::invalid_request("malformed query string"))?,
+    )
+    .map(|q| q.0)
+    .map_err(|e| Problem::field("query", e.body_text()))
 }
 
 /// `?cursor=&limit=` of every list (DESIGN §2).
@@ -39,7 +41,9 @@ impl PageParams {
     /// The validated (cursor, limit).
     pub fn parse(&self) -> Result<(Option<u64>, usize), Problem> {
         let cursor = match self.cursor.as_deref().filter(|c| !c.is_empty()) {
-            Some(text) => Some(text.parse::<u64>().map_err(|_| Problem::field("cursor", "is not a cursor this API gave out"))?),
+            Some(text) => {
+                Some(text.parse::<u64>().map_err(|_| Problem::field("cursor", "is not a cursor this API gave out"))?)
+            }
             None => None,
         };
         let limit = match self.limit.as_deref().filter(|l| !l.is_empty()) {

@@ -105,10 +105,7 @@ impl Store {
         F: FnOnce(&mut Tx<'_>) -> Result<T, StoreError> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
-        self.sender
-            .send(Box::new(TypedJob { op, reply }))
-            .await
-            .map_err(|_| StoreError::WriterStopped)?;
+        self.sender.send(Box::new(TypedJob { op, reply })).await.map_err(|_| StoreError::WriterStopped)?;
         answer.await.map_err(|_| StoreError::WriterStopped)?
     }
 
@@ -119,9 +116,7 @@ impl Store {
         F: FnOnce(&mut Tx<'_>) -> Result<T, StoreError> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
-        self.sender
-            .blocking_send(Box::new(TypedJob { op, reply }))
-            .map_err(|_| StoreError::WriterStopped)?;
+        self.sender.blocking_send(Box::new(TypedJob { op, reply })).map_err(|_| StoreError::WriterStopped)?;
         answer.blocking_recv().map_err(|_| StoreError::WriterStopped)?
     }
 
@@ -173,7 +168,11 @@ fn check_or_stamp_schema(db: &Database, path: &str, role: &str) -> Result<(), St
                 meta.insert("role", role)?;
             }
             Some(found) if found != SCHEMA_VERSION.to_string() => {
-                return Err(StoreError::UnknownSchemaVersion { path: path.to_owned(), found, supported: SCHEMA_VERSION });
+                return Err(StoreError::UnknownSchemaVersion {
+                    path: path.to_owned(),
+                    found,
+                    supported: SCHEMA_VERSION,
+                });
             }
             Some(_) => {
                 if let Some(found) = found_role.filter(|r| r != role) {
@@ -211,7 +210,8 @@ mod tests {
             txn.open_table(META).expect("meta").insert("schema_version", "99").expect("insert");
             txn.commit().expect("commit");
         }
-        let err = Store::open(&path, "central", &StoreOptions::default(), no_check()).map(|_| ()).expect_err("must refuse");
+        let err =
+            Store::open(&path, "central", &StoreOptions::default(), no_check()).map(|_| ()).expect_err("must refuse");
         assert!(err.to_string().contains("schema version 99"), "{err}");
     }
 
@@ -219,7 +219,8 @@ mod tests {
     fn concurrent_writes_share_commits_and_all_land() {
         // Proves the writer answers every request and each answer's write is durable and visible.
         let dir = tempfile::tempdir().expect("temp dir");
-        let store = Store::open(&dir.path().join("db.redb"), "central", &StoreOptions::default(), no_check()).expect("open");
+        let store =
+            Store::open(&dir.path().join("db.redb"), "central", &StoreOptions::default(), no_check()).expect("open");
         let threads: Vec<_> = (0..16)
             .map(|_| {
                 let store = store.clone();
@@ -229,9 +230,8 @@ mod tests {
         let mut seen: Vec<u64> = threads.into_iter().map(|t| t.join().expect("thread")).collect();
         seen.sort_unstable();
         assert_eq!(seen, (1..=16).collect::<Vec<_>>());
-        let stored = store
-            .read_blocking(|r| Ok(r.txn.open_table(COUNTERS)?.get("n")?.map(|v| v.value())))
-            .expect("read");
+        let stored =
+            store.read_blocking(|r| Ok(r.txn.open_table(COUNTERS)?.get("n")?.map(|v| v.value()))).expect("read");
         assert_eq!(stored, Some(16));
     }
 }

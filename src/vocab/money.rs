@@ -26,11 +26,7 @@ const CURRENCIES: &[Currency] = &[
 impl Currency {
     pub fn parse(code: &str) -> Result<Self, AmountError> {
         let upper = code.trim().to_ascii_uppercase();
-        CURRENCIES
-            .iter()
-            .find(|c| c.code == upper)
-            .copied()
-            .ok_or(AmountError::UnknownCurrency)
+        CURRENCIES.iter().find(|c| c.code == upper).copied().ok_or(AmountError::UnknownCurrency)
     }
 
     pub fn code(&self) -> &'static str {
@@ -143,9 +139,7 @@ impl Amount {
     /// Rounding strategy: amounts are validated to the currency's precision on entry, so
     /// rescaling never drops digits; banker's rounding is stated only for completeness.
     pub fn to_wire(&self, currency: Currency) -> String {
-        let mut value = self
-            .0
-            .round_dp_with_strategy(currency.minor_units, RoundingStrategy::MidpointNearestEven);
+        let mut value = self.0.round_dp_with_strategy(currency.minor_units, RoundingStrategy::MidpointNearestEven);
         value.rescale(currency.minor_units);
         value.to_string()
     }

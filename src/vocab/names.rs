@@ -32,7 +32,9 @@ impl Email {
             && !domain.ends_with('.')
             && !domain.contains("..")
             && domain.chars().all(|c| c.is_alphanumeric() || c == '.' || c == '-');
-        let local_ok = !local.is_empty() && local.len() <= 64 && !local.chars().any(|c| c.is_whitespace() || c.is_control() || c == '@');
+        let local_ok = !local.is_empty()
+            && local.len() <= 64
+            && !local.chars().any(|c| c.is_whitespace() || c.is_control() || c == '@');
         if !domain_ok || !local_ok {
             return Err(NameError("must be an email address like name@example.com"));
         }
@@ -192,7 +194,9 @@ mod tests {
     fn emails_are_normalised_and_checked() {
         // Proves case-insensitive normalisation and refusal of malformed addresses.
         assert_eq!(Email::parse("  Ann@Example.COM ").map(|e| e.as_str().to_owned()), Ok("ann@example.com".into()));
-        for bad in ["", "ann", "ann@", "@example.com", "ann@example", "a nn@example.com", "ann@exa mple.com", "ann@.com"] {
+        for bad in
+            ["", "ann", "ann@", "@example.com", "ann@example", "a nn@example.com", "ann@exa mple.com", "ann@.com"]
+        {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }
     }

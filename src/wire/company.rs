@@ -105,7 +105,12 @@ pub struct Service {
 
 impl Service {
     pub fn from_record(s: &ServiceRecord, currency: Currency) -> Self {
-        Service { id: s.id.to_string(), name: s.name.as_str().to_owned(), price: s.price.to_wire(currency), active: s.active }
+        Service {
+            id: s.id.to_string(),
+            name: s.name.as_str().to_owned(),
+            price: s.price.to_wire(currency),
+            active: s.active,
+        }
     }
 }
 

@@ -12,6 +12,9 @@ pub struct List<T> {
 
 impl<T> List<T> {
     pub fn from_page<R>(page: Page<R>, convert: impl FnMut(R) -> T) -> Self {
-        List { items: page.items.into_iter().map(convert).collect(), next_cursor: page.next_cursor.map(|c| c.to_string()) }
+        List {
+            items: page.items.into_iter().map(convert).collect(),
+            next_cursor: page.next_cursor.map(|c| c.to_string()),
+        }
     }
 }

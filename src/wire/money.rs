@@ -2,7 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::storage::central::records::{ChargeRecord, ChargeStatus, OperationKind, OperationRecord, TopUpRecord, TopUpStatus};
+use crate::storage::central::records::{
+    ChargeRecord, ChargeStatus, OperationKind, OperationRecord, TopUpRecord, TopUpStatus,
+};
 use crate::vocab::money::Currency;
 use crate::wire::amount::WireAmount;
 

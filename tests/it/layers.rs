@@ -68,11 +68,7 @@ struct Violation {
 
 impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}:{}: `{}`: {}",
-            self.file, self.line, self.path, self.why
-        )
+        write!(f, "{}:{}: `{}`: {}", self.file, self.line, self.path, self.why)
     }
 }
 
@@ -81,11 +77,7 @@ fn src_respects_the_layer_table() {
     // Proves src/ imports only downward, keeps central and sidecar apart, names redb in storage only.
     let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     let (files_scanned, violations) = check_tree(manifest_dir);
-    assert!(
-        files_scanned > 0,
-        "no .rs files found under {}/src",
-        manifest_dir.display()
-    );
+    assert!(files_scanned > 0, "no .rs files found under {}/src", manifest_dir.display());
     let report: Vec<String> = violations.iter().map(ToString::to_string).collect();
     assert!(
         report.is_empty(),
@@ -98,18 +90,11 @@ fn src_respects_the_layer_table() {
 #[test]
 fn scanner_flags_a_lower_layer_importing_a_higher_one() {
     // Proves an upward `use` is caught with its file, line and path.
-    let found = check_file(
-        "src/domain/ledger.rs",
-        "//! ledger\n\nuse crate::central::Thing;\n",
-    );
+    let found = check_file("src/domain/ledger.rs", "//! ledger\n\nuse crate::central::Thing;\n");
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0].line, 3);
     assert_eq!(found[0].path, "crate::central::Thing");
-    assert!(
-        found[0].to_string().starts_with("src/domain/ledger.rs:3: "),
-        "{}",
-        found[0]
-    );
+    assert!(found[0].to_string().starts_with("src/domain/ledger.rs:3: "), "{}", found[0]);
 }
 
 #[test]
@@ -118,10 +103,7 @@ fn scanner_passes_imports_that_point_down_or_sideways() {
     let source = "use crate::vocab::money::Amount;\nuse crate::domain::ledger;\n\
                   use crate::http::Problem;\nuse redb::ReadableTable;\n\
                   pub(crate) fn f() { crate::storage::codec::decode(); }\n";
-    assert_eq!(
-        check_file("src/storage/central/ledger.rs", source),
-        Vec::new()
-    );
+    assert_eq!(check_file("src/storage/central/ledger.rs", source), Vec::new());
     let main = "use protus::central;\nuse protus::sidecar::{self, run};\nfn main() {}\n";
     assert_eq!(check_file("src/main.rs", main), Vec::new());
 }
@@ -166,16 +148,10 @@ fn scanner_ignores_comments_and_literals_but_not_the_code_after_them() {
 #[test]
 fn scanner_flags_redb_outside_storage() {
     // Proves only src/storage/ may name redb.
-    let found = check_file(
-        "src/central/admin.rs",
-        "use redb::Database;\nfn f(_: redb::Error) {}\n",
-    );
+    let found = check_file("src/central/admin.rs", "use redb::Database;\nfn f(_: redb::Error) {}\n");
     let lines: Vec<usize> = found.iter().map(|v| v.line).collect();
     assert_eq!(lines, vec![1, 2], "{found:?}");
-    assert_eq!(
-        check_file("src/storage/store.rs", "use redb::Database;\n"),
-        Vec::new()
-    );
+    assert_eq!(check_file("src/storage/store.rs", "use redb::Database;\n"), Vec::new());
 }
 
 #[test]
@@ -195,27 +171,18 @@ fn check_tree(manifest_dir: &Path) -> (usize, Vec<Violation>) {
     files.sort();
     let mut violations = Vec::new();
     for path in &files {
-        let source = fs::read_to_string(path)
-            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-        let relative = path
-            .strip_prefix(manifest_dir)
-            .expect("every file found is under src/");
-        let name: Vec<String> = relative
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy().into_owned())
-            .collect();
+        let source = fs::read_to_string(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+        let relative = path.strip_prefix(manifest_dir).expect("every file found is under src/");
+        let name: Vec<String> = relative.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
         violations.extend(check_file(&name.join("/"), &source));
     }
     (files.len(), violations)
 }
 
 fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
-    let entries =
-        fs::read_dir(dir).unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()));
+    let entries = fs::read_dir(dir).unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()));
     for entry in entries {
-        let path = entry
-            .unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()))
-            .path();
+        let path = entry.unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display())).path();
         if path.is_dir() {
             rust_files(&path, out);
         } else if path.extension().is_some_and(|ext| ext == "rs") {
@@ -227,12 +194,7 @@ fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
 /// Checks one file, named relative to the crate root with `/` separators (`src/domain/x.rs`).
 fn check_file(file: &str, source: &str) -> Vec<Violation> {
     let top = top_module(file);
-    let violation = |line, path: String, why: String| Violation {
-        file: file.to_owned(),
-        line,
-        path,
-        why,
-    };
+    let violation = |line, path: String, why: String| Violation { file: file.to_owned(), line, path, why };
     let Some(layer) = layer_of(top) else {
         let why = format!(
             "top-level module `{top}` is not in the layer table: add it to LAYER_TABLE in \
@@ -251,8 +213,7 @@ fn check_file(file: &str, source: &str) -> Vec<Violation> {
     }
     if top != REDB_HOME {
         for (i, t) in tokens.iter().enumerate().filter(|(_, t)| t.text == "redb") {
-            let why =
-                format!("only src/{REDB_HOME}/ may name redb; go through the store interface");
+            let why = format!("only src/{REDB_HOME}/ may name redb; go through the store interface");
             found.push(violation(t.line, path_from(&tokens, i), why));
         }
     }
@@ -270,10 +231,7 @@ fn top_module(file: &str) -> &str {
 }
 
 fn layer_of(module: &str) -> Option<Layer> {
-    LAYER_TABLE
-        .iter()
-        .find(|(name, _)| *name == module)
-        .map(|&(_, layer)| layer)
+    LAYER_TABLE.iter().find(|(name, _)| *name == module).map(|&(_, layer)| layer)
 }
 
 /// Why `from` (in `from_layer`) may not name top-level module `to`, if it may not.
@@ -288,13 +246,9 @@ fn broken_rule(from: &str, from_layer: Layer, to: &str) -> Option<String> {
         ));
     };
     if to_layer > from_layer {
-        return Some(format!(
-            "`{from}` is {from_layer} and may not import `{to}`, which is {to_layer}"
-        ));
+        return Some(format!("`{from}` is {from_layer} and may not import `{to}`, which is {to_layer}"));
     }
-    let apart = KEPT_APART
-        .iter()
-        .any(|&(a, b)| (a, b) == (from, to) || (b, a) == (from, to));
+    let apart = KEPT_APART.iter().any(|&(a, b)| (a, b) == (from, to) || (b, a) == (from, to));
     apart.then(|| format!("`{from}` and `{to}` are siblings that never import each other"))
 }
 
@@ -323,11 +277,7 @@ fn module_refs(tokens: &[Token]) -> Vec<ModuleRef> {
         match tokens.get(i + 2) {
             Some(t) if t.text == "{" => grouped_refs(tokens, i + 2, &token.text, &mut refs),
             Some(t) if is_macro_call(tokens, i + 2) || t.text == "self" => {}
-            Some(t) => refs.push(ModuleRef {
-                line: t.line,
-                top: t.text.clone(),
-                path: path_from(tokens, i),
-            }),
+            Some(t) => refs.push(ModuleRef { line: t.line, top: t.text.clone(), path: path_from(tokens, i) }),
             None => {}
         }
     }
@@ -354,11 +304,7 @@ fn grouped_refs(tokens: &[Token], open: usize, root: &str, refs: &mut Vec<Module
             text => {
                 if item_starts && text != "self" && !is_macro_call(tokens, k) {
                     let path = format!("{root}::{}", path_from(tokens, k));
-                    refs.push(ModuleRef {
-                        line: token.line,
-                        top: text.to_owned(),
-                        path,
-                    });
+                    refs.push(ModuleRef { line: token.line, top: text.to_owned(), path });
                 }
                 item_starts = false;
             }
@@ -407,10 +353,7 @@ fn tokenize(code: &str) -> Vec<Token> {
                 continue;
             }
         }
-        tokens.push(Token {
-            text: chars[start..i].iter().collect(),
-            line,
-        });
+        tokens.push(Token { text: chars[start..i].iter().collect(), line });
     }
     tokens
 }
@@ -424,11 +367,7 @@ fn code_only(source: &str) -> String {
     while i < chars.len() {
         match blanked_end(&chars, i) {
             Some(end) => {
-                out.extend(
-                    chars[i..end]
-                        .iter()
-                        .map(|&c| if c == '\n' { '\n' } else { ' ' }),
-                );
+                out.extend(chars[i..end].iter().map(|&c| if c == '\n' { '\n' } else { ' ' }));
                 i = end;
             }
             None => {
@@ -498,9 +437,7 @@ fn raw_string_end(c: &[char], start: usize) -> Option<usize> {
         return None;
     }
     for end in k + 1..c.len() {
-        let closes = c
-            .get(end + 1..end + 1 + hashes)
-            .is_some_and(|s| s.iter().all(|&h| h == '#'));
+        let closes = c.get(end + 1..end + 1 + hashes).is_some_and(|s| s.iter().all(|&h| h == '#'));
         if c[end] == '"' && closes {
             return Some(end + 1 + hashes);
         }
@@ -513,7 +450,5 @@ fn is_word_char(c: char) -> bool {
 }
 
 fn is_word(text: &str) -> bool {
-    text.chars()
-        .next()
-        .is_some_and(|c| c.is_alphabetic() || c == '_')
+    text.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_')
 }

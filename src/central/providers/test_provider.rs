@@ -59,7 +59,8 @@ impl TopUpProvider for TestProvider {
             "status": "succeeded",
         })
         .to_string();
-        let (client, url, key, clock) = (self.client.clone(), self.callback_url.clone(), self.key.clone(), self.clock.clone());
+        let (client, url, key, clock) =
+            (self.client.clone(), self.callback_url.clone(), self.key.clone(), self.clock.clone());
         let top_up_id = top_up.id.clone();
         tokio::spawn(async move {
             for attempt in 1..=provider_callback_attempts_max {
@@ -73,8 +74,12 @@ impl TopUpProvider for TestProvider {
                     .await;
                 match sent {
                     Ok(response) if response.status().is_success() => return,
-                    Ok(response) => tracing::warn!(top_up_id = %top_up_id, status = %response.status(), attempt, "test provider callback refused"),
-                    Err(error) => tracing::warn!(top_up_id = %top_up_id, error = %error, attempt, "test provider callback failed"),
+                    Ok(response) => {
+                        tracing::warn!(top_up_id = %top_up_id, status = %response.status(), attempt, "test provider callback refused")
+                    }
+                    Err(error) => {
+                        tracing::warn!(top_up_id = %top_up_id, error = %error, attempt, "test provider callback failed")
+                    }
                 }
                 tokio::time::sleep(Duration::from_millis(200 * u64::from(attempt))).await;
             }
@@ -82,7 +87,8 @@ impl TopUpProvider for TestProvider {
     }
 
     fn verify_callback(&self, headers: &HeaderMap, body: &[u8], now: Timestamp) -> Result<(), CallbackError> {
-        let header = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok()).ok_or(CallbackError::MissingSignature)?;
+        let header =
+            headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok()).ok_or(CallbackError::MissingSignature)?;
         let mut timestamp = None;
         let mut signature = None;
         for part in header.split(',') {
@@ -92,8 +98,11 @@ impl TopUpProvider for TestProvider {
                 _ => {}
             }
         }
-        let (Some(timestamp), Some(signature)) = (timestamp, signature) else { return Err(CallbackError::MissingSignature) };
-        let mut mac = Hmac::<Sha256>::new_from_slice(self.key.expose().as_bytes()).expect("HMAC takes a key of any length");
+        let (Some(timestamp), Some(signature)) = (timestamp, signature) else {
+            return Err(CallbackError::MissingSignature);
+        };
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(self.key.expose().as_bytes()).expect("HMAC takes a key of any length");
         mac.update(format!("{timestamp}.").as_bytes());
         mac.update(body);
         // verify_slice compares in constant time.
@@ -115,7 +124,8 @@ mod tests {
         // Proves a forged, altered or stale callback is refused and a genuine one accepted.
         let clock = ManualClock::starting_now();
         let key = Secret::generate("tp_");
-        let provider = TestProvider::new(key.clone(), "http://127.0.0.1:1", Currency::parse("RUB").expect("known"), clock.clone());
+        let provider =
+            TestProvider::new(key.clone(), "http://127.0.0.1:1", Currency::parse("RUB").expect("known"), clock.clone());
         let body = br#"{"top_up_id":"top_x","amount":"1.00","status":"succeeded"}"#;
         let mut headers = HeaderMap::new();
         headers.insert(SIGNATURE_HEADER, sign(&key, clock.now().unix_s(), body).parse().expect("header"));
@@ -124,8 +134,14 @@ mod tests {
         clock.advance_s(provider_callback_skew_s + 1);
         assert_eq!(provider.verify_callback(&headers, body, clock.now()), Err(CallbackError::Stale));
         let mut forged = HeaderMap::new();
-        forged.insert(SIGNATURE_HEADER, sign(&Secret::generate("tp_"), clock.now().unix_s(), body).parse().expect("header"));
+        forged.insert(
+            SIGNATURE_HEADER,
+            sign(&Secret::generate("tp_"), clock.now().unix_s(), body).parse().expect("header"),
+        );
         assert_eq!(provider.verify_callback(&forged, body, clock.now()), Err(CallbackError::BadSignature));
-        assert_eq!(provider.verify_callback(&HeaderMap::new(), body, clock.now()), Err(CallbackError::MissingSignature));
+        assert_eq!(
+            provider.verify_callback(&HeaderMap::new(), body, clock.now()),
+            Err(CallbackError::MissingSignature)
+        );
     }
 }

@@ -30,7 +30,11 @@ pub async fn get_company(auth: CompanyAuth) -> Json<Company> {
 /// Change the webhook URL (`null` clears it) and the OAuth redirect URIs.
 #[utoipa::path(patch, path = "/api/v1/company", tag = "companies", security(("session" = [])), request_body = UpdateCompany,
     responses((status = 200, body = Company), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
-pub async fn update_company(State(state): State<SharedState>, auth: CompanyAuth, body: ApiJson<UpdateCompany>) -> ApiResult<Json<Company>> {
+pub async fn update_company(
+    State(state): State<SharedState>,
+    auth: CompanyAuth,
+    body: ApiJson<UpdateCompany>,
+) -> ApiResult<Json<Company>> {
     let input = body.value;
     let mut errors = FieldErrors::default();
     let webhook_url = match input.webhook_url {
@@ -44,8 +48,11 @@ pub async fn update_company(State(state): State<SharedState>, auth: CompanyAuth,
             None
         }
         Some(uris) => {
-            let parsed: Vec<Option<HttpUrl>> =
-                uris.iter().enumerate().map(|(i, u)| errors.check(&format!("redirect_uris[{i}]"), HttpUrl::parse(u))).collect();
+            let parsed: Vec<Option<HttpUrl>> = uris
+                .iter()
+                .enumerate()
+                .map(|(i, u)| errors.check(&format!("redirect_uris[{i}]"), HttpUrl::parse(u)))
+                .collect();
             parsed.into_iter().collect::<Option<Vec<_>>>()
         }
         None => None,
@@ -61,7 +68,11 @@ pub async fn update_company(State(state): State<SharedState>, auth: CompanyAuth,
 /// Replace the client or webhook secret. The new one is shown once; the old one keeps working for 24 h.
 #[utoipa::path(post, path = "/api/v1/company/secrets/rotate", tag = "companies", security(("session" = [])), request_body = RotateSecret,
     responses((status = 200, body = RotatedSecret), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
-pub async fn rotate_secret(State(state): State<SharedState>, auth: CompanyAuth, body: ApiJson<RotateSecret>) -> ApiResult<Json<RotatedSecret>> {
+pub async fn rotate_secret(
+    State(state): State<SharedState>,
+    auth: CompanyAuth,
+    body: ApiJson<RotateSecret>,
+) -> ApiResult<Json<RotatedSecret>> {
     let wire_kind = body.value.kind;
     let (kind, secret) = match wire_kind {
         SecretKindWire::ClientSecret => (SecretKind::Client, Secret::generate("cs_")),
@@ -70,7 +81,8 @@ pub async fn rotate_secret(State(state): State<SharedState>, auth: CompanyAuth, 
     let now = state.now();
     let id = auth.company.id.clone();
     let stored = secret.clone();
-    let rotated = state.store.write(move |tx| companies::rotate_secret(tx, &id, kind, &stored, now)).await.or_internal()?;
+    let rotated =
+        state.store.write(move |tx| companies::rotate_secret(tx, &id, kind, &stored, now)).await.or_internal()?;
     rotated.ok_or_else(|| Problem::unauthorized("the session's company no longer exists"))?;
     tracing::info!(company_id = %auth.company.id, kind = ?kind, "secret rotated");
     Ok(Json(RotatedSecret {
@@ -83,7 +95,11 @@ pub async fn rotate_secret(State(state): State<SharedState>, auth: CompanyAuth, 
 /// The company's users' accounts with what each paid.
 #[utoipa::path(get, path = "/api/v1/company/accounts", tag = "companies", security(("session" = [])), params(PageParams),
     responses((status = 200, body = List<Account>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
-pub async fn list_accounts(State(state): State<SharedState>, auth: CompanyAuth, ApiQuery(page): ApiQuery<PageParams>) -> ApiResult<Json<List<Account>>> {
+pub async fn list_accounts(
+    State(state): State<SharedState>,
+    auth: CompanyAuth,
+    ApiQuery(page): ApiQuery<PageParams>,
+) -> ApiResult<Json<List<Account>>> {
     let (cursor, limit) = page.parse()?;
     let company = auth.company;
     let currency = state.currency;
@@ -117,13 +133,21 @@ pub struct ChargeFilter {
 /// The company's charges (invoices), newest first.
 #[utoipa::path(get, path = "/api/v1/company/charges", tag = "companies", security(("session" = [])), params(ChargeFilter),
     responses((status = 200, body = List<Charge>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
-pub async fn list_charges(State(state): State<SharedState>, auth: CompanyAuth, ApiQuery(filter): ApiQuery<ChargeFilter>) -> ApiResult<Json<List<Charge>>> {
+pub async fn list_charges(
+    State(state): State<SharedState>,
+    auth: CompanyAuth,
+    ApiQuery(filter): ApiQuery<ChargeFilter>,
+) -> ApiResult<Json<List<Charge>>> {
     let (cursor, limit) = PageParams { cursor: filter.cursor, limit: filter.limit }.parse()?;
     let service = match filter.service_id.as_deref().filter(|s| !s.is_empty()) {
         Some(text) => Some(ServiceId::parse(text).map_err(|e| Problem::field("service_id", e.to_string()))?),
         None => None,
     };
     let company = auth.company.id;
-    let page = state.store.read(move |r| billing::charges_for_company(r, &company, service.as_ref(), cursor, limit)).await.or_internal()?;
+    let page = state
+        .store
+        .read(move |r| billing::charges_for_company(r, &company, service.as_ref(), cursor, limit))
+        .await
+        .or_internal()?;
     Ok(Json(List::from_page(page, |c| Charge::from_record(&c, state.currency))))
 }

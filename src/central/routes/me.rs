@@ -34,10 +34,26 @@ pub async fn get_me(State(state): State<SharedState>, auth: CustomerAuth) -> Api
     params(("Idempotency-Key" = String, Header, description = "1–255 printable characters; retries with the same key are answered once")),
     responses((status = 201, body = TopUp), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
         (status = 409, body = Problem), (status = 422, body = Problem), (status = 503, body = Problem)))]
-pub async fn create_top_up(State(state): State<SharedState>, auth: CustomerAuth, headers: HeaderMap, body: ApiJson<CreateTopUp>) -> ApiResult<Response> {
-    let request = IdempotentRequest::new(&headers, format!("customer:{}", auth.customer.id), "POST", "/api/v1/me/top-ups", &body.raw)?;
+pub async fn create_top_up(
+    State(state): State<SharedState>,
+    auth: CustomerAuth,
+    headers: HeaderMap,
+    body: ApiJson<CreateTopUp>,
+) -> ApiResult<Response> {
+    let request = IdempotentRequest::new(
+        &headers,
+        format!("customer:{}", auth.customer.id),
+        "POST",
+        "/api/v1/me/top-ups",
+        &body.raw,
+    )?;
     let Some(provider) = state.providers.default_provider().cloned() else {
-        return Err(Problem::new(StatusCode::SERVICE_UNAVAILABLE, "provider_unavailable", "no payment provider is enabled on this node").with_retry_after(60));
+        return Err(Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "provider_unavailable",
+            "no payment provider is enabled on this node",
+        )
+        .with_retry_after(60));
     };
     let amount = body.value.amount.parse(state.currency).map_err(|e| Problem::field("amount", e.to_string()))?;
     let top_up = TopUpRecord {
@@ -67,7 +83,11 @@ pub async fn create_top_up(State(state): State<SharedState>, auth: CustomerAuth,
 #[utoipa::path(get, path = "/api/v1/me/top-ups/{id}", tag = "customers", security(("session" = [])),
     params(("id" = String, Path, description = "top-up id")),
     responses((status = 200, body = TopUp), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
-pub async fn get_top_up(State(state): State<SharedState>, auth: CustomerAuth, Path(id): Path<String>) -> ApiResult<Json<TopUp>> {
+pub async fn get_top_up(
+    State(state): State<SharedState>,
+    auth: CustomerAuth,
+    Path(id): Path<String>,
+) -> ApiResult<Json<TopUp>> {
     let not_found = || Problem::not_found("no such top-up");
     let id = TopUpId::parse(&id).map_err(|_| not_found())?;
     let top_up = state.store.read(move |r| top_ups::get(r, &id)).await.or_internal()?;
@@ -78,7 +98,11 @@ pub async fn get_top_up(State(state): State<SharedState>, auth: CustomerAuth, Pa
 /// The customer's account at each company, with what they paid there.
 #[utoipa::path(get, path = "/api/v1/me/accounts", tag = "customers", security(("session" = [])), params(PageParams),
     responses((status = 200, body = List<Account>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
-pub async fn list_accounts(State(state): State<SharedState>, auth: CustomerAuth, ApiQuery(page): ApiQuery<PageParams>) -> ApiResult<Json<List<Account>>> {
+pub async fn list_accounts(
+    State(state): State<SharedState>,
+    auth: CustomerAuth,
+    ApiQuery(page): ApiQuery<PageParams>,
+) -> ApiResult<Json<List<Account>>> {
     let (cursor, limit) = page.parse()?;
     let customer = auth.customer;
     let currency = state.currency;
@@ -88,7 +112,8 @@ pub async fn list_accounts(State(state): State<SharedState>, auth: CustomerAuth,
             let page = accounts::list_for_customer(r, &customer.id, cursor, limit)?;
             let mut items = Vec::with_capacity(page.items.len());
             for account in &page.items {
-                let company_name = companies::get(r, &account.company_id)?.map(|c| c.name.as_str().to_owned()).unwrap_or_default();
+                let company_name =
+                    companies::get(r, &account.company_id)?.map(|c| c.name.as_str().to_owned()).unwrap_or_default();
                 items.push(Account::from_record(account, &company_name, &customer, currency));
             }
             Ok(List { items, next_cursor: page.next_cursor.map(|c| c.to_string()) })
@@ -101,7 +126,11 @@ pub async fn list_accounts(State(state): State<SharedState>, auth: CustomerAuth,
 /// The statement: every top-up and charge with the balance after it, newest first.
 #[utoipa::path(get, path = "/api/v1/me/operations", tag = "customers", security(("session" = [])), params(PageParams),
     responses((status = 200, body = List<Operation>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
-pub async fn list_operations(State(state): State<SharedState>, auth: CustomerAuth, ApiQuery(page): ApiQuery<PageParams>) -> ApiResult<Json<List<Operation>>> {
+pub async fn list_operations(
+    State(state): State<SharedState>,
+    auth: CustomerAuth,
+    ApiQuery(page): ApiQuery<PageParams>,
+) -> ApiResult<Json<List<Operation>>> {
     let (cursor, limit) = page.parse()?;
     let id = auth.customer.id;
     let page = state.store.read(move |r| customers::operations(r, &id, cursor, limit)).await.or_internal()?;

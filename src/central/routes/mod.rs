@@ -1,11 +1,11 @@
 //! Central's HTTP routes, one file per resource, collected with their OpenAPI descriptions.
 
-pub mod registration;
-pub mod sessions;
-pub mod me;
 pub mod company;
-pub mod services;
+pub mod me;
 pub mod providers;
+pub mod registration;
+pub mod services;
+pub mod sessions;
 
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;

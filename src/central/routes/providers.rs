@@ -17,8 +17,14 @@ use crate::wire::money::{ProviderCallback, TopUp};
 #[utoipa::path(post, path = "/api/v1/providers/{provider}/callback", tag = "providers", request_body = ProviderCallback,
     params(("provider" = String, Path, description = "provider name, e.g. `test`")),
     responses((status = 200, body = TopUp), (status = 400, body = Problem), (status = 401, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
-pub async fn provider_callback(State(state): State<SharedState>, Path(name): Path<String>, headers: HeaderMap, body: Bytes) -> ApiResult<Json<TopUp>> {
-    let provider = state.providers.by_name(&name).cloned().ok_or_else(|| Problem::not_found("no such provider is enabled"))?;
+pub async fn provider_callback(
+    State(state): State<SharedState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Json<TopUp>> {
+    let provider =
+        state.providers.by_name(&name).cloned().ok_or_else(|| Problem::not_found("no such provider is enabled"))?;
     let now = state.now();
     if let Err(error) = provider.verify_callback(&headers, &body, now) {
         tracing::warn!(provider = %name, error = %error, "provider callback refused");
@@ -33,13 +39,21 @@ pub async fn provider_callback(State(state): State<SharedState>, Path(name): Pat
         _ => return Err(Problem::field("status", "must be \"succeeded\" or \"failed\"")),
     };
     let provider_name = provider.name();
-    let completed = state.store.write(move |tx| top_ups::complete(tx, &id, provider_name, amount, succeeded, now)).await.or_internal()?;
+    let completed = state
+        .store
+        .write(move |tx| top_ups::complete(tx, &id, provider_name, amount, succeeded, now))
+        .await
+        .or_internal()?;
     match completed {
         Ok(top_up) => {
             tracing::info!(top_up_id = %top_up.id, status = ?top_up.status, "top-up completed");
             Ok(Json(TopUp::from_record(&top_up, state.currency)))
         }
         Err(CompleteError::NotFound) => Err(Problem::not_found("no such top-up")),
-        Err(CompleteError::Mismatch) => Err(Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", CompleteError::Mismatch.to_string())),
+        Err(CompleteError::Mismatch) => Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            CompleteError::Mismatch.to_string(),
+        )),
     }
 }

@@ -28,30 +28,49 @@ pub async fn hash_password(state: &SharedState, password: Password) -> ApiResult
 /// Register a customer (a person) with an empty wallet.
 #[utoipa::path(post, path = "/api/v1/customers", tag = "customers", request_body = RegisterCustomer,
     responses((status = 201, body = Customer), (status = 400, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
-pub async fn register_customer(State(state): State<SharedState>, body: ApiJson<RegisterCustomer>) -> ApiResult<(StatusCode, Json<Customer>)> {
+pub async fn register_customer(
+    State(state): State<SharedState>,
+    body: ApiJson<RegisterCustomer>,
+) -> ApiResult<(StatusCode, Json<Customer>)> {
     let input = body.value;
     let mut errors = FieldErrors::default();
     let email = errors.check("email", Email::parse(&input.email));
     let username = errors.check("username", Username::parse(&input.username));
     let password = errors.check("password", Password::parse(&input.password));
     errors.finish()?;
-    let (Some(email), Some(username), Some(password)) = (email, username, password) else { return Err(Problem::internal()) };
+    let (Some(email), Some(username), Some(password)) = (email, username, password) else {
+        return Err(Problem::internal());
+    };
     let password_hash = hash_password(&state, password).await?;
-    let record = CustomerRecord { id: CustomerId::generate(), email, username, password_hash: Some(password_hash), created_at: state.now() };
+    let record = CustomerRecord {
+        id: CustomerId::generate(),
+        email,
+        username,
+        password_hash: Some(password_hash),
+        created_at: state.now(),
+    };
     let registered = state.store.write(move |tx| customers::register(tx, record)).await.or_internal()?;
     match registered {
         Ok(customer) => {
             tracing::info!(customer_id = %customer.id, "customer registered");
-            Ok((StatusCode::CREATED, Json(Customer::from_record(&customer, &WalletBalances::default(), state.currency))))
+            Ok((
+                StatusCode::CREATED,
+                Json(Customer::from_record(&customer, &WalletBalances::default(), state.currency)),
+            ))
         }
-        Err(RegisterError::EmailTaken) => Err(Problem::conflict("conflict", "a customer with this email already exists; sign in instead")),
+        Err(RegisterError::EmailTaken) => {
+            Err(Problem::conflict("conflict", "a customer with this email already exists; sign in instead"))
+        }
     }
 }
 
 /// Register a company. The response carries `client_secret` and `webhook_secret`, shown this once.
 #[utoipa::path(post, path = "/api/v1/companies", tag = "companies", request_body = RegisterCompany,
     responses((status = 201, body = RegisteredCompany), (status = 400, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
-pub async fn register_company(State(state): State<SharedState>, body: ApiJson<RegisterCompany>) -> ApiResult<(StatusCode, Json<RegisteredCompany>)> {
+pub async fn register_company(
+    State(state): State<SharedState>,
+    body: ApiJson<RegisterCompany>,
+) -> ApiResult<(StatusCode, Json<RegisteredCompany>)> {
     let input = body.value;
     let mut errors = FieldErrors::default();
     let name = errors.check("name", DisplayName::parse_company(&input.name));
@@ -88,7 +107,11 @@ pub async fn register_company(State(state): State<SharedState>, body: ApiJson<Re
                 }),
             ))
         }
-        Err(CompanyRegisterError::EmailTaken) => Err(Problem::conflict("conflict", "a company with this email already exists")),
-        Err(CompanyRegisterError::NameTaken) => Err(Problem::conflict("conflict", "a company with this name already exists; choose another name")),
+        Err(CompanyRegisterError::EmailTaken) => {
+            Err(Problem::conflict("conflict", "a company with this email already exists"))
+        }
+        Err(CompanyRegisterError::NameTaken) => {
+            Err(Problem::conflict("conflict", "a company with this name already exists; choose another name"))
+        }
     }
 }

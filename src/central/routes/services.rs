@@ -27,14 +27,25 @@ fn refusal(error: ServiceError) -> Problem {
 /// Register a priced service.
 #[utoipa::path(post, path = "/api/v1/company/services", tag = "services", security(("session" = [])), request_body = CreateService,
     responses((status = 201, body = Service), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
-pub async fn create_service(State(state): State<SharedState>, auth: CompanyAuth, body: ApiJson<CreateService>) -> ApiResult<(StatusCode, Json<Service>)> {
+pub async fn create_service(
+    State(state): State<SharedState>,
+    auth: CompanyAuth,
+    body: ApiJson<CreateService>,
+) -> ApiResult<(StatusCode, Json<Service>)> {
     let input = body.value;
     let mut errors = FieldErrors::default();
     let name = errors.check("name", DisplayName::parse_service(&input.name));
     let price = errors.check("price", input.price.parse(state.currency));
     errors.finish()?;
     let (Some(name), Some(price)) = (name, price) else { return Err(Problem::internal()) };
-    let record = ServiceRecord { id: ServiceId::generate(), company_id: auth.company.id, name, price, active: true, created_at: state.now() };
+    let record = ServiceRecord {
+        id: ServiceId::generate(),
+        company_id: auth.company.id,
+        name,
+        price,
+        active: true,
+        created_at: state.now(),
+    };
     let created = state.store.write(move |tx| services::create(tx, record)).await.or_internal()?;
     let service = created.map_err(refusal)?;
     Ok((StatusCode::CREATED, Json(Service::from_record(&service, state.currency))))
@@ -43,7 +54,11 @@ pub async fn create_service(State(state): State<SharedState>, auth: CompanyAuth,
 /// The company's services, newest first.
 #[utoipa::path(get, path = "/api/v1/company/services", tag = "services", security(("session" = [])), params(PageParams),
     responses((status = 200, body = List<Service>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
-pub async fn list_services(State(state): State<SharedState>, auth: CompanyAuth, ApiQuery(page): ApiQuery<PageParams>) -> ApiResult<Json<List<Service>>> {
+pub async fn list_services(
+    State(state): State<SharedState>,
+    auth: CompanyAuth,
+    ApiQuery(page): ApiQuery<PageParams>,
+) -> ApiResult<Json<List<Service>>> {
     let (cursor, limit) = page.parse()?;
     let company = auth.company.id;
     let page = state.store.read(move |r| services::list(r, &company, cursor, limit)).await.or_internal()?;
@@ -54,7 +69,12 @@ pub async fn list_services(State(state): State<SharedState>, auth: CompanyAuth, 
 #[utoipa::path(patch, path = "/api/v1/company/services/{id}", tag = "services", security(("session" = [])), request_body = UpdateService,
     params(("id" = String, Path, description = "service id")),
     responses((status = 200, body = Service), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
-pub async fn update_service(State(state): State<SharedState>, auth: CompanyAuth, Path(id): Path<String>, body: ApiJson<UpdateService>) -> ApiResult<Json<Service>> {
+pub async fn update_service(
+    State(state): State<SharedState>,
+    auth: CompanyAuth,
+    Path(id): Path<String>,
+    body: ApiJson<UpdateService>,
+) -> ApiResult<Json<Service>> {
     let id = ServiceId::parse(&id).map_err(|_| Problem::not_found("no such service"))?;
     let input = body.value;
     let mut errors = FieldErrors::default();

@@ -20,7 +20,10 @@ use crate::wire::people::{CreateSession, Session, SessionKindWire};
 /// Sign in as a customer or a company; the token goes in `Authorization: Bearer`.
 #[utoipa::path(post, path = "/api/v1/sessions", tag = "sessions", request_body = CreateSession,
     responses((status = 201, body = Session), (status = 400, body = Problem), (status = 401, body = Problem), (status = 422, body = Problem)))]
-pub async fn create_session(State(state): State<SharedState>, body: ApiJson<CreateSession>) -> ApiResult<(StatusCode, Json<Session>)> {
+pub async fn create_session(
+    State(state): State<SharedState>,
+    body: ApiJson<CreateSession>,
+) -> ApiResult<(StatusCode, Json<Session>)> {
     let input = body.value;
     let invalid = || Problem::unauthorized("invalid email or password");
     let email = Email::parse(&input.email).map_err(|_| invalid())?;
@@ -37,7 +40,10 @@ pub async fn create_session(State(state): State<SharedState>, body: ApiJson<Crea
     // Unknown emails still pay for a hash check, so timing does not tell which emails exist.
     let password = Secret::new(input.password);
     let _permit = state.hashing.acquire().await.map_err(|_| Problem::internal())?;
-    let matches = blocking(move || passwords::verify(&password, hash.as_deref().unwrap_or(passwords::dummy_hash())) && hash.is_some()).await?;
+    let matches = blocking(move || {
+        passwords::verify(&password, hash.as_deref().unwrap_or(passwords::dummy_hash())) && hash.is_some()
+    })
+    .await?;
     let subject = subject.filter(|_| matches).ok_or_else(invalid)?;
     let token = Secret::generate("pts_");
     let now = state.now();

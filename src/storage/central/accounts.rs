@@ -12,8 +12,14 @@ use crate::vocab::money::Amount;
 use crate::vocab::time::Timestamp;
 
 /// The account of (company, customer), created if absent; `true` when it was just created.
-pub fn ensure(tx: &mut Tx<'_>, company: &CompanyId, customer: &CustomerId, now: Timestamp) -> Result<(AccountRecord, bool), StoreError> {
-    let existing = tx.txn.open_table(ACCOUNT_BY_PAIR)?.get((company.as_str(), customer.as_str()))?.map(|v| v.value().to_owned());
+pub fn ensure(
+    tx: &mut Tx<'_>,
+    company: &CompanyId,
+    customer: &CustomerId,
+    now: Timestamp,
+) -> Result<(AccountRecord, bool), StoreError> {
+    let existing =
+        tx.txn.open_table(ACCOUNT_BY_PAIR)?.get((company.as_str(), customer.as_str()))?.map(|v| v.value().to_owned());
     if let Some(id) = existing {
         let account = get_record(&tx.txn.open_table(ACCOUNTS)?, "accounts", &id)?
             .ok_or(StoreError::Corrupt { table: "account_by_pair", detail: format!("dangling id {id}") })?;
@@ -48,17 +54,34 @@ pub fn add_paid(tx: &mut Tx<'_>, account: &mut AccountRecord, amount: Amount) ->
     put_record(&mut tx.txn.open_table(ACCOUNTS)?, account.id.as_str(), account)
 }
 
-fn list(reader: &Reader, index: redb::TableDefinition<(&'static str, u64), &'static str>, owner: &str, cursor: Option<u64>, limit: usize) -> Result<Page<AccountRecord>, StoreError> {
+fn list(
+    reader: &Reader,
+    index: redb::TableDefinition<(&'static str, u64), &'static str>,
+    owner: &str,
+    cursor: Option<u64>,
+    limit: usize,
+) -> Result<Page<AccountRecord>, StoreError> {
     let accounts = reader.txn.open_table(ACCOUNTS)?;
     page_desc(&reader.txn.open_table(index)?, owner, cursor, limit, |id| {
-        get_record(&accounts, "accounts", id)?.ok_or(StoreError::Corrupt { table: "accounts index", detail: format!("dangling id {id}") })
+        get_record(&accounts, "accounts", id)?
+            .ok_or(StoreError::Corrupt { table: "accounts index", detail: format!("dangling id {id}") })
     })
 }
 
-pub fn list_for_customer(reader: &Reader, customer: &CustomerId, cursor: Option<u64>, limit: usize) -> Result<Page<AccountRecord>, StoreError> {
+pub fn list_for_customer(
+    reader: &Reader,
+    customer: &CustomerId,
+    cursor: Option<u64>,
+    limit: usize,
+) -> Result<Page<AccountRecord>, StoreError> {
     list(reader, ACCOUNTS_BY_CUSTOMER, customer.as_str(), cursor, limit)
 }
 
-pub fn list_for_company(reader: &Reader, company: &CompanyId, cursor: Option<u64>, limit: usize) -> Result<Page<AccountRecord>, StoreError> {
+pub fn list_for_company(
+    reader: &Reader,
+    company: &CompanyId,
+    cursor: Option<u64>,
+    limit: usize,
+) -> Result<Page<AccountRecord>, StoreError> {
     list(reader, ACCOUNTS_BY_COMPANY, company.as_str(), cursor, limit)
 }

@@ -3,9 +3,11 @@
 use redb::ReadableTable;
 
 use crate::domain::ledger::{LedgerError, plan_capture, plan_charge, plan_hold, plan_release};
-use crate::storage::central::records::{AccountRecord, ChargeRecord, ChargeStatus, HoldRecord, HoldStatus, OperationKind, OperationRecord};
-use crate::storage::central::{TxResult, accounts, companies, customers, ledger};
 use crate::storage::central::open::{get_record, put_record};
+use crate::storage::central::records::{
+    AccountRecord, ChargeRecord, ChargeStatus, HoldRecord, HoldStatus, OperationKind, OperationRecord,
+};
+use crate::storage::central::{TxResult, accounts, companies, customers, ledger};
 use crate::storage::pages::{Page, page_desc};
 use crate::storage::schema::{CHARGES, CHARGES_BY_ACCOUNT, CHARGES_BY_COMPANY, HOLDS};
 use crate::storage::{Reader, StoreError, Tx};
@@ -64,7 +66,14 @@ pub fn charge(tx: &mut Tx<'_>, input: ChargeInput, now: Timestamp) -> TxResult<C
 }
 
 /// Records the charge, its indexes, the account's paid total and the statement line.
-fn book_charge(tx: &mut Tx<'_>, mut account: AccountRecord, id: ChargeId, input: ChargeInput, hold_id: Option<HoldId>, now: Timestamp) -> Result<ChargeRecord, StoreError> {
+fn book_charge(
+    tx: &mut Tx<'_>,
+    mut account: AccountRecord,
+    id: ChargeId,
+    input: ChargeInput,
+    hold_id: Option<HoldId>,
+    now: Timestamp,
+) -> Result<ChargeRecord, StoreError> {
     let invoice_number = format!("INV-{:08}", tx.next("invoice")?);
     let charge = ChargeRecord {
         id,
@@ -104,7 +113,16 @@ fn book_charge(tx: &mut Tx<'_>, mut account: AccountRecord, id: ChargeId, input:
 }
 
 /// Blocks `amount` of the account's wallet until `expires_at`.
-pub fn hold(tx: &mut Tx<'_>, company: &CompanyId, account_id: &AccountId, amount: Amount, capturable: bool, description: Option<String>, expires_at: Timestamp, now: Timestamp) -> TxResult<HoldRecord, BillingError> {
+pub fn hold(
+    tx: &mut Tx<'_>,
+    company: &CompanyId,
+    account_id: &AccountId,
+    amount: Amount,
+    capturable: bool,
+    description: Option<String>,
+    expires_at: Timestamp,
+    now: Timestamp,
+) -> TxResult<HoldRecord, BillingError> {
     let Some(account) = company_account(tx, company, account_id)? else {
         return Ok(Err(BillingError::AccountNotFound));
     };
@@ -144,7 +162,12 @@ fn open_hold(tx: &Tx<'_>, company: &CompanyId, id: &HoldId, now: Timestamp) -> T
 }
 
 /// Returns the whole hold to `available`.
-pub fn release(tx: &mut Tx<'_>, company: &CompanyId, id: &HoldId, now: Timestamp) -> TxResult<HoldRecord, BillingError> {
+pub fn release(
+    tx: &mut Tx<'_>,
+    company: &CompanyId,
+    id: &HoldId,
+    now: Timestamp,
+) -> TxResult<HoldRecord, BillingError> {
     let mut hold = match open_hold(tx, company, id, now)? {
         Ok(hold) => hold,
         Err(refusal) => return Ok(Err(refusal)),
@@ -156,7 +179,12 @@ pub fn release(tx: &mut Tx<'_>, company: &CompanyId, id: &HoldId, now: Timestamp
 }
 
 /// Captures `input.amount` of the hold as a charge; the rest is released.
-pub fn capture(tx: &mut Tx<'_>, id: &HoldId, input: ChargeInput, now: Timestamp) -> TxResult<ChargeRecord, BillingError> {
+pub fn capture(
+    tx: &mut Tx<'_>,
+    id: &HoldId,
+    input: ChargeInput,
+    now: Timestamp,
+) -> TxResult<ChargeRecord, BillingError> {
     let mut hold = match open_hold(tx, &input.company_id, id, now)? {
         Ok(hold) => hold,
         Err(refusal) => return Ok(Err(refusal)),
@@ -170,7 +198,12 @@ pub fn capture(tx: &mut Tx<'_>, id: &HoldId, input: ChargeInput, now: Timestamp)
     let account = accounts::get_in_tx(tx, &hold.account_id)?
         .ok_or(StoreError::Corrupt { table: "holds", detail: format!("hold {id} names a missing account") })?;
     let charge_id = ChargeId::generate();
-    ledger::post(tx, &plan_capture(&hold.customer_id, &hold.company_id, hold.amount, input.amount), now, &format!("capture {id} {charge_id}"))?;
+    ledger::post(
+        tx,
+        &plan_capture(&hold.customer_id, &hold.company_id, hold.amount, input.amount),
+        now,
+        &format!("capture {id} {charge_id}"),
+    )?;
     hold.status = HoldStatus::Captured;
     hold.captured = input.amount;
     put_record(&mut tx.txn.open_table(HOLDS)?, id.as_str(), &hold)?;
@@ -188,7 +221,13 @@ pub fn get_charge(reader: &Reader, company: &CompanyId, id: &ChargeId) -> Result
 }
 
 /// A company's charges (its invoices), newest first, optionally of one service.
-pub fn charges_for_company(reader: &Reader, company: &CompanyId, service: Option<&ServiceId>, cursor: Option<u64>, limit: usize) -> Result<Page<ChargeRecord>, StoreError> {
+pub fn charges_for_company(
+    reader: &Reader,
+    company: &CompanyId,
+    service: Option<&ServiceId>,
+    cursor: Option<u64>,
+    limit: usize,
+) -> Result<Page<ChargeRecord>, StoreError> {
     let charges = reader.txn.open_table(CHARGES)?;
     let index = reader.txn.open_table(CHARGES_BY_COMPANY)?;
     let Some(service) = service else {
@@ -212,6 +251,10 @@ pub fn charges_for_company(reader: &Reader, company: &CompanyId, service: Option
     Ok(Page { items, next_cursor })
 }
 
-fn load_charge(charges: &impl ReadableTable<&'static str, &'static [u8]>, id: &str) -> Result<ChargeRecord, StoreError> {
-    get_record(charges, "charges", id)?.ok_or(StoreError::Corrupt { table: "charges index", detail: format!("dangling id {id}") })
+fn load_charge(
+    charges: &impl ReadableTable<&'static str, &'static [u8]>,
+    id: &str,
+) -> Result<ChargeRecord, StoreError> {
+    get_record(charges, "charges", id)?
+        .ok_or(StoreError::Corrupt { table: "charges index", detail: format!("dangling id {id}") })
 }

@@ -62,7 +62,11 @@ pub struct ProfileChange {
 }
 
 /// Applies `change`; `None` if the company does not exist.
-pub fn update_profile(tx: &mut Tx<'_>, id: &CompanyId, change: ProfileChange) -> Result<Option<CompanyRecord>, StoreError> {
+pub fn update_profile(
+    tx: &mut Tx<'_>,
+    id: &CompanyId,
+    change: ProfileChange,
+) -> Result<Option<CompanyRecord>, StoreError> {
     let Some(mut company) = get_in_tx(tx, id)? else { return Ok(None) };
     if let Some(url) = change.webhook_url {
         company.webhook_url = url;
@@ -82,7 +86,13 @@ pub enum SecretKind {
 }
 
 /// Installs `new` as the current secret; the old one keeps working for `secret_overlap_s`.
-pub fn rotate_secret(tx: &mut Tx<'_>, id: &CompanyId, kind: SecretKind, new: &Secret, now: Timestamp) -> Result<Option<CompanyRecord>, StoreError> {
+pub fn rotate_secret(
+    tx: &mut Tx<'_>,
+    id: &CompanyId,
+    kind: SecretKind,
+    new: &Secret,
+    now: Timestamp,
+) -> Result<Option<CompanyRecord>, StoreError> {
     let Some(mut company) = get_in_tx(tx, id)? else { return Ok(None) };
     let until = now.plus_s(secret_overlap_s);
     match kind {
@@ -101,7 +111,12 @@ pub fn rotate_secret(tx: &mut Tx<'_>, id: &CompanyId, kind: SecretKind, new: &Se
 
 /// The company whose `client_id` and `client_secret` these are (current secret, or the
 /// previous one inside its overlap), compared in constant time.
-pub fn authenticate_client(reader: &Reader, client_id: &str, secret: &Secret, now: Timestamp) -> Result<Option<CompanyRecord>, StoreError> {
+pub fn authenticate_client(
+    reader: &Reader,
+    client_id: &str,
+    secret: &Secret,
+    now: Timestamp,
+) -> Result<Option<CompanyRecord>, StoreError> {
     let Ok(id) = CompanyId::parse(client_id) else { return Ok(None) };
     let Some(company) = get(reader, &id)? else { return Ok(None) };
     let current = company.client_secret.matches(secret);

@@ -53,6 +53,13 @@ pub fn append_operation(tx: &mut Tx<'_>, customer: &CustomerId, line: &Operation
 }
 
 /// The statement, newest first.
-pub fn operations(reader: &Reader, customer: &CustomerId, cursor: Option<u64>, limit: usize) -> Result<Page<OperationRecord>, StoreError> {
-    page_desc(&reader.txn.open_table(OPERATIONS)?, customer.as_str(), cursor, limit, |bytes| decode("operations", bytes))
+pub fn operations(
+    reader: &Reader,
+    customer: &CustomerId,
+    cursor: Option<u64>,
+    limit: usize,
+) -> Result<Page<OperationRecord>, StoreError> {
+    page_desc(&reader.txn.open_table(OPERATIONS)?, customer.as_str(), cursor, limit, |bytes| {
+        decode("operations", bytes)
+    })
 }

@@ -18,7 +18,12 @@ pub enum Recall {
     Mismatch,
 }
 
-fn recall_from(table: &impl ReadableTable<(&'static str, &'static str), &'static [u8]>, scope: &str, key: &str, fingerprint: &str) -> Result<Recall, StoreError> {
+fn recall_from(
+    table: &impl ReadableTable<(&'static str, &'static str), &'static [u8]>,
+    scope: &str,
+    key: &str,
+    fingerprint: &str,
+) -> Result<Recall, StoreError> {
     let Some(bytes) = table.get((scope, key))? else { return Ok(Recall::Fresh) };
     let record: IdempotencyRecord = decode("idempotency", bytes.value())?;
     Ok(if record.fingerprint == fingerprint { Recall::Replay(record) } else { Recall::Mismatch })

@@ -13,7 +13,10 @@ use crate::vocab::ids::CustomerId;
 use crate::vocab::money::Amount;
 use crate::vocab::time::Timestamp;
 
-fn balance_of(table: &impl ReadableTable<&'static str, &'static str>, account: &LedgerAccount) -> Result<Amount, StoreError> {
+fn balance_of(
+    table: &impl ReadableTable<&'static str, &'static str>,
+    account: &LedgerAccount,
+) -> Result<Amount, StoreError> {
     match table.get(account.key().as_str())? {
         Some(text) => Amount::parse_stored(text.value())
             .map_err(|e| StoreError::Corrupt { table: "ledger_balances", detail: e.to_string() }),
@@ -61,9 +64,9 @@ pub fn post(tx: &mut Tx<'_>, plan: &[Transfer], at: Timestamp, reason: &str) -> 
             let mut balances = tx.txn.open_table(LEDGER_BALANCES)?;
             for (account, outgoing) in [(&transfer.from, true), (&transfer.to, false)] {
                 let before = balance_of(&balances, account)?;
-                let after = account
-                    .apply(before, transfer.amount, outgoing)
-                    .unwrap_or_else(|| panic!("ledger plan drives {account:?} negative: {before} by {}", transfer.amount));
+                let after = account.apply(before, transfer.amount, outgoing).unwrap_or_else(|| {
+                    panic!("ledger plan drives {account:?} negative: {before} by {}", transfer.amount)
+                });
                 balances.insert(account.key().as_str(), after.to_stored().as_str())?;
             }
         }
@@ -71,10 +74,16 @@ pub fn post(tx: &mut Tx<'_>, plan: &[Transfer], at: Timestamp, reason: &str) -> 
             tx.touched_wallets.insert(customer.clone());
         }
         if transfer.is_funding() || transfer.is_spending() {
-            let owner = transfer.to.wallet_owner().or(transfer.from.wallet_owner()).cloned().expect("funding and spending touch a wallet");
+            let owner = transfer
+                .to
+                .wallet_owner()
+                .or(transfer.from.wallet_owner())
+                .cloned()
+                .expect("funding and spending touch a wallet");
             let mut wallets = tx.txn.open_table(WALLETS)?;
             let mut totals: WalletRecord = get_record(&wallets, "wallets", owner.as_str())?.unwrap_or_default();
-            let add = |total: Amount| total.checked_add(transfer.amount).expect("wallet totals stay within Decimal range");
+            let add =
+                |total: Amount| total.checked_add(transfer.amount).expect("wallet totals stay within Decimal range");
             if transfer.is_funding() {
                 totals.topped_up_total = add(totals.topped_up_total);
             } else {

@@ -32,7 +32,11 @@ pub fn get_record<T: DeserializeOwned>(
     }
 }
 
-pub fn put_record<T: Serialize>(table: &mut Table<'_, &'static str, &'static [u8]>, key: &str, value: &T) -> Result<(), StoreError> {
+pub fn put_record<T: Serialize>(
+    table: &mut Table<'_, &'static str, &'static [u8]>,
+    key: &str,
+    value: &T,
+) -> Result<(), StoreError> {
     table.insert(key, encode(value).as_slice())?;
     Ok(())
 }

@@ -45,10 +45,16 @@ pub fn get_in_tx(tx: &Tx<'_>, company: &CompanyId, id: &ServiceId) -> Result<Opt
     Ok(service.filter(|s| &s.company_id == company))
 }
 
-pub fn list(reader: &Reader, company: &CompanyId, cursor: Option<u64>, limit: usize) -> Result<Page<ServiceRecord>, StoreError> {
+pub fn list(
+    reader: &Reader,
+    company: &CompanyId,
+    cursor: Option<u64>,
+    limit: usize,
+) -> Result<Page<ServiceRecord>, StoreError> {
     let services = reader.txn.open_table(SERVICES)?;
     page_desc(&reader.txn.open_table(SERVICES_BY_COMPANY)?, company.as_str(), cursor, limit, |id| {
-        get_record(&services, "services", id)?.ok_or(StoreError::Corrupt { table: "services_by_company", detail: format!("dangling id {id}") })
+        get_record(&services, "services", id)?
+            .ok_or(StoreError::Corrupt { table: "services_by_company", detail: format!("dangling id {id}") })
     })
 }
 
@@ -60,7 +66,12 @@ pub struct ServiceChange {
     pub active: Option<bool>,
 }
 
-pub fn update(tx: &mut Tx<'_>, company: &CompanyId, id: &ServiceId, change: ServiceChange) -> TxResult<ServiceRecord, ServiceError> {
+pub fn update(
+    tx: &mut Tx<'_>,
+    company: &CompanyId,
+    id: &ServiceId,
+    change: ServiceChange,
+) -> TxResult<ServiceRecord, ServiceError> {
     let Some(mut service) = get_in_tx(tx, company, id)? else { return Ok(Err(ServiceError::NotFound)) };
     if let Some(name) = change.name {
         let (old_key, new_key) = (service.name.key(), name.key());

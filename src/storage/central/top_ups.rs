@@ -30,7 +30,14 @@ pub enum CompleteError {
 
 /// The provider's final word on a top-up. Money moves only on the first `succeeded`; a replayed
 /// or contradicting callback after the top-up is final changes nothing and returns it as it is.
-pub fn complete(tx: &mut Tx<'_>, id: &TopUpId, provider: &str, amount: Amount, succeeded: bool, now: Timestamp) -> TxResult<TopUpRecord, CompleteError> {
+pub fn complete(
+    tx: &mut Tx<'_>,
+    id: &TopUpId,
+    provider: &str,
+    amount: Amount,
+    succeeded: bool,
+    now: Timestamp,
+) -> TxResult<TopUpRecord, CompleteError> {
     let Some(mut top_up) = get_record::<TopUpRecord>(&tx.txn.open_table(TOP_UPS)?, "top_ups", id.as_str())? else {
         return Ok(Err(CompleteError::NotFound));
     };

@@ -6,7 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use redb::ReadableTable;
 
 use crate::domain::ledger::{LedgerAccount, WalletBalances};
-use crate::storage::central::records::{AccountRecord, ChargeRecord, ChargeStatus, HoldRecord, HoldStatus, TransferRecord, WalletRecord};
+use crate::storage::central::records::{
+    AccountRecord, ChargeRecord, ChargeStatus, HoldRecord, HoldStatus, TransferRecord, WalletRecord,
+};
 use crate::storage::codec::decode;
 use crate::storage::schema::{ACCOUNTS, CHARGES, CUSTOMERS, HOLDS, LEDGER_BALANCES, TRANSFERS, WALLETS};
 use crate::storage::{Reader, StoreError};
@@ -74,12 +76,17 @@ pub fn verify(reader: &Reader) -> Result<VerifyReport, StoreError> {
         };
         match Amount::parse_stored(value.value()) {
             Ok(amount) => drop(stored.insert(account, amount)),
-            Err(_) => report.violations.push(format!("{}: balance {:?} is not a non-negative amount", key.value(), value.value())),
+            Err(_) => report.violations.push(format!(
+                "{}: balance {:?} is not a non-negative amount",
+                key.value(),
+                value.value()
+            )),
         }
     }
     let all: BTreeSet<&LedgerAccount> = derived.keys().chain(stored.keys()).collect();
     for account in all {
-        let (d, s) = (derived.get(account).copied().unwrap_or_default(), stored.get(account).copied().unwrap_or_default());
+        let (d, s) =
+            (derived.get(account).copied().unwrap_or_default(), stored.get(account).copied().unwrap_or_default());
         if d != s {
             report.violations.push(format!("{account:?}: stored balance {s} but transfers sum to {d}"));
         }
@@ -102,7 +109,8 @@ fn check_wallets(
     for entry in reader.txn.open_table(CUSTOMERS)?.iter()? {
         let (id, _) = entry?;
         report.wallets += 1;
-        let customer = CustomerId::parse(id.value()).map_err(|e| StoreError::Corrupt { table: "customers", detail: e.to_string() })?;
+        let customer = CustomerId::parse(id.value())
+            .map_err(|e| StoreError::Corrupt { table: "customers", detail: e.to_string() })?;
         let totals: WalletRecord = match wallets.get(customer.as_str())? {
             Some(bytes) => decode("wallets", bytes.value())?,
             None => WalletRecord::default(),
@@ -145,7 +153,10 @@ fn check_accounts_and_charges(reader: &Reader, report: &mut VerifyReport) -> Res
         if let Some(key) = &charge.idempotency_key
             && let Some(first) = keys.insert((charge.company_id.to_string(), key.clone()), charge.id.to_string())
         {
-            report.violations.push(format!("company {}: idempotency key {key:?} settled twice ({first}, {})", charge.company_id, charge.id));
+            report.violations.push(format!(
+                "company {}: idempotency key {key:?} settled twice ({first}, {})",
+                charge.company_id, charge.id
+            ));
         }
     }
     for entry in reader.txn.open_table(ACCOUNTS)?.iter()? {
@@ -154,13 +165,20 @@ fn check_accounts_and_charges(reader: &Reader, report: &mut VerifyReport) -> Res
         let account: AccountRecord = decode("accounts", bytes.value())?;
         let derived = paid.get(account.id.as_str()).copied().unwrap_or_default();
         if derived != account.paid_total {
-            report.violations.push(format!("account {}: paid_total {} but its charges sum to {derived}", account.id, account.paid_total));
+            report.violations.push(format!(
+                "account {}: paid_total {} but its charges sum to {derived}",
+                account.id, account.paid_total
+            ));
         }
     }
     Ok(())
 }
 
-fn check_holds(reader: &Reader, stored: &BTreeMap<LedgerAccount, Amount>, report: &mut VerifyReport) -> Result<(), StoreError> {
+fn check_holds(
+    reader: &Reader,
+    stored: &BTreeMap<LedgerAccount, Amount>,
+    report: &mut VerifyReport,
+) -> Result<(), StoreError> {
     let mut open: BTreeMap<CustomerId, Amount> = BTreeMap::new();
     for entry in reader.txn.open_table(HOLDS)?.iter()? {
         let (_, bytes) = entry?;

@@ -1,0 +1,15 @@
+//! Integration tests: real servers on 127.0.0.1:0, real redb files, real HTTP.
+
+mod support;
+
+mod companies;
+mod concurrency;
+mod crash;
+mod customers;
+mod errors;
+mod idempotency;
+mod layers;
+mod ledger_model;
+mod openapi;
+mod top_ups;
+mod verify;
