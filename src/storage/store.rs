@@ -17,6 +17,9 @@ use crate::vocab::limits::{write_batch_len_max, write_queue_len_max};
 /// Check run on every batch before it commits (the role's invariants).
 pub type PreCommit = Arc<dyn Fn(&mut Tx<'_>) -> Result<(), StoreError> + Send + Sync>;
 
+/// Creates the role's tables, so reads never meet a missing table.
+pub type CreateTables = fn(&WriteTransaction) -> Result<(), StoreError>;
+
 /// How to open a store.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
@@ -84,13 +87,19 @@ impl std::fmt::Debug for Store {
 impl Store {
     /// Opens (creating if absent) the database at `path` for `role`. Fails clearly on a file of
     /// another schema version or role, or one another process has open.
-    pub fn open(path: &Path, role: &str, options: &StoreOptions, pre_commit: PreCommit) -> Result<Store, StoreError> {
+    pub fn open(
+        path: &Path,
+        role: &str,
+        options: &StoreOptions,
+        create_tables: CreateTables,
+        pre_commit: PreCommit,
+    ) -> Result<Store, StoreError> {
         let shown = path.display().to_string();
         let db = Database::create(path).map_err(|e| match e {
             redb::DatabaseError::DatabaseAlreadyOpen => StoreError::AlreadyOpen(shown.clone()),
             other => StoreError::from(other),
         })?;
-        check_or_stamp_schema(&db, &shown, role)?;
+        check_or_stamp_schema(&db, &shown, role, create_tables)?;
         let db = Arc::new(db);
         let batch = options.batch_len_max.clamp(1, write_batch_len_max);
         let (sender, handle) = writer::spawn(db.clone(), write_queue_len_max, batch, pre_commit);
@@ -156,7 +165,7 @@ fn read_now<T>(db: &Database, query: impl FnOnce(&Reader) -> Result<T, StoreErro
     query(&reader)
 }
 
-fn check_or_stamp_schema(db: &Database, path: &str, role: &str) -> Result<(), StoreError> {
+fn check_or_stamp_schema(db: &Database, path: &str, role: &str, create_tables: CreateTables) -> Result<(), StoreError> {
     let txn = db.begin_write()?;
     {
         let mut meta = txn.open_table(META)?;
@@ -181,6 +190,7 @@ fn check_or_stamp_schema(db: &Database, path: &str, role: &str) -> Result<(), St
             }
         }
     }
+    create_tables(&txn)?;
     txn.commit()?;
     Ok(())
 }
@@ -188,6 +198,10 @@ fn check_or_stamp_schema(db: &Database, path: &str, role: &str) -> Result<(), St
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn no_tables(_: &WriteTransaction) -> Result<(), StoreError> {
+        Ok(())
+    }
 
     fn no_check() -> PreCommit {
         Arc::new(|_| Ok(()))
@@ -199,10 +213,11 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("db.redb");
         {
-            let store = Store::open(&path, "central", &StoreOptions::default(), no_check()).expect("fresh open");
+            let store =
+                Store::open(&path, "central", &StoreOptions::default(), no_tables, no_check()).expect("fresh open");
             store.close();
         }
-        let wrong_role = Store::open(&path, "sidecar", &StoreOptions::default(), no_check());
+        let wrong_role = Store::open(&path, "sidecar", &StoreOptions::default(), no_tables, no_check());
         assert!(matches!(wrong_role, Err(StoreError::WrongRole { .. })), "{wrong_role:?}");
         {
             let db = Database::create(&path).expect("reopen");
@@ -210,8 +225,9 @@ mod tests {
             txn.open_table(META).expect("meta").insert("schema_version", "99").expect("insert");
             txn.commit().expect("commit");
         }
-        let err =
-            Store::open(&path, "central", &StoreOptions::default(), no_check()).map(|_| ()).expect_err("must refuse");
+        let err = Store::open(&path, "central", &StoreOptions::default(), no_tables, no_check())
+            .map(|_| ())
+            .expect_err("must refuse");
         assert!(err.to_string().contains("schema version 99"), "{err}");
     }
 
@@ -220,7 +236,8 @@ mod tests {
         // Proves the writer answers every request and each answer's write is durable and visible.
         let dir = tempfile::tempdir().expect("temp dir");
         let store =
-            Store::open(&dir.path().join("db.redb"), "central", &StoreOptions::default(), no_check()).expect("open");
+            Store::open(&dir.path().join("db.redb"), "central", &StoreOptions::default(), no_tables, no_check())
+                .expect("open");
         let threads: Vec<_> = (0..16)
             .map(|_| {
                 let store = store.clone();

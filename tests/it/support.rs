@@ -111,6 +111,33 @@ impl TestCentral {
         Answer { status, headers, body }
     }
 
+    /// The running node's shared state, for white-box checks.
+    pub fn state(&self) -> protus::central::state::SharedState {
+        self.running.as_ref().expect("central is running").state.clone()
+    }
+
+    /// POSTs raw JSON bytes to /api/v1/me/top-ups with an Idempotency-Key.
+    pub async fn raw_with_key(&self, token: &str, key: &str, body: Vec<u8>) -> Answer {
+        let response = self
+            .client
+            .post(format!("{}/api/v1/me/top-ups", self.base))
+            .bearer_auth(token)
+            .header("idempotency-key", key)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .expect("request reaches central");
+        let status = response.status();
+        let headers = response.headers().clone();
+        Answer { status, headers, body: response.json().await.unwrap_or_default() }
+    }
+
+    /// The running node's store, for seeding what no endpoint creates yet.
+    pub fn store(&self) -> protus::storage::Store {
+        self.running.as_ref().expect("central is running").state.store.clone()
+    }
+
     pub async fn get(&self, path: &str, token: Option<&str>) -> Answer {
         self.call(Method::GET, path, token, None, &[]).await
     }

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use redb::{ReadableTable, Table};
+use redb::{ReadableTable, Table, WriteTransaction};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -17,7 +17,29 @@ pub const CENTRAL_DB_FILE: &str = "central.redb";
 /// Opens central's store with the ledger invariants checked before every commit.
 pub fn open_central(data_dir: &Path, options: &StoreOptions) -> Result<Store, StoreError> {
     let pre_commit: PreCommit = Arc::new(super::ledger::check_touched_wallets);
-    Store::open(&data_dir.join(CENTRAL_DB_FILE), "central", options, pre_commit)
+    Store::open(&data_dir.join(CENTRAL_DB_FILE), "central", options, create_tables, pre_commit)
+}
+
+fn create_tables(txn: &WriteTransaction) -> Result<(), StoreError> {
+    use crate::storage::schema::*;
+    txn.open_table(COUNTERS)?;
+    for table in [CUSTOMERS, COMPANIES, SESSIONS, SERVICES, ACCOUNTS, WALLETS, TOP_UPS, HOLDS, CHARGES] {
+        txn.open_table(table)?;
+    }
+    for table in [CUSTOMER_BY_EMAIL, COMPANY_BY_EMAIL, COMPANY_BY_NAME, LEDGER_BALANCES] {
+        txn.open_table(table)?;
+    }
+    for table in
+        [SERVICES_BY_COMPANY, ACCOUNTS_BY_CUSTOMER, ACCOUNTS_BY_COMPANY, CHARGES_BY_COMPANY, CHARGES_BY_ACCOUNT]
+    {
+        txn.open_table(table)?;
+    }
+    txn.open_table(SERVICE_BY_NAME)?;
+    txn.open_table(ACCOUNT_BY_PAIR)?;
+    txn.open_table(TRANSFERS)?;
+    txn.open_table(OPERATIONS)?;
+    txn.open_table(IDEMPOTENCY)?;
+    Ok(())
 }
 
 /// The record under `key`, if any.
