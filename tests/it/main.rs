@@ -1,6 +1,7 @@
 //! Integration tests: real servers on 127.0.0.1:0, real redb files, real HTTP.
 
 mod support;
+mod child;
 
 mod companies;
 mod concurrency;

@@ -1,1 +1,51 @@
-//! (in progress)
+//! `/openapi.json` documents every endpoint central serves, with problem+json error answers.
+
+use crate::support::TestCentral;
+
+const ENDPOINTS: &[(&str, &str)] = &[
+    ("post", "/api/v1/customers"),
+    ("post", "/api/v1/companies"),
+    ("post", "/api/v1/sessions"),
+    ("delete", "/api/v1/sessions/current"),
+    ("get", "/api/v1/me"),
+    ("post", "/api/v1/me/top-ups"),
+    ("get", "/api/v1/me/top-ups/{id}"),
+    ("get", "/api/v1/me/accounts"),
+    ("get", "/api/v1/me/operations"),
+    ("get", "/api/v1/company"),
+    ("patch", "/api/v1/company"),
+    ("post", "/api/v1/company/secrets/rotate"),
+    ("get", "/api/v1/company/accounts"),
+    ("get", "/api/v1/company/charges"),
+    ("post", "/api/v1/company/services"),
+    ("get", "/api/v1/company/services"),
+    ("patch", "/api/v1/company/services/{id}"),
+    ("post", "/api/v1/providers/{provider}/callback"),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_endpoint_is_documented_with_its_errors() {
+    // Proves the OpenAPI 3.1 document lists each endpoint built so far and that its error answers use the Problem schema.
+    let central = TestCentral::start().await;
+    let document = central.get("/openapi.json", None).await;
+    assert_eq!(document.status, 200);
+    let doc = &document.body;
+    assert!(doc["openapi"].as_str().expect("version").starts_with("3.1"), "{}", doc["openapi"]);
+    let paths = doc["paths"].as_object().expect("paths");
+    let documented: usize = paths.values().map(|item| item.as_object().map_or(0, |ops| ops.len())).sum();
+    assert_eq!(documented, ENDPOINTS.len(), "documented operations: {:?}", paths.keys().collect::<Vec<_>>());
+    for (method, path) in ENDPOINTS {
+        let operation = &doc["paths"][path][method];
+        assert!(operation.is_object(), "{method} {path} is documented");
+        let responses = operation["responses"].as_object().expect("responses");
+        assert!(responses.keys().any(|status| status.starts_with('2')), "{method} {path} has a success answer");
+        for (status, response) in responses {
+            if status.starts_with('4') || status.starts_with('5') {
+                let schema = response["content"]["application/problem+json"]["schema"]["$ref"].as_str().unwrap_or_default();
+                assert!(schema.ends_with("/Problem"), "{method} {path} {status} answers a Problem, not {response}");
+            }
+        }
+    }
+    assert!(doc["components"]["schemas"]["Problem"].is_object());
+    assert!(doc["components"]["securitySchemes"]["session"].is_object());
+}

@@ -22,14 +22,14 @@ use crate::wire::people::Account;
 
 /// The signed-in company's profile.
 #[utoipa::path(get, path = "/api/v1/company", tag = "companies", security(("session" = [])),
-    responses((status = 200, body = Company), (status = 401, body = Problem), (status = 403, body = Problem)))]
+    responses((status = 200, body = Company), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json")))]
 pub async fn get_company(auth: CompanyAuth) -> Json<Company> {
     Json(Company::from_record(&auth.company))
 }
 
 /// Change the webhook URL (`null` clears it) and the OAuth redirect URIs.
 #[utoipa::path(patch, path = "/api/v1/company", tag = "companies", security(("session" = [])), request_body = UpdateCompany,
-    responses((status = 200, body = Company), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = Company), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")))]
 pub async fn update_company(
     State(state): State<SharedState>,
     auth: CompanyAuth,
@@ -67,7 +67,7 @@ pub async fn update_company(
 
 /// Replace the client or webhook secret. The new one is shown once; the old one keeps working for 24 h.
 #[utoipa::path(post, path = "/api/v1/company/secrets/rotate", tag = "companies", security(("session" = [])), request_body = RotateSecret,
-    responses((status = 200, body = RotatedSecret), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = RotatedSecret), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")))]
 pub async fn rotate_secret(
     State(state): State<SharedState>,
     auth: CompanyAuth,
@@ -94,7 +94,7 @@ pub async fn rotate_secret(
 
 /// The company's users' accounts with what each paid.
 #[utoipa::path(get, path = "/api/v1/company/accounts", tag = "companies", security(("session" = [])), params(PageParams),
-    responses((status = 200, body = List<Account>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = List<Account>), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")))]
 pub async fn list_accounts(
     State(state): State<SharedState>,
     auth: CompanyAuth,
@@ -132,7 +132,7 @@ pub struct ChargeFilter {
 
 /// The company's charges (invoices), newest first.
 #[utoipa::path(get, path = "/api/v1/company/charges", tag = "companies", security(("session" = [])), params(ChargeFilter),
-    responses((status = 200, body = List<Charge>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = List<Charge>), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")))]
 pub async fn list_charges(
     State(state): State<SharedState>,
     auth: CompanyAuth,

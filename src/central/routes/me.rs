@@ -21,7 +21,7 @@ use crate::wire::people::{Account, Customer};
 
 /// The signed-in customer with their wallet.
 #[utoipa::path(get, path = "/api/v1/me", tag = "customers", security(("session" = [])),
-    responses((status = 200, body = Customer), (status = 401, body = Problem), (status = 403, body = Problem)))]
+    responses((status = 200, body = Customer), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json")))]
 pub async fn get_me(State(state): State<SharedState>, auth: CustomerAuth) -> ApiResult<Json<Customer>> {
     let id = auth.customer.id.clone();
     let wallet = state.store.read(move |r| ledger::wallet(r, &id)).await.or_internal()?;
@@ -32,8 +32,8 @@ pub async fn get_me(State(state): State<SharedState>, auth: CustomerAuth) -> Api
 /// `pending` until the provider's signed callback completes it.
 #[utoipa::path(post, path = "/api/v1/me/top-ups", tag = "customers", security(("session" = [])), request_body = CreateTopUp,
     params(("Idempotency-Key" = String, Header, description = "1–255 printable characters; retries with the same key are answered once")),
-    responses((status = 201, body = TopUp), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 409, body = Problem), (status = 422, body = Problem), (status = 503, body = Problem)))]
+    responses((status = 201, body = TopUp), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"), (status = 503, body = Problem, content_type = "application/problem+json")))]
 pub async fn create_top_up(
     State(state): State<SharedState>,
     auth: CustomerAuth,
@@ -82,7 +82,7 @@ pub async fn create_top_up(
 /// One of the customer's top-ups.
 #[utoipa::path(get, path = "/api/v1/me/top-ups/{id}", tag = "customers", security(("session" = [])),
     params(("id" = String, Path, description = "top-up id")),
-    responses((status = 200, body = TopUp), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = TopUp), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn get_top_up(
     State(state): State<SharedState>,
     auth: CustomerAuth,
@@ -97,7 +97,7 @@ pub async fn get_top_up(
 
 /// The customer's account at each company, with what they paid there.
 #[utoipa::path(get, path = "/api/v1/me/accounts", tag = "customers", security(("session" = [])), params(PageParams),
-    responses((status = 200, body = List<Account>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = List<Account>), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")))]
 pub async fn list_accounts(
     State(state): State<SharedState>,
     auth: CustomerAuth,
@@ -125,7 +125,7 @@ pub async fn list_accounts(
 
 /// The statement: every top-up and charge with the balance after it, newest first.
 #[utoipa::path(get, path = "/api/v1/me/operations", tag = "customers", security(("session" = [])), params(PageParams),
-    responses((status = 200, body = List<Operation>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = List<Operation>), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")))]
 pub async fn list_operations(
     State(state): State<SharedState>,
     auth: CustomerAuth,

@@ -16,7 +16,7 @@ use crate::wire::money::{ProviderCallback, TopUp};
 /// Completes a top-up. Authenticated by the provider's signature; a replay changes nothing.
 #[utoipa::path(post, path = "/api/v1/providers/{provider}/callback", tag = "providers", request_body = ProviderCallback,
     params(("provider" = String, Path, description = "provider name, e.g. `test`")),
-    responses((status = 200, body = TopUp), (status = 400, body = Problem), (status = 401, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = TopUp), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")))]
 pub async fn provider_callback(
     State(state): State<SharedState>,
     Path(name): Path<String>,

@@ -27,7 +27,7 @@ pub async fn hash_password(state: &SharedState, password: Password) -> ApiResult
 
 /// Register a customer (a person) with an empty wallet.
 #[utoipa::path(post, path = "/api/v1/customers", tag = "customers", request_body = RegisterCustomer,
-    responses((status = 201, body = Customer), (status = 400, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = Customer), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")))]
 pub async fn register_customer(
     State(state): State<SharedState>,
     body: ApiJson<RegisterCustomer>,
@@ -66,7 +66,7 @@ pub async fn register_customer(
 
 /// Register a company. The response carries `client_secret` and `webhook_secret`, shown this once.
 #[utoipa::path(post, path = "/api/v1/companies", tag = "companies", request_body = RegisterCompany,
-    responses((status = 201, body = RegisteredCompany), (status = 400, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = RegisteredCompany), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")))]
 pub async fn register_company(
     State(state): State<SharedState>,
     body: ApiJson<RegisterCompany>,

@@ -26,7 +26,7 @@ fn refusal(error: ServiceError) -> Problem {
 
 /// Register a priced service.
 #[utoipa::path(post, path = "/api/v1/company/services", tag = "services", security(("session" = [])), request_body = CreateService,
-    responses((status = 201, body = Service), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = Service), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")))]
 pub async fn create_service(
     State(state): State<SharedState>,
     auth: CompanyAuth,
@@ -53,7 +53,7 @@ pub async fn create_service(
 
 /// The company's services, newest first.
 #[utoipa::path(get, path = "/api/v1/company/services", tag = "services", security(("session" = [])), params(PageParams),
-    responses((status = 200, body = List<Service>), (status = 401, body = Problem), (status = 403, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = List<Service>), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")))]
 pub async fn list_services(
     State(state): State<SharedState>,
     auth: CompanyAuth,
@@ -68,7 +68,7 @@ pub async fn list_services(
 /// Rename, reprice, deactivate or reactivate a service.
 #[utoipa::path(patch, path = "/api/v1/company/services/{id}", tag = "services", security(("session" = [])), request_body = UpdateService,
     params(("id" = String, Path, description = "service id")),
-    responses((status = 200, body = Service), (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 200, body = Service), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")))]
 pub async fn update_service(
     State(state): State<SharedState>,
     auth: CompanyAuth,

@@ -19,7 +19,7 @@ use crate::wire::people::{CreateSession, Session, SessionKindWire};
 
 /// Sign in as a customer or a company; the token goes in `Authorization: Bearer`.
 #[utoipa::path(post, path = "/api/v1/sessions", tag = "sessions", request_body = CreateSession,
-    responses((status = 201, body = Session), (status = 400, body = Problem), (status = 401, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = Session), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")))]
 pub async fn create_session(
     State(state): State<SharedState>,
     body: ApiJson<CreateSession>,
@@ -56,7 +56,7 @@ pub async fn create_session(
 
 /// Sign out: the session token stops working at once.
 #[utoipa::path(delete, path = "/api/v1/sessions/current", tag = "sessions", security(("session" = [])),
-    responses((status = 204), (status = 401, body = Problem)))]
+    responses((status = 204), (status = 401, body = Problem, content_type = "application/problem+json")))]
 pub async fn delete_current_session(State(state): State<SharedState>, current: AnySession) -> ApiResult<StatusCode> {
     let token = current.token;
     state.store.write(move |tx| sessions::revoke(tx, &token)).await.or_internal()?;
