@@ -17,7 +17,7 @@ use crate::central::state::{AppState, SharedState};
 use crate::central::{admin, openapi};
 use crate::http::limits::with_listener_limits;
 use crate::storage::central::open::open_central;
-use crate::storage::central::{sessions, settings};
+use crate::storage::central::{sessions, settings, top_ups};
 use crate::storage::{Store, StoreOptions};
 use crate::vocab::secret::Secret;
 use crate::vocab::time::ClockHandle;
@@ -64,6 +64,7 @@ pub async fn start(config: CentralConfig, clock: ClockHandle) -> anyhow::Result<
             })
             .await
     });
+    resume_pending_top_ups(&state).await?;
     let admin_listener = admin::bind(&config.data_dir).context("binding the admin socket")?;
     let background =
         vec![tokio::spawn(admin::serve(admin_listener, store.clone())), tokio::spawn(prune_sessions(store, clock))];
@@ -89,6 +90,20 @@ async fn providers(
         tracing::warn!("the test payment provider is enabled: it mints money on request");
     }
     Ok(Providers::new(enabled))
+}
+
+/// A provider that lives in this process lost its in-flight callbacks if central stopped;
+/// asking it again is safe because completing a top-up is idempotent.
+async fn resume_pending_top_ups(state: &SharedState) -> anyhow::Result<()> {
+    let Some(provider) = state.providers.by_name("test").cloned() else { return Ok(()) };
+    let pending = state.store.read(|r| top_ups::pending(r, "test")).await?;
+    if !pending.is_empty() {
+        tracing::info!(count = pending.len(), "resuming pending test top-ups");
+    }
+    for top_up in &pending {
+        provider.start(top_up);
+    }
+    Ok(())
 }
 
 async fn prune_sessions(store: Store, clock: ClockHandle) {

@@ -17,7 +17,15 @@ impl ChildCentral {
     /// Starts `protus central` on an OS-chosen port and waits for its "listening" log line.
     pub fn start(data_dir: &Path) -> Self {
         let mut child = Command::new(PROTUS)
-            .args(["central", "--log-format", "json", "--listen", "127.0.0.1:0", "--enable-test-provider", "--data-dir"])
+            .args([
+                "central",
+                "--log-format",
+                "json",
+                "--listen",
+                "127.0.0.1:0",
+                "--enable-test-provider",
+                "--data-dir",
+            ])
             .arg(data_dir)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -63,7 +71,8 @@ impl Drop for ChildCentral {
 
 /// Runs `protus central verify --data-dir D`; returns (exit code, stdout).
 pub fn verify(data_dir: &Path) -> (i32, String) {
-    let output = Command::new(PROTUS).args(["central", "verify", "--data-dir"]).arg(data_dir).output().expect("verify runs");
+    let output =
+        Command::new(PROTUS).args(["central", "verify", "--data-dir"]).arg(data_dir).output().expect("verify runs");
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     (output.status.code().unwrap_or(-1), format!("{stdout}{stderr}"))

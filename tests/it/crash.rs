@@ -12,7 +12,13 @@ struct Client {
 }
 
 impl Client {
-    async fn post(&self, path: &str, token: Option<&str>, key: Option<&str>, body: Value) -> reqwest::Result<(u16, Value)> {
+    async fn post(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        key: Option<&str>,
+        body: Value,
+    ) -> reqwest::Result<(u16, Value)> {
         let mut request = self.http.post(format!("{}{path}", self.base)).json(&body);
         if let Some(token) = token {
             request = request.bearer_auth(token);
@@ -38,7 +44,9 @@ async fn stream_top_ups(client: &Client, token: &str, round: usize, until: Insta
             break;
         }
         let key = format!("r{round}-{i}");
-        let Ok((201, started)) = client.post("/api/v1/me/top-ups", Some(token), Some(&key), json!({"amount": "1.25"})).await else {
+        let Ok((201, started)) =
+            client.post("/api/v1/me/top-ups", Some(token), Some(&key), json!({"amount": "1.25"})).await
+        else {
             break;
         };
         let id = started["id"].as_str().expect("id").to_owned();
@@ -63,11 +71,23 @@ async fn sigkill_during_top_ups_loses_no_acknowledged_top_up() {
     let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().expect("client");
     let first = ChildCentral::start(dir.path());
     let client = Client { http: http.clone(), base: first.base.clone() };
-    let (status, _) =
-        client.post("/api/v1/customers", None, None, json!({"email": "ann@x.io", "username": "ann", "password": "correct horse"})).await.expect("register");
+    let (status, _) = client
+        .post(
+            "/api/v1/customers",
+            None,
+            None,
+            json!({"email": "ann@x.io", "username": "ann", "password": "correct horse"}),
+        )
+        .await
+        .expect("register");
     assert_eq!(status, 201);
     let (_, session) = client
-        .post("/api/v1/sessions", None, None, json!({"kind": "customer", "email": "ann@x.io", "password": "correct horse"}))
+        .post(
+            "/api/v1/sessions",
+            None,
+            None,
+            json!({"kind": "customer", "email": "ann@x.io", "password": "correct horse"}),
+        )
         .await
         .expect("sign in");
     let token = session["token"].as_str().expect("token").to_owned();
@@ -87,6 +107,7 @@ async fn sigkill_during_top_ups_loses_no_acknowledged_top_up() {
         central = ChildCentral::start(dir.path());
     }
     assert!(acknowledged.len() >= 3, "the stream made progress: {}", acknowledged.len());
+    eprintln!("{} top-ups acknowledged across 3 kills", acknowledged.len());
 
     let client = Client { http, base: central.base.clone() };
     for id in &acknowledged {
@@ -94,8 +115,17 @@ async fn sigkill_during_top_ups_loses_no_acknowledged_top_up() {
         assert_eq!(top_up["status"], "succeeded", "acknowledged top-up {id} survived");
     }
     let me = client.get("/api/v1/me", &token).await.expect("me");
-    let statement = client.get("/api/v1/me/operations?limit=200", &token).await.expect("statement");
-    let credited = statement["items"].as_array().expect("items").len();
+    let mut credited = 0;
+    let mut cursor = String::new();
+    loop {
+        let page =
+            client.get(&format!("/api/v1/me/operations?limit=200&cursor={cursor}"), &token).await.expect("statement");
+        credited += page["items"].as_array().expect("items").len();
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = next.to_owned(),
+            None => break,
+        }
+    }
     assert!(credited >= acknowledged.len());
     let expected = rust_decimal::Decimal::new(125, 2) * rust_decimal::Decimal::from(credited);
     assert_eq!(me["wallet"]["available"].as_str().expect("available"), format!("{expected:.2}"));

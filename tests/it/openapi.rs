@@ -41,7 +41,8 @@ async fn every_endpoint_is_documented_with_its_errors() {
         assert!(responses.keys().any(|status| status.starts_with('2')), "{method} {path} has a success answer");
         for (status, response) in responses {
             if status.starts_with('4') || status.starts_with('5') {
-                let schema = response["content"]["application/problem+json"]["schema"]["$ref"].as_str().unwrap_or_default();
+                let schema =
+                    response["content"]["application/problem+json"]["schema"]["$ref"].as_str().unwrap_or_default();
                 assert!(schema.ends_with("/Problem"), "{method} {path} {status} answers a Problem, not {response}");
             }
         }

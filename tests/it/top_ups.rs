@@ -148,3 +148,30 @@ async fn top_ups_need_a_key_a_valid_amount_and_a_provider() {
         json!({"top_up_id": "top_aaaaaaaaaaaaaaaaaaaaaaaaaa", "amount": "1.00", "status": "succeeded"}).to_string();
     callback(&without, "t=1,v1=00", &body).await.assert_problem(404, "not_found");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_top_up_left_pending_by_a_stop_completes_after_restart() {
+    // Proves a top-up whose callback never arrived (central stopped first) is completed by the restarted node.
+    use protus::storage::central::records::{TopUpRecord, TopUpStatus};
+    use protus::storage::central::top_ups;
+    use protus::vocab::ids::{CustomerId, TopUpId};
+    use protus::vocab::money::{Amount, Currency};
+
+    let mut central = TestCentral::start().await;
+    let (customer_id, token) = central.customer("ann@x.io").await;
+    let top_up = TopUpRecord {
+        id: TopUpId::generate(),
+        customer_id: CustomerId::parse(&customer_id).expect("id"),
+        amount: Amount::parse_request("4.00", Currency::parse("RUB").expect("known")).expect("amount"),
+        status: TopUpStatus::Pending,
+        provider: "test".into(),
+        created_at: central.clock.now(),
+        completed_at: None,
+    };
+    let id = top_up.id.to_string();
+    central.store().write(move |tx| top_ups::create(tx, &top_up)).await.expect("stored");
+    assert_eq!(central.get(&format!("/api/v1/me/top-ups/{id}"), Some(&token)).await.body["status"], "pending");
+    central.restart().await;
+    assert_eq!(central.wait_top_up(&token, &id).await["status"], "succeeded");
+    assert_eq!(central.wallet(&token).await["available"], "4.00");
+}

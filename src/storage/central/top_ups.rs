@@ -70,3 +70,17 @@ pub fn complete(
     put_record(&mut tx.txn.open_table(TOP_UPS)?, id.as_str(), &top_up)?;
     Ok(Ok(top_up))
 }
+
+/// Top-ups of `provider` still waiting for their callback (to resume after a restart).
+pub fn pending(reader: &Reader, provider: &str) -> Result<Vec<TopUpRecord>, StoreError> {
+    use redb::ReadableTable;
+    let mut waiting = Vec::new();
+    for entry in reader.txn.open_table(TOP_UPS)?.iter()? {
+        let (_, bytes) = entry?;
+        let top_up: TopUpRecord = crate::storage::codec::decode("top_ups", bytes.value())?;
+        if top_up.status == TopUpStatus::Pending && top_up.provider == provider {
+            waiting.push(top_up);
+        }
+    }
+    Ok(waiting)
+}
