@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use protus::central::config::CentralConfig;
 use protus::central::{admin, server};
 use protus::storage::StoreOptions;
-use protus::storage::central::open::open_central;
+use protus::storage::central::open::{CENTRAL_DB_FILE, open_central};
 use protus::storage::central::verify::{VerifyReport, verify};
 use protus::vocab::money::Currency;
 use protus::vocab::time::SystemClock;
@@ -105,6 +105,8 @@ async fn run_verify(data_dir: &Path) -> anyhow::Result<ExitCode> {
     let report = match admin::request_verify(data_dir).await.context("asking the running central")? {
         Some(answer) => answer.map_err(|e| anyhow::anyhow!(e))?,
         None => {
+            let file = data_dir.join(CENTRAL_DB_FILE);
+            anyhow::ensure!(file.exists(), "no central database at {} (wrong --data-dir?)", file.display());
             let dir = data_dir.to_owned();
             tokio::task::spawn_blocking(move || -> anyhow::Result<VerifyReport> {
                 let store = open_central(&dir, &StoreOptions::default())?;

@@ -33,7 +33,14 @@ pub fn bind(data_dir: &Path) -> std::io::Result<UnixListener> {
 /// Answers admin commands until the task is dropped.
 pub async fn serve(listener: UnixListener, store: Store) {
     loop {
-        let Ok((stream, _)) = listener.accept().await else { continue };
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(error) => {
+                tracing::warn!(error = %error, "admin socket accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                continue;
+            }
+        };
         let store = store.clone();
         tokio::spawn(async move {
             if let Err(error) = answer(stream, store).await {

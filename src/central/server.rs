@@ -19,6 +19,7 @@ use crate::http::limits::with_listener_limits;
 use crate::storage::central::open::open_central;
 use crate::storage::central::{sessions, settings, top_ups};
 use crate::storage::{Store, StoreOptions};
+use crate::vocab::money::Currency;
 use crate::vocab::secret::Secret;
 use crate::vocab::time::ClockHandle;
 
@@ -35,10 +36,22 @@ pub struct RunningCentral {
 
 /// Opens everything and starts serving.
 pub async fn start(config: CentralConfig, clock: ClockHandle) -> anyhow::Result<RunningCentral> {
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("creating data dir {}", config.data_dir.display()))?;
+    create_private_dir(&config.data_dir)?;
     let data_dir = config.data_dir.clone();
     let store = tokio::task::spawn_blocking(move || open_central(&data_dir, &StoreOptions::default())).await??;
+    match serve_on(config, clock, store.clone()).await {
+        Ok(running) => Ok(running),
+        Err(error) => {
+            // Release the database so a corrected start can open it at once.
+            tokio::task::spawn_blocking(move || store.close()).await?;
+            Err(error)
+        }
+    }
+}
+
+async fn serve_on(config: CentralConfig, clock: ClockHandle, store: Store) -> anyhow::Result<RunningCentral> {
+    check_currency(&store, config.currency).await?;
+    let admin_listener = admin::bind(&config.data_dir).context("binding the admin socket")?;
     let listener =
         tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
     let addr = listener.local_addr()?;
@@ -65,10 +78,44 @@ pub async fn start(config: CentralConfig, clock: ClockHandle) -> anyhow::Result<
             .await
     });
     resume_pending_top_ups(&state).await?;
-    let admin_listener = admin::bind(&config.data_dir).context("binding the admin socket")?;
     let background =
         vec![tokio::spawn(admin::serve(admin_listener, store.clone())), tokio::spawn(prune_sessions(store, clock))];
     Ok(RunningCentral { addr, public_url, state, stop, served, background })
+}
+
+/// The data dir holds the database and the admin socket: owner-only when central creates it.
+fn create_private_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .with_context(|| format!("creating data dir {}", dir.display()))?;
+    }
+    Ok(())
+}
+
+/// The currency is fixed at the first start: every stored amount is in it.
+async fn check_currency(store: &Store, currency: Currency) -> anyhow::Result<()> {
+    let code = currency.code();
+    let stored = store.write(move |tx| settings::get_or_create(tx, "currency", || code.to_owned())).await?;
+    anyhow::ensure!(
+        stored == code,
+        "this data dir keeps amounts in {stored}; it cannot be started with --currency {code}"
+    );
+    Ok(())
+}
+
+/// An address a local client can connect to: loopback instead of the unspecified address.
+fn reachable(addr: SocketAddr) -> SocketAddr {
+    match addr.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => SocketAddr::from(([127, 0, 0, 1], addr.port())),
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, addr.port()))
+        }
+        _ => addr,
+    }
 }
 
 async fn providers(
@@ -84,8 +131,8 @@ async fn providers(
                 settings::get_or_create(tx, "provider_key:test", || Secret::generate("tpk_").expose().to_owned())
             })
             .await?;
-        // The test provider calls back over loopback, whatever address central listens on.
-        let callback_base = format!("http://127.0.0.1:{}", addr.port());
+        // The test provider calls central where it listens (loopback when it listens everywhere).
+        let callback_base = format!("http://{}", reachable(addr));
         enabled.push(Arc::new(TestProvider::new(Secret::new(key), &callback_base, config.currency, clock)));
         tracing::warn!("the test payment provider is enabled: it mints money on request");
     }

@@ -5,7 +5,7 @@ use sha2::{Digest, Sha256};
 /// SHA-256 over the method, the path and the body with object keys sorted, so the same
 /// request written with its fields in another order is recognised as the same request.
 pub fn fingerprint(method: &str, path: &str, body: &serde_json::Value) -> String {
-    let canonical = serde_json::to_vec(body).unwrap_or_default();
+    let canonical = serde_json::to_vec(&canonical(body)).unwrap_or_default();
     let mut hasher = Sha256::new();
     hasher.update(method.as_bytes());
     hasher.update(b" ");
@@ -13,6 +13,20 @@ pub fn fingerprint(method: &str, path: &str, body: &serde_json::Value) -> String
     hasher.update(b"\n");
     hasher.update(&canonical);
     hex::encode(hasher.finalize())
+}
+
+/// `value` with every object's keys inserted in sorted order, so the encoding is canonical
+/// whether or not serde_json keeps insertion order.
+fn canonical(value: &serde_json::Value) -> serde_json::Value {
+    match value {
+        serde_json::Value::Object(map) => {
+            let mut entries: Vec<_> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            serde_json::Value::Object(entries.into_iter().map(|(k, v)| (k.clone(), canonical(v))).collect())
+        }
+        serde_json::Value::Array(items) => serde_json::Value::Array(items.iter().map(canonical).collect()),
+        other => other.clone(),
+    }
 }
 
 #[cfg(test)]

@@ -43,6 +43,29 @@ pub fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<ApiJson<T>, Probl
     Ok(ApiJson { value, raw })
 }
 
+/// The raw body (for endpoints that verify a signature over the exact bytes), with the same
+/// 413 and 400 answers as `ApiJson`.
+#[derive(Debug)]
+pub struct ApiBytes(pub Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for ApiBytes {
+    type Rejection = Problem;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        read_bytes(request, state).await.map(ApiBytes)
+    }
+}
+
+async fn read_bytes<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes, Problem> {
+    Bytes::from_request(request, state).await.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the body exceeds 64 KiB")
+        } else {
+            Problem::invalid_request(format!("could not read the body: {rejection}"))
+        }
+    })
+}
+
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     type Rejection = Problem;
 
@@ -52,14 +75,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         if !is_json(content_type) {
             return Err(Problem::invalid_request("the body must be JSON with Content-Type: application/json"));
         }
-        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the body exceeds 64 KiB")
-            } else {
-                Problem::invalid_request(format!("could not read the body: {rejection}"))
-            }
-        })?;
-        parse_body(&bytes)
+        parse_body(&read_bytes(request, state).await?)
     }
 }
 

@@ -38,6 +38,7 @@ pub fn with_listener_limits(router: Router) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(deadline))
+        .layer(middleware::from_fn(crate::http::trace::log_request))
         .layer(DefaultBodyLimit::max(request_body_bytes_max))
         .layer(GlobalConcurrencyLimitLayer::new(listener_concurrency_max))
 }

@@ -6,3 +6,4 @@ pub mod json;
 pub mod limits;
 pub mod problem;
 pub mod query;
+pub mod trace;

@@ -24,7 +24,10 @@ fn serde_urlencoded_from<T: DeserializeOwned>(query: &str) -> Result<T, Problem>
         &format!("/?{query}").parse().map_err(|_| Problem::invalid_request("malformed query string"))?,
     )
     .map(|q| q.0)
-    .map_err(|e| Problem::field("query", e.body_text()))
+    .map_err(|e| {
+        let text = e.body_text();
+        if text.contains("unknown field") { Problem::invalid_request(text) } else { Problem::field("query", text) }
+    })
 }
 
 /// `?cursor=&limit=` of every list (DESIGN §2).

@@ -10,7 +10,7 @@ use tokio::sync::oneshot;
 
 use crate::storage::StoreError;
 use crate::storage::schema::{COUNTERS, META, SCHEMA_VERSION};
-use crate::storage::writer::{self, JobSender, TypedJob};
+use crate::storage::writer::{self, JobSender, Request, TypedJob};
 use crate::vocab::ids::CustomerId;
 use crate::vocab::limits::{write_batch_len_max, write_queue_len_max};
 
@@ -114,7 +114,10 @@ impl Store {
         F: FnOnce(&mut Tx<'_>) -> Result<T, StoreError> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
-        self.sender.send(Box::new(TypedJob { op, reply })).await.map_err(|_| StoreError::WriterStopped)?;
+        self.sender
+            .send(Request::Job(Box::new(TypedJob { op, reply })))
+            .await
+            .map_err(|_| StoreError::WriterStopped)?;
         answer.await.map_err(|_| StoreError::WriterStopped)?
     }
 
@@ -125,7 +128,9 @@ impl Store {
         F: FnOnce(&mut Tx<'_>) -> Result<T, StoreError> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
-        self.sender.blocking_send(Box::new(TypedJob { op, reply })).map_err(|_| StoreError::WriterStopped)?;
+        self.sender
+            .blocking_send(Request::Job(Box::new(TypedJob { op, reply })))
+            .map_err(|_| StoreError::WriterStopped)?;
         answer.blocking_recv().map_err(|_| StoreError::WriterStopped)?
     }
 
@@ -146,17 +151,23 @@ impl Store {
         read_now(&self.db, query)
     }
 
-    /// Stops the writer after the queued requests and waits for it, so the file closes cleanly.
+    /// Stops the writer after the requests queued before this call and waits until their
+    /// commits are done. Later writes through any clone answer `WriterStopped`. The file closes
+    /// when the last clone is dropped.
     pub fn close(self) {
         let Store { db, sender, writer_thread } = self;
-        drop(sender);
-        let handle = writer_thread.lock().ok().and_then(|mut h| h.take());
-        if let Some(handle) = handle {
-            // Other clones may still hold senders; the thread ends when the last one goes.
-            if Arc::strong_count(&db) <= 2 {
-                let _ = handle.join();
+        let Some(handle) = writer_thread.lock().ok().and_then(|mut h| h.take()) else { return };
+        loop {
+            match sender.try_send(Request::Stop) {
+                Ok(()) => break,
+                Err(tokio::sync::mpsc::error::TrySendError::Full(_)) => {
+                    std::thread::sleep(std::time::Duration::from_millis(1))
+                }
+                Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => break,
             }
         }
+        let _ = handle.join();
+        drop(db);
     }
 }
 

@@ -50,33 +50,58 @@ where
     }
 }
 
-pub(crate) type JobSender = mpsc::Sender<Box<dyn Job>>;
+/// What the writer thread is sent: work, or the order to finish what is queued and stop.
+pub(crate) enum Request {
+    Job(Box<dyn Job>),
+    Stop,
+}
 
-/// Starts the writer thread; it ends when every sender is dropped.
+pub(crate) type JobSender = mpsc::Sender<Request>;
+
+/// Starts the writer thread; it ends on `Request::Stop` or when every sender is dropped.
 pub(crate) fn spawn(
     db: Arc<Database>,
     queue_len: usize,
     batch_len_max: usize,
     pre_commit: PreCommit,
 ) -> (JobSender, std::thread::JoinHandle<()>) {
-    let (sender, mut receiver) = mpsc::channel::<Box<dyn Job>>(queue_len);
+    let (sender, receiver) = mpsc::channel::<Request>(queue_len);
     let handle = std::thread::Builder::new()
         .name("protus-writer".into())
         .spawn(move || {
-            while let Some(first) = receiver.blocking_recv() {
-                let mut batch = Vec::with_capacity(batch_len_max.min(64));
-                batch.push(first);
-                while batch.len() < batch_len_max {
-                    match receiver.try_recv() {
-                        Ok(job) => batch.push(job),
-                        Err(_) => break,
-                    }
-                }
-                commit_batch(&db, batch, &pre_commit);
+            let run = std::panic::AssertUnwindSafe(|| run(&db, receiver, batch_len_max, &pre_commit));
+            if std::panic::catch_unwind(run).is_err() {
+                // A broken invariant is our bug. Stopping the whole process is the only answer
+                // that cannot let a wrong state be committed or served as if nothing happened.
+                tracing::error!("storage writer panicked (a ledger invariant or internal rule was broken); aborting");
+                std::process::abort();
             }
         })
         .expect("the OS can start the writer thread");
     (sender, handle)
+}
+
+fn run(db: &Database, mut receiver: mpsc::Receiver<Request>, batch_len_max: usize, pre_commit: &PreCommit) {
+    while let Some(first) = receiver.blocking_recv() {
+        let Request::Job(first) = first else { return };
+        let mut batch = Vec::with_capacity(batch_len_max.min(64));
+        batch.push(first);
+        let mut stop = false;
+        while batch.len() < batch_len_max {
+            match receiver.try_recv() {
+                Ok(Request::Job(job)) => batch.push(job),
+                Ok(Request::Stop) => {
+                    stop = true;
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        commit_batch(db, batch, pre_commit);
+        if stop {
+            return;
+        }
+    }
 }
 
 fn commit_batch(db: &Database, batch: Vec<Box<dyn Job>>, pre_commit: &PreCommit) {

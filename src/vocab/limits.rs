@@ -37,7 +37,7 @@ pub const secret_overlap_s: i64 = 24 * 3600;
 pub const request_timeout_s: u64 = 30;
 /// Requests served at once per listener; more wait.
 pub const listener_concurrency_max: usize = 1024;
-/// Requests served at once on the admin socket.
+/// Longest command line accepted on the admin socket.
 pub const admin_line_bytes_max: usize = 4096;
 /// How far a provider callback's timestamp may be from central's clock.
 pub const provider_callback_skew_s: i64 = 300;

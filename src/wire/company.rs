@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::wire::secret_text::SecretText;
+
 use crate::storage::central::records::{CompanyRecord, ServiceRecord};
 use crate::vocab::money::Currency;
 use crate::wire::amount::WireAmount;
@@ -11,7 +13,7 @@ use crate::wire::amount::WireAmount;
 pub struct RegisterCompany {
     pub name: String,
     pub email: String,
-    pub password: String,
+    pub password: SecretText,
 }
 
 /// company `{id, client_id, name, email, webhook_url, redirect_uris}`.
@@ -43,8 +45,8 @@ impl Company {
 pub struct RegisteredCompany {
     #[serde(flatten)]
     pub company: Company,
-    pub client_secret: String,
-    pub webhook_secret: String,
+    pub client_secret: SecretText,
+    pub webhook_secret: SecretText,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -74,7 +76,7 @@ pub struct RotateSecret {
 pub struct RotatedSecret {
     pub kind: SecretKindWire,
     /// The new secret, shown this once.
-    pub secret: String,
+    pub secret: SecretText,
     /// Until when the previous secret keeps working.
     pub previous_valid_until: String,
 }

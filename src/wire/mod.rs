@@ -5,3 +5,4 @@ pub mod company;
 pub mod list;
 pub mod money;
 pub mod people;
+pub mod secret_text;

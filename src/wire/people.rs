@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::wire::secret_text::SecretText;
+
 use crate::domain::ledger::WalletBalances;
 use crate::storage::central::records::{AccountRecord, CustomerRecord};
 use crate::vocab::money::Currency;
@@ -11,7 +13,7 @@ use crate::vocab::money::Currency;
 pub struct RegisterCustomer {
     pub email: String,
     pub username: String,
-    pub password: String,
+    pub password: SecretText,
 }
 
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
@@ -67,12 +69,12 @@ pub enum SessionKindWire {
 pub struct CreateSession {
     pub kind: SessionKindWire,
     pub email: String,
-    pub password: String,
+    pub password: SecretText,
 }
 
 #[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Session {
-    pub token: String,
+    pub token: SecretText,
     pub expires_at: String,
 }
 

@@ -119,9 +119,21 @@ async fn rotating_a_secret_shows_the_new_one_once_with_a_24h_overlap() {
     assert!(check(old.clone(), now).await.expect("read"));
     assert!(check(new.clone(), now).await.expect("read"));
     assert!(!check(Secret::new("cs_wrong".into()), now).await.expect("read"));
-    let later = now.plus_s(24 * 3600 + 1);
-    assert!(!check(old, later).await.expect("read"));
-    assert!(check(new, later).await.expect("read"));
+    // A second rotation inside the overlap does not cut the first old secret short.
+    central.clock.advance_s(3600);
+    let third = central.post("/api/v1/company/secrets/rotate", Some(&token), json!({"kind": "client_secret"})).await;
+    let third = Secret::new(third.body["secret"].as_str().expect("third").to_owned());
+    let now = central.clock.now();
+    for secret in [&old, &new, &third] {
+        assert!(check(secret.clone(), now).await.expect("read"));
+    }
+    let later = now.plus_s(23 * 3600 + 1);
+    assert!(!check(old, later).await.expect("read"), "the first secret ends 24 h after its rotation");
+    assert!(check(new.clone(), later).await.expect("read"), "the second keeps its own 24 h");
+    assert!(check(third.clone(), later).await.expect("read"));
+    let much_later = now.plus_s(24 * 3600 + 1);
+    assert!(!check(new, much_later).await.expect("read"));
+    assert!(check(third, much_later).await.expect("read"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

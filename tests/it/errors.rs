@@ -28,6 +28,13 @@ async fn malformed_bodies_wrong_types_and_unknown_routes_are_problems() {
         json!({"email": "a@x.io", "username": "ann", "password": "x".repeat(70 * 1024)}).to_string().into_bytes();
     central.raw(Method::POST, path, None, "application/json", huge).await.assert_problem(413, "payload_too_large");
     central.get("/api/v1/nothing-here", None).await.assert_problem(404, "not_found");
+    let (_, token) = central.customer("q@x.io").await;
+    central.get("/api/v1/me/operations?colour=red", Some(&token)).await.assert_problem(400, "invalid_request");
+    let big = vec![b' '; 70 * 1024];
+    central
+        .raw(Method::POST, "/api/v1/providers/test/callback", None, "application/json", big)
+        .await
+        .assert_problem(413, "payload_too_large");
     central
         .call(Method::PUT, "/api/v1/customers", None, Some(json!({})), &[])
         .await

@@ -47,6 +47,29 @@ async fn verify_reports_a_tampered_balance_and_exits_non_zero() {
 }
 
 #[test]
+fn verify_refuses_a_directory_without_a_database() {
+    // Proves verify on a wrong --data-dir fails instead of creating an empty database and calling it clean.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (code, output) = verify(dir.path());
+    assert_ne!(code, 0, "{output}");
+    assert!(output.contains("no central database"), "{output}");
+    assert!(!dir.path().join("central.redb").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn central_refuses_to_restart_in_another_currency() {
+    // Proves the currency is fixed at the first start, since every stored amount is in it.
+    let mut central = TestCentral::start().await;
+    central.stop().await;
+    let mut config = protus::central::config::CentralConfig::for_tests(central.dir.path().to_owned());
+    config.currency = protus::vocab::money::Currency::parse("JPY").expect("known");
+    let error =
+        protus::central::server::start(config, central.clock.clone()).await.map(|_| ()).expect_err("must refuse");
+    assert!(error.to_string().contains("keeps amounts in RUB"), "{error}");
+    central.restart().await;
+}
+
+#[test]
 fn central_refuses_a_database_of_an_unknown_schema_version() {
     // Proves a file stamped by a future schema makes `protus central` exit with a message naming the versions.
     let dir = tempfile::tempdir().expect("temp dir");

@@ -19,6 +19,7 @@ use crate::wire::company::{Company, RotateSecret, RotatedSecret, SecretKindWire,
 use crate::wire::list::List;
 use crate::wire::money::Charge;
 use crate::wire::people::Account;
+use crate::wire::secret_text::SecretText;
 
 /// The signed-in company's profile.
 #[utoipa::path(get, path = "/api/v1/company", tag = "companies", security(("session" = [])),
@@ -87,7 +88,7 @@ pub async fn rotate_secret(
     tracing::info!(company_id = %auth.company.id, kind = ?kind, "secret rotated");
     Ok(Json(RotatedSecret {
         kind: wire_kind,
-        secret: secret.expose().to_owned(),
+        secret: SecretText(secret.expose().to_owned()),
         previous_valid_until: now.plus_s(secret_overlap_s).to_rfc3339(),
     }))
 }

@@ -1,13 +1,12 @@
 //! The callback a payment provider calls to complete a top-up; signed, replay-safe.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 
 use crate::central::error::{ApiResult, OrInternal};
 use crate::central::state::SharedState;
-use crate::http::json::parse_body;
+use crate::http::json::{ApiBytes, parse_body};
 use crate::http::problem::Problem;
 use crate::storage::central::top_ups::{self, CompleteError};
 use crate::vocab::ids::TopUpId;
@@ -21,14 +20,14 @@ pub async fn provider_callback(
     State(state): State<SharedState>,
     Path(name): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    ApiBytes(body): ApiBytes,
 ) -> ApiResult<Json<TopUp>> {
     let provider =
         state.providers.by_name(&name).cloned().ok_or_else(|| Problem::not_found("no such provider is enabled"))?;
     let now = state.now();
     if let Err(error) = provider.verify_callback(&headers, &body, now) {
         tracing::warn!(provider = %name, error = %error, "provider callback refused");
-        return Err(Problem::unauthorized(format!("callback refused: {error}")));
+        return Err(Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", format!("callback refused: {error}")));
     }
     let callback = parse_body::<ProviderCallback>(&body)?.value;
     let id = TopUpId::parse(&callback.top_up_id).map_err(|_| Problem::not_found("no such top-up"))?;

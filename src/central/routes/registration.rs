@@ -18,6 +18,7 @@ use crate::vocab::names::{DisplayName, Email, Password, Username};
 use crate::vocab::secret::Secret;
 use crate::wire::company::{Company, RegisterCompany, RegisteredCompany};
 use crate::wire::people::{Customer, RegisterCustomer};
+use crate::wire::secret_text::SecretText;
 
 /// Hashes a password on the blocking pool, at most `password_hashing_concurrency_max` at once.
 pub async fn hash_password(state: &SharedState, password: Password) -> ApiResult<String> {
@@ -36,7 +37,7 @@ pub async fn register_customer(
     let mut errors = FieldErrors::default();
     let email = errors.check("email", Email::parse(&input.email));
     let username = errors.check("username", Username::parse(&input.username));
-    let password = errors.check("password", Password::parse(&input.password));
+    let password = errors.check("password", Password::parse(input.password.expose()));
     errors.finish()?;
     let (Some(email), Some(username), Some(password)) = (email, username, password) else {
         return Err(Problem::internal());
@@ -75,7 +76,7 @@ pub async fn register_company(
     let mut errors = FieldErrors::default();
     let name = errors.check("name", DisplayName::parse_company(&input.name));
     let email = errors.check("email", Email::parse(&input.email));
-    let password = errors.check("password", Password::parse(&input.password));
+    let password = errors.check("password", Password::parse(input.password.expose()));
     errors.finish()?;
     let (Some(name), Some(email), Some(password)) = (name, email, password) else { return Err(Problem::internal()) };
     let password_hash = hash_password(&state, password).await?;
@@ -87,9 +88,9 @@ pub async fn register_company(
         email,
         password_hash,
         client_secret: client_secret.digest(),
-        client_secret_previous: None,
+        client_secret_previous: Vec::new(),
         webhook_secret: webhook_secret.expose().to_owned(),
-        webhook_secret_previous: None,
+        webhook_secret_previous: Vec::new(),
         webhook_url: None,
         redirect_uris: Vec::new(),
         created_at: state.now(),
@@ -102,8 +103,8 @@ pub async fn register_company(
                 StatusCode::CREATED,
                 Json(RegisteredCompany {
                     company: Company::from_record(&company),
-                    client_secret: client_secret.expose().to_owned(),
-                    webhook_secret: webhook_secret.expose().to_owned(),
+                    client_secret: SecretText(client_secret.expose().to_owned()),
+                    webhook_secret: SecretText(webhook_secret.expose().to_owned()),
                 }),
             ))
         }

@@ -16,6 +16,7 @@ use crate::vocab::limits::session_ttl_s;
 use crate::vocab::names::Email;
 use crate::vocab::secret::Secret;
 use crate::wire::people::{CreateSession, Session, SessionKindWire};
+use crate::wire::secret_text::SecretText;
 
 /// Sign in as a customer or a company; the token goes in `Authorization: Bearer`.
 #[utoipa::path(post, path = "/api/v1/sessions", tag = "sessions", request_body = CreateSession,
@@ -38,7 +39,7 @@ pub async fn create_session(
         }
     };
     // Unknown emails still pay for a hash check, so timing does not tell which emails exist.
-    let password = Secret::new(input.password);
+    let password = Secret::new(input.password.0);
     let _permit = state.hashing.acquire().await.map_err(|_| Problem::internal())?;
     let matches = blocking(move || {
         passwords::verify(&password, hash.as_deref().unwrap_or(passwords::dummy_hash())) && hash.is_some()
@@ -51,7 +52,10 @@ pub async fn create_session(
     let expires_at = session.expires_at;
     let stored = token.clone();
     state.store.write(move |tx| sessions::create(tx, &stored, &session)).await.or_internal()?;
-    Ok((StatusCode::CREATED, Json(Session { token: token.expose().to_owned(), expires_at: expires_at.to_rfc3339() })))
+    Ok((
+        StatusCode::CREATED,
+        Json(Session { token: SecretText(token.expose().to_owned()), expires_at: expires_at.to_rfc3339() }),
+    ))
 }
 
 /// Sign out: the session token stops working at once.

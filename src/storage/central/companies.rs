@@ -95,14 +95,17 @@ pub fn rotate_secret(
 ) -> Result<Option<CompanyRecord>, StoreError> {
     let Some(mut company) = get_in_tx(tx, id)? else { return Ok(None) };
     let until = now.plus_s(secret_overlap_s);
+    // Every rotated-out secret keeps its own 24 h, however often the company rotates.
     match kind {
         SecretKind::Client => {
-            company.client_secret_previous = Some(RetiredDigest { digest: company.client_secret, until });
+            company.client_secret_previous.retain(|p| p.until > now);
+            company.client_secret_previous.push(RetiredDigest { digest: company.client_secret, until });
             company.client_secret = new.digest();
         }
         SecretKind::Webhook => {
             let old = std::mem::replace(&mut company.webhook_secret, new.expose().to_owned());
-            company.webhook_secret_previous = Some(RetiredWebhookSecret { secret: old, until });
+            company.webhook_secret_previous.retain(|p| p.until > now);
+            company.webhook_secret_previous.push(RetiredWebhookSecret { secret: old, until });
         }
     }
     put_record(&mut tx.txn.open_table(COMPANIES)?, id.as_str(), &company)?;
@@ -119,7 +122,9 @@ pub fn authenticate_client(
 ) -> Result<Option<CompanyRecord>, StoreError> {
     let Ok(id) = CompanyId::parse(client_id) else { return Ok(None) };
     let Some(company) = get(reader, &id)? else { return Ok(None) };
+    // Every candidate is compared, so timing does not tell which one matched.
     let current = company.client_secret.matches(secret);
-    let previous = company.client_secret_previous.as_ref().is_some_and(|p| p.until > now && p.digest.matches(secret));
+    let previous =
+        company.client_secret_previous.iter().fold(false, |hit, p| hit | (p.until > now && p.digest.matches(secret)));
     Ok((current | previous).then_some(company))
 }

@@ -44,10 +44,12 @@ pub struct CompanyRecord {
     pub email: Email,
     pub password_hash: String,
     pub client_secret: SecretDigest,
-    pub client_secret_previous: Option<RetiredDigest>,
+    /// Rotated-out client secrets still inside their overlap.
+    pub client_secret_previous: Vec<RetiredDigest>,
     /// Kept in clear: central must sign with it (HMAC). Never logged, never shown again.
     pub webhook_secret: String,
-    pub webhook_secret_previous: Option<RetiredWebhookSecret>,
+    /// Rotated-out webhook secrets still inside their overlap (receivers may still hold them).
+    pub webhook_secret_previous: Vec<RetiredWebhookSecret>,
     pub webhook_url: Option<HttpUrl>,
     pub redirect_uris: Vec<HttpUrl>,
     pub created_at: Timestamp,
