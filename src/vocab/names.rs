@@ -61,7 +61,7 @@ impl Username {
     pub fn parse(text: &str) -> Result<Self, NameError> {
         let name = text.trim();
         let len = name.chars().count();
-        if len < username_len_min || len > username_len_max {
+        if !(username_len_min..=username_len_max).contains(&len) {
             return Err(NameError("must be 3 to 32 characters long"));
         }
         if !name.chars().all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.')) {

@@ -36,11 +36,12 @@ impl ChildCentral {
         std::thread::spawn(move || {
             let mut sent = false;
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if !sent && let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) {
-                    if event["message"] == "central listening" {
-                        let _ = sender.send(event["address"].as_str().unwrap_or_default().to_owned());
-                        sent = true;
-                    }
+                if !sent
+                    && let Ok(event) = serde_json::from_str::<serde_json::Value>(&line)
+                    && event["message"] == "central listening"
+                {
+                    let _ = sender.send(event["address"].as_str().unwrap_or_default().to_owned());
+                    sent = true;
                 }
             }
         });

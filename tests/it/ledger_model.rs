@@ -9,7 +9,7 @@ use std::path::Path;
 use proptest::prelude::*;
 use proptest::sample::Index;
 use protus::domain::ledger::{LedgerError, WalletBalances};
-use protus::storage::central::billing::{self, BillingError, ChargeInput};
+use protus::storage::central::billing::{self, BillingError, ChargeInput, HoldInput};
 use protus::storage::central::open::open_central;
 use protus::storage::central::records::{
     CompanyRecord, CustomerRecord, HoldRecord, HoldStatus, OperationKind, TopUpRecord, TopUpStatus,
@@ -572,7 +572,18 @@ impl Driver {
                 let (amount, capturable, expires_at) = (rub(&amount.text), *capturable, now.plus_s(*ttl_s));
                 let answer = store
                     .write_blocking(move |tx| {
-                        billing::hold(tx, &company, &account_id, amount, capturable, None, expires_at, now)
+                        billing::hold(
+                            tx,
+                            HoldInput {
+                                company_id: company.clone(),
+                                account_id: account_id.clone(),
+                                amount,
+                                capturable,
+                                description: None,
+                                expires_at,
+                            },
+                            now,
+                        )
                     })
                     .map_err(storage_failure)?;
                 match answer {
@@ -774,7 +785,20 @@ fn every_acknowledged_operation_survives_reopening() {
     let hold = |company: &CompanyId, account: &AccountId, amount: &str, capturable: bool| {
         let (company, account, amount) = (company.clone(), account.clone(), rub(amount));
         store
-            .write_blocking(move |tx| billing::hold(tx, &company, &account, amount, capturable, None, expires_at, now))
+            .write_blocking(move |tx| {
+                billing::hold(
+                    tx,
+                    HoldInput {
+                        company_id: company.clone(),
+                        account_id: account.clone(),
+                        amount,
+                        capturable,
+                        description: None,
+                        expires_at,
+                    },
+                    now,
+                )
+            })
             .expect("commits")
             .expect("accepted")
     };

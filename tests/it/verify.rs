@@ -73,7 +73,7 @@ async fn central_refuses_to_restart_in_another_currency() {
 fn central_refuses_a_database_of_an_unknown_schema_version() {
     // Proves a file stamped by a future schema makes `protus central` exit with a message naming the versions.
     let dir = tempfile::tempdir().expect("temp dir");
-    drop(ChildCentral::start(dir.path()).terminate());
+    let _ = ChildCentral::start(dir.path()).terminate();
     {
         let db = redb::Database::create(dir.path().join("central.redb")).expect("open file");
         let txn = db.begin_write().expect("txn");

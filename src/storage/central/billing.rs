@@ -112,18 +112,25 @@ fn book_charge(
     Ok(charge)
 }
 
+/// What a hold blocks, for whom and until when.
+#[derive(Debug, Clone)]
+pub struct HoldInput {
+    pub company_id: CompanyId,
+    pub account_id: AccountId,
+    pub amount: Amount,
+    /// Whether the token that asked also carried `charge`.
+    pub capturable: bool,
+    pub description: Option<String>,
+    pub expires_at: Timestamp,
+}
+
 /// Blocks `amount` of the account's wallet until `expires_at`.
-pub fn hold(
-    tx: &mut Tx<'_>,
-    company: &CompanyId,
-    account_id: &AccountId,
-    amount: Amount,
-    capturable: bool,
-    description: Option<String>,
-    expires_at: Timestamp,
-    now: Timestamp,
-) -> TxResult<HoldRecord, BillingError> {
-    let Some(account) = company_account(tx, company, account_id)? else {
+pub fn hold(tx: &mut Tx<'_>, input: HoldInput, now: Timestamp) -> TxResult<HoldRecord, BillingError> {
+    let HoldInput { company_id, account_id, amount, capturable, description, expires_at } = input;
+    if expires_at <= now {
+        return Ok(Err(BillingError::HoldExpired));
+    }
+    let Some(account) = company_account(tx, &company_id, &account_id)? else {
         return Ok(Err(BillingError::AccountNotFound));
     };
     let wallet = ledger::wallet_in_tx(tx, &account.customer_id)?;
@@ -178,7 +185,8 @@ pub fn release(
     Ok(Ok(hold))
 }
 
-/// Captures `input.amount` of the hold as a charge; the rest is released.
+/// Captures `input.amount` of the hold as a charge; the rest is released. The charge is booked
+/// to the hold's own account whatever `input.account_id` says: the hold carries the consent.
 pub fn capture(
     tx: &mut Tx<'_>,
     id: &HoldId,
