@@ -1,5 +1,5 @@
 //! Domain: pure rules with no I/O and no clock reads (`now` is always a parameter).
 
-pub mod idempotency;
 pub mod ledger;
+pub mod idempotency;
 pub mod passwords;

@@ -1,9 +1,9 @@
 //! HTTP adapter shared by both roles: problem+json errors, strict JSON and query extractors,
 //! bearer parsing, and the limits every listener carries.
 
-pub mod bearer;
-pub mod json;
-pub mod limits;
 pub mod problem;
+pub mod json;
 pub mod query;
+pub mod bearer;
+pub mod limits;
 pub mod trace;

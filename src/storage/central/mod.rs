@@ -1,17 +1,17 @@
 //! The central node's store: records and the operations on them, each one transaction's worth.
 
-pub mod accounts;
-pub mod billing;
-pub mod companies;
-pub mod customers;
-pub mod idempotency;
-pub mod ledger;
-pub mod open;
 pub mod records;
-pub mod services;
-pub mod sessions;
+pub mod open;
 pub mod settings;
+pub mod ledger;
+pub mod customers;
+pub mod companies;
+pub mod sessions;
+pub mod services;
+pub mod accounts;
 pub mod top_ups;
+pub mod billing;
+pub mod idempotency;
 pub mod verify;
 
 /// A business refusal inside a transaction, or a storage failure around it.
