@@ -8,10 +8,11 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use protus::central::config::CentralConfig;
-use protus::central::{admin, server};
+use protus::central::{admin, keyring, server};
 use protus::storage::StoreOptions;
 use protus::storage::central::open::{CENTRAL_DB_FILE, open_central};
 use protus::storage::central::verify::{VerifyReport, verify};
+use protus::vocab::limits::{access_token_ttl_s_default, key_prepublish_s_default, token_ttl_s_max};
 use protus::vocab::money::Currency;
 use protus::vocab::time::SystemClock;
 
@@ -51,6 +52,16 @@ pub enum CentralCommand {
         #[arg(long, env = "PROTUS_DATA_DIR", default_value = "./protus-data")]
         data_dir: PathBuf,
     },
+    /// Publish a new signing key; it signs after the running central's pre-publication delay,
+    /// and the old key stays published until its last token expires.
+    RotateKey {
+        /// Central's data directory.
+        #[arg(long, env = "PROTUS_DATA_DIR", default_value = "./protus-data")]
+        data_dir: PathBuf,
+        /// Pre-publication delay when central is not running (a running central uses its own).
+        #[arg(long, env = "PROTUS_KEY_PREPUBLISH_S", default_value_t = key_prepublish_s_default)]
+        key_prepublish_s: i64,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -71,6 +82,19 @@ pub struct CentralRunArgs {
     /// for demos and tests only.
     #[arg(long, env = "PROTUS_ENABLE_TEST_PROVIDER")]
     pub enable_test_provider: bool,
+    /// Lifetime of issued access tokens in seconds (at most 86400).
+    #[arg(long, env = "PROTUS_ACCESS_TOKEN_TTL_S", default_value_t = access_token_ttl_s_default)]
+    pub access_token_ttl_s: i64,
+    /// Seconds a rotated signing key is published before it signs (sidecars learn it meanwhile).
+    #[arg(long, env = "PROTUS_KEY_PREPUBLISH_S", default_value_t = key_prepublish_s_default)]
+    pub key_prepublish_s: i64,
+    /// SMTP relay for outgoing mail, e.g. smtps://user:pass@mail.example:465; without it mail is
+    /// written to <data-dir>/mail.log.
+    #[arg(long, env = "PROTUS_SMTP_URL")]
+    pub smtp_url: Option<String>,
+    /// Sender of outgoing mail.
+    #[arg(long, env = "PROTUS_MAIL_FROM", default_value = "PROTUS <no-reply@protus.localhost>")]
+    pub mail_from: String,
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -78,6 +102,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Role::Central(CentralCli { command: Some(CentralCommand::Verify { data_dir }), .. }) => {
             run_verify(&data_dir).await
         }
+        Role::Central(CentralCli {
+            command: Some(CentralCommand::RotateKey { data_dir, key_prepublish_s }), ..
+        }) => run_rotate_key(&data_dir, key_prepublish_s).await,
         Role::Central(CentralCli { command: None, run }) => run_central(run).await,
     }
 }
@@ -91,6 +118,10 @@ async fn run_central(args: CentralRunArgs) -> anyhow::Result<ExitCode> {
         data_dir: args.data_dir,
         currency,
         enable_test_provider: args.enable_test_provider,
+        access_token_ttl_s: args.access_token_ttl_s,
+        key_prepublish_s: args.key_prepublish_s,
+        smtp_url: args.smtp_url,
+        mail_from: args.mail_from,
     };
     let data_dir = config.data_dir.display().to_string();
     let central = server::start(config, Arc::new(SystemClock)).await?;
@@ -129,4 +160,27 @@ async fn run_verify(data_dir: &Path) -> anyhow::Result<ExitCode> {
         println!("VIOLATION: {violation}");
     }
     Ok(ExitCode::from(1))
+}
+
+async fn run_rotate_key(data_dir: &Path, key_prepublish_s: i64) -> anyhow::Result<ExitCode> {
+    let answer = match admin::request_rotate_key(data_dir).await.context("asking the running central")? {
+        Some(answer) => answer.map_err(|e| anyhow::anyhow!(e))?,
+        None => {
+            let file = data_dir.join(CENTRAL_DB_FILE);
+            anyhow::ensure!(file.exists(), "no central database at {} (wrong --data-dir?)", file.display());
+            let dir = data_dir.to_owned();
+            let store = tokio::task::spawn_blocking(move || open_central(&dir, &StoreOptions::default())).await??;
+            let now = protus::vocab::time::Clock::now(&SystemClock);
+            let rotated = keyring::rotate(&store, now, key_prepublish_s, token_ttl_s_max).await;
+            tokio::task::spawn_blocking(move || store.close()).await?;
+            let record = rotated?;
+            serde_json::json!({ "kid": record.kid, "signs_from": record.signs_from.to_rfc3339() })
+        }
+    };
+    println!(
+        "new signing key {} published; it signs from {}",
+        answer["kid"].as_str().unwrap_or_default(),
+        answer["signs_from"].as_str().unwrap_or_default()
+    );
+    Ok(ExitCode::SUCCESS)
 }

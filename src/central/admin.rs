@@ -7,9 +7,11 @@ use std::path::{Path, PathBuf};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
 
-use crate::storage::Store;
+use crate::central::keyring;
+use crate::central::state::SharedState;
 use crate::storage::central::verify::{VerifyReport, verify};
 use crate::vocab::limits::admin_line_bytes_max;
+use crate::vocab::limits::token_ttl_s_max;
 
 pub const ADMIN_SOCKET_FILE: &str = "admin.sock";
 
@@ -31,7 +33,7 @@ pub fn bind(data_dir: &Path) -> std::io::Result<UnixListener> {
 }
 
 /// Answers admin commands until the task is dropped.
-pub async fn serve(listener: UnixListener, store: Store) {
+pub async fn serve(listener: UnixListener, state: SharedState) {
     loop {
         let stream = match listener.accept().await {
             Ok((stream, _)) => stream,
@@ -41,25 +43,40 @@ pub async fn serve(listener: UnixListener, store: Store) {
                 continue;
             }
         };
-        let store = store.clone();
+        let state = state.clone();
         tokio::spawn(async move {
-            if let Err(error) = answer(stream, store).await {
+            if let Err(error) = answer(stream, state).await {
                 tracing::warn!(error = %error, "admin connection failed");
             }
         });
     }
 }
 
-async fn answer(stream: UnixStream, store: Store) -> std::io::Result<()> {
+async fn answer(stream: UnixStream, state: SharedState) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut line = String::new();
     let mut reader = BufReader::new(read.take(admin_line_bytes_max as u64));
     reader.read_line(&mut line).await?;
     let reply = match line.trim() {
-        "verify" => match store.read(verify).await {
+        "verify" => match state.store.read(verify).await {
             Ok(report) => serde_json::to_string(&report).unwrap_or_default(),
             Err(error) => serde_json::json!({ "error": error.to_string() }).to_string(),
         },
+        "rotate-key" => {
+            let now = state.now();
+            let rotated = keyring::rotate(&state.store, now, state.oauth.key_prepublish_s, token_ttl_s_max).await;
+            let reloaded = match rotated {
+                Ok(record) => state.keyring.reload(&state.store, now).await.map(|()| record),
+                Err(error) => Err(error),
+            };
+            match reloaded {
+                Ok(record) => {
+                    tracing::info!(kid = %record.kid, signs_from = %record.signs_from, "signing key rotated");
+                    serde_json::json!({ "kid": record.kid, "signs_from": record.signs_from.to_rfc3339() }).to_string()
+                }
+                Err(error) => serde_json::json!({ "error": error.to_string() }).to_string(),
+            }
+        }
         other => serde_json::json!({ "error": format!("unknown admin command {other:?}") }).to_string(),
     };
     write.write_all(reply.as_bytes()).await?;
@@ -87,4 +104,23 @@ pub async fn request_verify(data_dir: &Path) -> std::io::Result<Option<Result<Ve
         .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
         .unwrap_or_else(|| format!("unexpected answer from the admin socket: {line:?}"));
     Ok(Some(Err(error)))
+}
+
+/// Asks a running central to rotate its signing key. `Ok(None)` when no central answers.
+pub async fn request_rotate_key(data_dir: &Path) -> std::io::Result<Option<Result<serde_json::Value, String>>> {
+    let mut stream = match UnixStream::connect(socket_path(data_dir)).await {
+        Ok(stream) => stream,
+        Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused) => {
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
+    };
+    stream.write_all(b"rotate-key\n").await?;
+    let mut line = String::new();
+    BufReader::new(stream).read_line(&mut line).await?;
+    let answer: serde_json::Value = serde_json::from_str(&line).map_err(std::io::Error::other)?;
+    Ok(Some(match answer.get("error").and_then(|e| e.as_str()) {
+        Some(error) => Err(error.to_owned()),
+        None => Ok(answer),
+    }))
 }

@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use crate::vocab::limits::{access_token_ttl_s_default, key_prepublish_s_default};
 use crate::vocab::money::Currency;
 
 #[derive(Debug, Clone)]
@@ -14,6 +15,14 @@ pub struct CentralConfig {
     pub currency: Currency,
     /// The `test` provider mints money; it is off unless asked for.
     pub enable_test_provider: bool,
+    /// Lifetime of issued access tokens, 1 s to 24 h.
+    pub access_token_ttl_s: i64,
+    /// How long a rotated key is published before it signs.
+    pub key_prepublish_s: i64,
+    /// `smtp://` or `smtps://` URL of a mail relay; `None` writes mail to `<data-dir>/mail.log`.
+    pub smtp_url: Option<String>,
+    /// Sender address of outgoing mail.
+    pub mail_from: String,
 }
 
 impl CentralConfig {
@@ -25,6 +34,10 @@ impl CentralConfig {
             data_dir,
             currency: Currency::parse("RUB").expect("RUB is a known currency"),
             enable_test_provider: true,
+            access_token_ttl_s: access_token_ttl_s_default,
+            key_prepublish_s: key_prepublish_s_default,
+            smtp_url: None,
+            mail_from: "PROTUS <no-reply@protus.localhost>".to_owned(),
         }
     }
 }

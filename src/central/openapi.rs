@@ -6,6 +6,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::central::routes;
 use crate::central::state::SharedState;
+use crate::http::oauth_error::OAuthError;
 use crate::http::problem::{FieldError, Problem};
 
 struct SessionAuth;
@@ -14,13 +15,17 @@ impl Modify for SessionAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme("session", SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)));
+        let mut access = Http::new(HttpAuthScheme::Bearer);
+        access.bearer_format = Some("JWT".to_owned());
+        components.add_security_scheme("access_token", SecurityScheme::Http(access));
+        components.add_security_scheme("client", SecurityScheme::Http(Http::new(HttpAuthScheme::Basic)));
     }
 }
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "PROTUS central", description = "Wallet ledger, partner API and authorization server of PROTUS."),
-    components(schemas(Problem, FieldError)),
+    components(schemas(Problem, FieldError, OAuthError)),
     modifiers(&SessionAuth)
 )]
 struct CentralApi;

@@ -13,12 +13,22 @@ use tokio::sync::watch;
 use crate::central::config::CentralConfig;
 use crate::central::providers::test_provider::TestProvider;
 use crate::central::providers::{Providers, TopUpProvider};
-use crate::central::state::{AppState, SharedState};
+use std::collections::HashSet;
+use std::sync::Mutex;
+
+use tokio::sync::Semaphore;
+
+use crate::central::keyring::Keyring;
+use crate::central::mail::Mailer;
+use crate::central::mail::log_file::LogFileMailer;
+use crate::central::mail::smtp::SmtpMailer;
+use crate::central::state::{AppState, Limiters, OAuthSettings, SharedState};
 use crate::central::{admin, openapi};
 use crate::http::limits::with_listener_limits;
 use crate::storage::central::open::open_central;
 use crate::storage::central::{sessions, settings, top_ups};
 use crate::storage::{Store, StoreOptions};
+use crate::vocab::limits::{password_hashing_concurrency_max, token_ttl_s_max};
 use crate::vocab::money::Currency;
 use crate::vocab::secret::Secret;
 use crate::vocab::time::ClockHandle;
@@ -58,8 +68,32 @@ async fn serve_on(config: CentralConfig, clock: ClockHandle, store: Store) -> an
     let public_url =
         config.public_url.clone().unwrap_or_else(|| format!("http://{addr}")).trim_end_matches('/').to_owned();
     let providers = providers(&config, &store, addr, clock.clone()).await?;
-    let state: SharedState =
-        Arc::new(AppState::new(store.clone(), clock.clone(), config.currency, public_url.clone(), providers));
+    anyhow::ensure!(
+        (1..=token_ttl_s_max).contains(&config.access_token_ttl_s),
+        "--access-token-ttl-s must be between 1 and {token_ttl_s_max}"
+    );
+    let keyring = Keyring::load(&store, clock.now()).await?;
+    let mailer: Arc<dyn Mailer> = match &config.smtp_url {
+        Some(url) => Arc::new(SmtpMailer::new(url, &config.mail_from)?),
+        None => Arc::new(LogFileMailer::new(config.data_dir.join("mail.log"))),
+    };
+    let state: SharedState = Arc::new(AppState {
+        store: store.clone(),
+        clock: clock.clone(),
+        currency: config.currency,
+        https: public_url.starts_with("https://"),
+        public_url: public_url.clone(),
+        providers,
+        in_flight: Mutex::new(HashSet::new()),
+        hashing: Semaphore::new(password_hashing_concurrency_max),
+        keyring,
+        oauth: OAuthSettings {
+            access_token_ttl_s: config.access_token_ttl_s,
+            key_prepublish_s: config.key_prepublish_s,
+        },
+        limiters: Limiters::default(),
+        mailer,
+    });
 
     let (routes, document) = openapi::routes_with_document();
     let document = Arc::new(document);
@@ -71,7 +105,7 @@ async fn serve_on(config: CentralConfig, clock: ClockHandle, store: Store) -> an
 
     let (stop, mut stopped) = watch::channel(false);
     let served = tokio::spawn(async move {
-        axum::serve(listener, app)
+        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async move {
                 let _ = stopped.wait_for(|s| *s).await;
             })
@@ -79,7 +113,7 @@ async fn serve_on(config: CentralConfig, clock: ClockHandle, store: Store) -> an
     });
     resume_pending_top_ups(&state).await?;
     let background =
-        vec![tokio::spawn(admin::serve(admin_listener, store.clone())), tokio::spawn(prune_sessions(store, clock))];
+        vec![tokio::spawn(admin::serve(admin_listener, state.clone())), tokio::spawn(prune_sessions(store, clock))];
     Ok(RunningCentral { addr, public_url, state, stop, served, background })
 }
 

@@ -5,11 +5,41 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::Semaphore;
 
+use crate::central::keyring::Keyring;
+use crate::central::mail::Mailer;
 use crate::central::providers::Providers;
+use crate::http::rate_limit::RateLimiter;
 use crate::storage::Store;
-use crate::vocab::limits::password_hashing_concurrency_max;
+use crate::vocab::limits::*;
 use crate::vocab::money::Currency;
 use crate::vocab::time::{ClockHandle, Timestamp};
+
+/// OAuth settings fixed at start.
+#[derive(Debug, Clone)]
+pub struct OAuthSettings {
+    pub access_token_ttl_s: i64,
+    pub key_prepublish_s: i64,
+}
+
+/// The rate limits of the sign-in, token and direct-user endpoints.
+#[derive(Debug)]
+pub struct Limiters {
+    pub sign_in_email: RateLimiter,
+    pub sign_in_address: RateLimiter,
+    pub token_client: RateLimiter,
+    pub direct_users_client: RateLimiter,
+}
+
+impl Default for Limiters {
+    fn default() -> Self {
+        Limiters {
+            sign_in_email: RateLimiter::new(sign_in_per_email_burst, sign_in_window_s, rate_limit_keys_max),
+            sign_in_address: RateLimiter::new(sign_in_per_address_burst, sign_in_window_s, rate_limit_keys_max),
+            token_client: RateLimiter::new(token_requests_per_client_burst, client_window_s, rate_limit_keys_max),
+            direct_users_client: RateLimiter::new(direct_users_per_client_burst, client_window_s, rate_limit_keys_max),
+        }
+    }
+}
 
 #[derive(Debug)]
 pub struct AppState {
@@ -22,23 +52,17 @@ pub struct AppState {
     pub in_flight: Mutex<HashSet<(String, String)>>,
     /// Bounds concurrent argon2id work.
     pub hashing: Semaphore,
+    pub keyring: Keyring,
+    pub oauth: OAuthSettings,
+    pub limiters: Limiters,
+    pub mailer: Arc<dyn Mailer>,
+    /// Whether central is served over https (cookies get `Secure`).
+    pub https: bool,
 }
 
 pub type SharedState = Arc<AppState>;
 
 impl AppState {
-    pub fn new(store: Store, clock: ClockHandle, currency: Currency, public_url: String, providers: Providers) -> Self {
-        AppState {
-            store,
-            clock,
-            currency,
-            public_url,
-            providers,
-            in_flight: Mutex::new(HashSet::new()),
-            hashing: Semaphore::new(password_hashing_concurrency_max),
-        }
-    }
-
     pub fn now(&self) -> Timestamp {
         self.clock.now()
     }

@@ -3,3 +3,5 @@
 pub mod ledger;
 pub mod idempotency;
 pub mod passwords;
+pub mod pkce;
+pub mod token;

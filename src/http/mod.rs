@@ -7,3 +7,6 @@ pub mod query;
 pub mod bearer;
 pub mod limits;
 pub mod trace;
+pub mod rate_limit;
+pub mod oauth_error;
+pub mod form;

@@ -45,3 +45,26 @@ pub const CHARGES_BY_COMPANY: TableDefinition<(&str, u64), &str> = TableDefiniti
 pub const CHARGES_BY_ACCOUNT: TableDefinition<(&str, u64), &str> = TableDefinition::new("charges_by_account");
 /// (scope, key) → stored answer.
 pub const IDEMPOTENCY: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("idempotency");
+
+// OAuth (central).
+pub const GRANTS: TableDefinition<&str, &[u8]> = TableDefinition::new("grants");
+/// (company, customer) → the pair's current (active or suspended) grant; removed on revocation.
+pub const GRANT_BY_PAIR: TableDefinition<(&str, &str), &str> = TableDefinition::new("grant_by_pair");
+pub const GRANTS_BY_CUSTOMER: TableDefinition<(&str, u64), &str> = TableDefinition::new("grants_by_customer");
+/// request id → pending authorization request.
+pub const AUTH_REQUESTS: TableDefinition<&str, &[u8]> = TableDefinition::new("auth_requests");
+/// hex SHA-256 of the code → code record.
+pub const AUTH_CODES: TableDefinition<&str, &[u8]> = TableDefinition::new("auth_codes");
+/// hex SHA-256 of the refresh token → refresh record.
+pub const REFRESH_TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("refresh_tokens");
+pub const REFRESH_FAMILIES: TableDefinition<&str, &[u8]> = TableDefinition::new("refresh_families");
+/// jti → its `exp` (unix seconds); pruned after `exp`.
+pub const REVOKED_TOKENS: TableDefinition<&str, i64> = TableDefinition::new("revoked_tokens");
+/// kid → signing key record.
+pub const SIGNING_KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("signing_keys");
+/// seq → change, the durable log behind the sidecars' feed.
+pub const CHANGES: TableDefinition<u64, &[u8]> = TableDefinition::new("changes");
+/// seq → webhook event waiting for delivery.
+pub const OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox");
+/// hex SHA-256 of a claim token → claim record.
+pub const CLAIMS: TableDefinition<&str, &[u8]> = TableDefinition::new("claims");

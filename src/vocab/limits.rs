@@ -55,3 +55,47 @@ const _: () = assert!(write_batch_len_max <= write_queue_len_max);
 const _: () = assert!(partner_payload_bytes_max < request_body_bytes_max);
 const _: () = assert!(username_len_min <= username_len_max);
 const _: () = assert!(password_len_min <= password_len_max);
+
+/// Longest access token accepted for verification, in bytes; ours are about 450 (DESIGN §4).
+pub const token_len_max: usize = 4096;
+/// Clock skew tolerated on a token's `exp` and `nbf`, in seconds (DESIGN §4).
+pub const token_clock_skew_s: i64 = 60;
+/// Longest access-token lifetime that may be issued or is accepted, in seconds (DESIGN §4).
+pub const token_ttl_s_max: i64 = 24 * 3600;
+/// Verified tokens kept by one token cache; each entry holds the token and its claims (~1 KiB).
+pub const token_cache_len_max: usize = 100_000;
+/// Verifying keys one key set may hold (published keys overlap only during rotations).
+pub const token_verifying_keys_len_max: usize = 16;
+
+const _: () = assert!(0 < token_clock_skew_s && token_clock_skew_s < token_ttl_s_max);
+const _: () = assert!(token_cache_len_max > 0 && token_verifying_keys_len_max > 0);
+const _: () = assert!(1024 <= token_len_max && token_len_max < request_body_bytes_max);
+
+/// Default access-token lifetime (DESIGN §4: 1 h, configurable up to `token_ttl_s_max`).
+pub const access_token_ttl_s_default: i64 = 3600;
+/// Refresh tokens live 30 days, renewed by every rotation.
+pub const refresh_token_ttl_s: i64 = 30 * 24 * 3600;
+/// An authorization request waits this long for sign-in and consent.
+pub const auth_request_ttl_s: i64 = 10 * 60;
+/// An authorization code is good for 60 s (issue 3).
+pub const auth_code_ttl_s: i64 = 60;
+/// Default pre-publication delay of a rotated key before it signs.
+pub const key_prepublish_s_default: i64 = 300;
+/// A claim link by mail is good for one day.
+pub const claim_link_ttl_s: i64 = 24 * 3600;
+/// `state` and `redirect_uri` lengths accepted at the authorization endpoint.
+pub const oauth_state_len_max: usize = 512;
+/// Sign-in attempts per email and per client address, refilled over the window.
+pub const sign_in_per_email_burst: u32 = 10;
+pub const sign_in_per_address_burst: u32 = 60;
+pub const sign_in_window_s: u32 = 15 * 60;
+/// Token-endpoint and direct-user calls per client, refilled every minute.
+pub const token_requests_per_client_burst: u32 = 600;
+pub const direct_users_per_client_burst: u32 = 120;
+pub const client_window_s: u32 = 60;
+/// Keys each rate limiter tracks at once.
+pub const rate_limit_keys_max: usize = 100_000;
+
+const _: () = assert!(0 < access_token_ttl_s_default && access_token_ttl_s_default <= token_ttl_s_max);
+const _: () = assert!(auth_code_ttl_s < auth_request_ttl_s);
+const _: () = assert!(sign_in_per_email_burst <= sign_in_per_address_burst);

@@ -6,3 +6,4 @@ pub mod list;
 pub mod people;
 pub mod company;
 pub mod money;
+pub mod oauth;

@@ -21,6 +21,17 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("get", "/api/v1/company/services"),
     ("patch", "/api/v1/company/services/{id}"),
     ("post", "/api/v1/providers/{provider}/callback"),
+    ("post", "/api/v1/customers/claim"),
+    ("get", "/.well-known/oauth-authorization-server"),
+    ("get", "/.well-known/jwks.json"),
+    ("post", "/oauth/token"),
+    ("post", "/oauth/revoke"),
+    ("post", "/oauth/introspect"),
+    ("get", "/api/v1/authorize"),
+    ("get", "/api/v1/me/grants"),
+    ("patch", "/api/v1/me/grants/{id}"),
+    ("delete", "/api/v1/me/grants/{id}"),
+    ("post", "/api/v1/direct-users"),
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -41,9 +52,14 @@ async fn every_endpoint_is_documented_with_its_errors() {
         assert!(responses.keys().any(|status| status.starts_with('2')), "{method} {path} has a success answer");
         for (status, response) in responses {
             if status.starts_with('4') || status.starts_with('5') {
-                let schema =
-                    response["content"]["application/problem+json"]["schema"]["$ref"].as_str().unwrap_or_default();
-                assert!(schema.ends_with("/Problem"), "{method} {path} {status} answers a Problem, not {response}");
+                // OAuth endpoints answer RFC 6749 errors; everything else RFC 9457 problems.
+                let (content_type, schema) = if path.starts_with("/oauth/") {
+                    ("application/json", "/OAuthError")
+                } else {
+                    ("application/problem+json", "/Problem")
+                };
+                let found = response["content"][content_type]["schema"]["$ref"].as_str().unwrap_or_default();
+                assert!(found.ends_with(schema), "{method} {path} {status} answers {schema}, not {response}");
             }
         }
     }

@@ -3,6 +3,12 @@
 pub mod company;
 pub mod me;
 pub mod providers;
+pub mod well_known;
+pub mod oauth_token;
+pub mod oauth_introspection;
+pub mod permission;
+pub mod grants;
+pub mod direct_users;
 pub mod registration;
 pub mod services;
 pub mod sessions;
@@ -16,6 +22,7 @@ use crate::central::state::SharedState;
 pub fn router() -> OpenApiRouter<SharedState> {
     OpenApiRouter::new()
         .routes(routes!(registration::register_customer))
+        .routes(routes!(registration::claim_customer))
         .routes(routes!(registration::register_company))
         .routes(routes!(sessions::create_session))
         .routes(routes!(sessions::delete_current_session))
@@ -31,4 +38,13 @@ pub fn router() -> OpenApiRouter<SharedState> {
         .routes(routes!(services::create_service, services::list_services))
         .routes(routes!(services::update_service))
         .routes(routes!(providers::provider_callback))
+        .routes(routes!(well_known::metadata))
+        .routes(routes!(well_known::jwks))
+        .routes(routes!(oauth_token::token))
+        .routes(routes!(oauth_introspection::revoke))
+        .routes(routes!(oauth_introspection::introspect))
+        .routes(routes!(permission::check))
+        .routes(routes!(grants::list))
+        .routes(routes!(grants::update, grants::revoke))
+        .routes(routes!(direct_users::create))
 }

@@ -1,6 +1,7 @@
 //! The central node's store: records and the operations on them, each one transaction's worth.
 
 pub mod records;
+pub mod oauth_records;
 pub mod open;
 pub mod settings;
 pub mod ledger;
@@ -12,6 +13,11 @@ pub mod accounts;
 pub mod top_ups;
 pub mod billing;
 pub mod idempotency;
+pub mod changes;
+pub mod grants;
+pub mod oauth;
+pub mod keys;
+pub mod claims;
 pub mod verify;
 
 /// A business refusal inside a transaction, or a storage failure around it.

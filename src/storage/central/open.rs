@@ -39,6 +39,14 @@ fn create_tables(txn: &WriteTransaction) -> Result<(), StoreError> {
     txn.open_table(TRANSFERS)?;
     txn.open_table(OPERATIONS)?;
     txn.open_table(IDEMPOTENCY)?;
+    for table in [GRANTS, AUTH_REQUESTS, AUTH_CODES, REFRESH_TOKENS, REFRESH_FAMILIES, SIGNING_KEYS, CLAIMS] {
+        txn.open_table(table)?;
+    }
+    txn.open_table(GRANT_BY_PAIR)?;
+    txn.open_table(GRANTS_BY_CUSTOMER)?;
+    txn.open_table(REVOKED_TOKENS)?;
+    txn.open_table(CHANGES)?;
+    txn.open_table(OUTBOX)?;
     Ok(())
 }
 

@@ -1,0 +1,201 @@
+//! A bounded cache of verified access tokens, so a token seen before skips its signature check.
+//!
+//! The cache saves the Ed25519 verification and the claims parsing, nothing more. It **never
+//! replaces the caller's revocation and grant-state check** (DESIGN §4: "a cache hit still
+//! consults the revocation set and the grant's current state"): a hit returns claims, and the
+//! caller must still look up the token's `jti` and `grant` exactly as after a cold verification.
+//! On every hit the cache itself re-checks what depends on the moment and on the verifier: the
+//! signing key is still in the given set, `exp`/`nbf` (with skew), `iss` and `aud`, so a token
+//! cached for company A still fails for company B and an expired entry is never served.
+//!
+//! Entries are keyed by a keyed (SipHash, random per cache) 64-bit hash of the token and keep the
+//! token itself: a hit compares the full token bytes, so a hash collision is a miss, never another
+//! token's claims. Only tokens that verified are inserted, and each lives until its `exp` plus the
+//! skew. When full, expired entries go first (one sweep over the cache, run only when some entry
+//! has expired and at most every `SWEEP_INTERVAL_S`), then the oldest insertion.
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use crate::domain::token::claims::AccessClaims;
+use crate::domain::token::jwt::{self, Expectations, TokenError};
+use crate::domain::token::keys::VerifyingKeys;
+use crate::vocab::limits::{token_cache_len_max, token_clock_skew_s, token_len_max};
+
+/// Shortest time between two sweeps, so a full cache whose entries expire one by one pays for
+/// one walk over it per interval, not one per insertion.
+const SWEEP_INTERVAL_S: i64 = 10;
+
+/// Verified tokens, shared by every request of one process (`&self`, behind one mutex whose
+/// critical sections are a map probe and a byte comparison).
+pub struct TokenCache {
+    hasher: RandomState,
+    capacity: usize,
+    inner: Mutex<Inner>,
+}
+
+struct Inner {
+    entries: HashMap<u64, Entry>,
+    /// Insertion order as (hash, sequence number); an item whose entry was replaced or swept is
+    /// stale and skipped. Compacted so it never holds more than twice the capacity.
+    order: VecDeque<(u64, u64)>,
+    next_seq: u64,
+    /// No entry expires before this second, so a sweep earlier would free nothing.
+    earliest_expiry_s: i64,
+    /// No sweep before this second (`SWEEP_INTERVAL_S` after the last).
+    next_sweep_s: i64,
+}
+
+struct Entry {
+    token: Box<str>,
+    claims: Arc<AccessClaims>,
+    seq: u64,
+}
+
+impl Entry {
+    /// The first second at which the entry's token no longer verifies.
+    fn expires_at_s(&self) -> i64 {
+        self.claims.exp.saturating_add(token_clock_skew_s)
+    }
+}
+
+impl TokenCache {
+    /// A cache of `token_cache_len_max` tokens.
+    pub fn new() -> TokenCache {
+        TokenCache::with_capacity(token_cache_len_max)
+    }
+
+    /// A cache of `capacity` tokens; panics unless `1 <= capacity <= token_cache_len_max`.
+    pub fn with_capacity(capacity: usize) -> TokenCache {
+        assert!((1..=token_cache_len_max).contains(&capacity), "token cache capacity {capacity} is out of range");
+        let inner = Inner {
+            entries: HashMap::new(),
+            order: VecDeque::new(),
+            next_seq: 0,
+            earliest_expiry_s: i64::MAX,
+            next_sweep_s: i64::MIN,
+        };
+        TokenCache { hasher: RandomState::new(), capacity, inner: Mutex::new(inner) }
+    }
+
+    /// Like [`jwt::verify`], but a token verified before is answered from the cache after the
+    /// re-checks in the module documentation. The caller still checks revocation and the grant.
+    pub fn verify(
+        &self,
+        keys: &VerifyingKeys,
+        token: &str,
+        expect: &Expectations<'_>,
+    ) -> Result<Arc<AccessClaims>, TokenError> {
+        if token.len() > token_len_max {
+            return Err(TokenError::TooLong);
+        }
+        self.verify_hashed(self.hasher.hash_one(token), keys, token, expect)
+    }
+
+    /// The tokens held now.
+    pub fn len(&self) -> usize {
+        self.lock().entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn verify_hashed(
+        &self,
+        hash: u64,
+        keys: &VerifyingKeys,
+        token: &str,
+        expect: &Expectations<'_>,
+    ) -> Result<Arc<AccessClaims>, TokenError> {
+        if let Some(claims) = self.lookup(hash, token) {
+            if !jwt::header_is_known(keys, token) {
+                return Err(TokenError::UnknownKey);
+            }
+            jwt::check_claims(&claims, expect)?;
+            return Ok(claims);
+        }
+        let claims = Arc::new(jwt::verify(keys, token, expect)?);
+        Ok(self.insert(hash, token, claims, expect.now.unix_s()))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // Every critical section leaves the maps consistent, so a panic elsewhere poisons nothing.
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The cached claims of exactly `token`, if any.
+    fn lookup(&self, hash: u64, token: &str) -> Option<Arc<AccessClaims>> {
+        let inner = self.lock();
+        let entry = inner.entries.get(&hash)?;
+        (*entry.token == *token).then(|| Arc::clone(&entry.claims))
+    }
+
+    /// Caches `claims` for `token` and returns the claims now cached for it (another thread may
+    /// have inserted the same token first). A colliding entry of another token is replaced.
+    fn insert(&self, hash: u64, token: &str, claims: Arc<AccessClaims>, now_s: i64) -> Arc<AccessClaims> {
+        let mut inner = self.lock();
+        match inner.entries.get(&hash) {
+            Some(entry) if *entry.token == *token => return Arc::clone(&entry.claims),
+            Some(_) => {}
+            None => inner.make_room(self.capacity, now_s),
+        }
+        let seq = inner.next_seq;
+        inner.next_seq += 1;
+        let entry = Entry { token: token.into(), claims: Arc::clone(&claims), seq };
+        inner.earliest_expiry_s = inner.earliest_expiry_s.min(entry.expires_at_s());
+        inner.entries.insert(hash, entry);
+        inner.order.push_back((hash, seq));
+        if inner.order.len() > 2 * self.capacity {
+            inner.compact_order();
+        }
+        assert!(inner.entries.len() <= self.capacity, "token cache over its capacity");
+        claims
+    }
+}
+
+impl Default for TokenCache {
+    fn default() -> Self {
+        TokenCache::new()
+    }
+}
+
+impl Inner {
+    /// Frees at least one slot when the cache is full: expired entries first, then the oldest.
+    fn make_room(&mut self, capacity: usize, now_s: i64) {
+        if self.entries.len() < capacity {
+            return;
+        }
+        if now_s >= self.earliest_expiry_s && now_s >= self.next_sweep_s {
+            self.entries.retain(|_, entry| now_s < entry.expires_at_s());
+            self.earliest_expiry_s = self.entries.values().map(Entry::expires_at_s).min().unwrap_or(i64::MAX);
+            self.next_sweep_s = now_s.saturating_add(SWEEP_INTERVAL_S);
+            self.compact_order();
+        }
+        while self.entries.len() >= capacity {
+            let (hash, seq) = self.order.pop_front().expect("a full cache has live entries in its order");
+            if self.entries.get(&hash).is_some_and(|entry| entry.seq == seq) {
+                self.entries.remove(&hash);
+            }
+        }
+    }
+
+    /// Drops order items whose entry is gone or was replaced.
+    fn compact_order(&mut self) {
+        let entries = &self.entries;
+        self.order.retain(|(hash, seq)| entries.get(hash).is_some_and(|entry| entry.seq == *seq));
+    }
+}
+
+impl fmt::Debug for TokenCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never the tokens: they are bearer credentials.
+        f.debug_struct("TokenCache").field("len", &self.len()).field("capacity", &self.capacity).finish()
+    }
+}
+
+#[cfg(test)]
+#[path = "cache_tests.rs"]
+mod tests;
