@@ -10,6 +10,7 @@ pub mod tokens;
 pub mod access;
 pub mod events;
 pub mod mail;
+pub mod web;
 pub mod idempotency;
 pub mod providers;
 pub mod routes;

@@ -73,6 +73,9 @@ async fn serve_on(config: CentralConfig, clock: ClockHandle, store: Store) -> an
         "--access-token-ttl-s must be between 1 and {token_ttl_s_max}"
     );
     let keyring = Keyring::load(&store, clock.now()).await?;
+    let csrf_key = store
+        .write(|tx| settings::get_or_create(tx, "csrf_key", || Secret::generate("csrf_").expose().to_owned()))
+        .await?;
     let mailer: Arc<dyn Mailer> = match &config.smtp_url {
         Some(url) => Arc::new(SmtpMailer::new(url, &config.mail_from)?),
         None => Arc::new(LogFileMailer::new(config.data_dir.join("mail.log"))),
@@ -93,6 +96,7 @@ async fn serve_on(config: CentralConfig, clock: ClockHandle, store: Store) -> an
         },
         limiters: Limiters::default(),
         mailer,
+        csrf_key: Secret::new(csrf_key),
     });
 
     let (routes, document) = openapi::routes_with_document();

@@ -58,6 +58,8 @@ pub struct AppState {
     pub mailer: Arc<dyn Mailer>,
     /// Whether central is served over https (cookies get `Secure`).
     pub https: bool,
+    /// Key of the forms' CSRF tokens, kept in the database so pages survive a restart.
+    pub csrf_key: crate::vocab::secret::Secret,
 }
 
 pub type SharedState = Arc<AppState>;

@@ -14,3 +14,5 @@ mod ledger_model;
 mod openapi;
 mod top_ups;
 mod verify;
+mod oauth_support;
+mod oauth_flow;

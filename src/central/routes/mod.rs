@@ -9,6 +9,8 @@ pub mod oauth_introspection;
 pub mod permission;
 pub mod grants;
 pub mod direct_users;
+pub mod authorize;
+pub mod claim_page;
 pub mod registration;
 pub mod services;
 pub mod sessions;
@@ -47,4 +49,6 @@ pub fn router() -> OpenApiRouter<SharedState> {
         .routes(routes!(grants::list))
         .routes(routes!(grants::update, grants::revoke))
         .routes(routes!(direct_users::create))
+        .routes(routes!(authorize::show, authorize::answer))
+        .routes(routes!(claim_page::show, claim_page::submit))
 }
