@@ -1,7 +1,9 @@
 //! Signing in and out.
 
 use axum::Json;
-use axum::extract::State;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
 use axum::http::StatusCode;
 
 use crate::central::auth::AnySession;
@@ -20,14 +22,29 @@ use crate::wire::secret_text::SecretText;
 
 /// Sign in as a customer or a company; the token goes in `Authorization: Bearer`.
 #[utoipa::path(post, path = "/api/v1/sessions", tag = "sessions", request_body = CreateSession,
-    responses((status = 201, body = Session), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 201, body = Session), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"), (status = 429, body = Problem, content_type = "application/problem+json")))]
 pub async fn create_session(
     State(state): State<SharedState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     body: ApiJson<CreateSession>,
 ) -> ApiResult<(StatusCode, Json<Session>)> {
     let input = body.value;
     let invalid = || Problem::unauthorized("invalid email or password");
     let email = Email::parse(&input.email).map_err(|_| invalid())?;
+    let now = state.now();
+    let limited = state
+        .limiters
+        .sign_in_email
+        .check(email.as_str(), now)
+        .and(state.limiters.sign_in_address.check(&peer.ip().to_string(), now));
+    if let Err(retry_after) = limited {
+        return Err(Problem::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            "too many sign-in attempts; wait and retry",
+        )
+        .with_retry_after(retry_after));
+    }
     let (kind, subject, hash) = match input.kind {
         SessionKindWire::Customer => {
             let found = state.store.read(move |r| customers::by_email(r, &email)).await.or_internal()?;
@@ -47,7 +64,6 @@ pub async fn create_session(
     .await?;
     let subject = subject.filter(|_| matches).ok_or_else(invalid)?;
     let token = Secret::generate("pts_");
-    let now = state.now();
     let session = SessionRecord { kind, subject, created_at: now, expires_at: now.plus_s(session_ttl_s) };
     let expires_at = session.expires_at;
     let stored = token.clone();
