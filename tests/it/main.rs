@@ -16,3 +16,5 @@ mod top_ups;
 mod verify;
 mod oauth_support;
 mod oauth_flow;
+mod oauth_consent;
+mod direct_users;
