@@ -34,6 +34,10 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("post", "/api/v1/direct-users"),
 ];
 
+/// Server-rendered pages: documented too, answering HTML.
+const PAGES: &[(&str, &str)] =
+    &[("get", "/oauth/authorize"), ("post", "/oauth/authorize"), ("get", "/claim"), ("post", "/claim")];
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_endpoint_is_documented_with_its_errors() {
     // Proves the OpenAPI 3.1 document lists each endpoint built so far and that its error answers use the Problem schema.
@@ -44,7 +48,15 @@ async fn every_endpoint_is_documented_with_its_errors() {
     assert!(doc["openapi"].as_str().expect("version").starts_with("3.1"), "{}", doc["openapi"]);
     let paths = doc["paths"].as_object().expect("paths");
     let documented: usize = paths.values().map(|item| item.as_object().map_or(0, |ops| ops.len())).sum();
-    assert_eq!(documented, ENDPOINTS.len(), "documented operations: {:?}", paths.keys().collect::<Vec<_>>());
+    assert_eq!(
+        documented,
+        ENDPOINTS.len() + PAGES.len(),
+        "documented operations: {:?}",
+        paths.keys().collect::<Vec<_>>()
+    );
+    for (method, path) in PAGES {
+        assert!(doc["paths"][path][method].is_object(), "page {method} {path} is documented");
+    }
     for (method, path) in ENDPOINTS {
         let operation = &doc["paths"][path][method];
         assert!(operation.is_object(), "{method} {path} is documented");
