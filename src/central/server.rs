@@ -26,7 +26,7 @@ use crate::central::state::{AppState, Limiters, OAuthSettings, SharedState};
 use crate::central::{admin, openapi};
 use crate::http::limits::with_listener_limits;
 use crate::storage::central::open::open_central;
-use crate::storage::central::{sessions, settings, top_ups};
+use crate::storage::central::{oauth, sessions, settings, top_ups};
 use crate::storage::{Store, StoreOptions};
 use crate::vocab::limits::{password_hashing_concurrency_max, token_ttl_s_max};
 use crate::vocab::money::Currency;
@@ -117,7 +117,7 @@ async fn serve_on(config: CentralConfig, clock: ClockHandle, store: Store) -> an
     });
     resume_pending_top_ups(&state).await?;
     let background =
-        vec![tokio::spawn(admin::serve(admin_listener, state.clone())), tokio::spawn(prune_sessions(store, clock))];
+        vec![tokio::spawn(admin::serve(admin_listener, state.clone())), tokio::spawn(housekeeping(store, clock))];
     Ok(RunningCentral { addr, public_url, state, stop, served, background })
 }
 
@@ -191,14 +191,18 @@ async fn resume_pending_top_ups(state: &SharedState) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn prune_sessions(store: Store, clock: ClockHandle) {
+/// Hourly housekeeping: expired sessions, revoked token ids past their expiry, stale
+/// authorization requests and codes.
+async fn housekeeping(store: Store, clock: ClockHandle) {
     let mut every = tokio::time::interval(Duration::from_secs(3600));
     loop {
         every.tick().await;
         let now = clock.now();
-        match store.write(move |tx| sessions::prune_expired(tx, now)).await {
-            Ok(pruned) => tracing::debug!(pruned, "expired sessions pruned"),
-            Err(error) => tracing::warn!(error = %error, "pruning sessions failed"),
+        let pruned =
+            store.write(move |tx| Ok(sessions::prune_expired(tx, now)? + oauth::prune_expired(tx, now)?)).await;
+        match pruned {
+            Ok(pruned) => tracing::debug!(pruned, "expired records pruned"),
+            Err(error) => tracing::warn!(error = %error, "housekeeping failed"),
         }
     }
 }

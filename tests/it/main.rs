@@ -18,3 +18,4 @@ mod oauth_support;
 mod oauth_flow;
 mod oauth_consent;
 mod direct_users;
+mod housekeeping;

@@ -220,3 +220,49 @@ pub fn grant_of_refresh(tx: &Tx<'_>, hash: &str) -> Result<Option<GrantRecord>, 
         None => Ok(None),
     }
 }
+
+/// Drops what can no longer matter at `now`: revoked token ids past their `exp` (plus skew),
+/// expired authorization requests and codes. Returns how many records went.
+pub fn prune_expired(tx: &mut Tx<'_>, now: Timestamp) -> Result<usize, StoreError> {
+    let horizon_s = now.unix_s() - crate::vocab::limits::token_clock_skew_s;
+    let mut pruned = 0;
+    {
+        let mut revoked = tx.txn.open_table(REVOKED_TOKENS)?;
+        let mut dead = Vec::new();
+        for entry in revoked.iter()? {
+            let (jti, exp) = entry?;
+            if exp.value() < horizon_s {
+                dead.push(jti.value().to_owned());
+            }
+        }
+        for jti in &dead {
+            revoked.remove(jti.as_str())?;
+        }
+        pruned += dead.len();
+    }
+    pruned += prune_table::<AuthRequestRecord>(tx, AUTH_REQUESTS, "auth_requests", |r| r.expires_at <= now)?;
+    // A code is kept a day past expiry so a late replay is still recognised and revokes.
+    pruned += prune_table::<CodeRecord>(tx, AUTH_CODES, "auth_codes", |c| c.expires_at.plus_s(24 * 3600) <= now)?;
+    Ok(pruned)
+}
+
+fn prune_table<T: serde::de::DeserializeOwned>(
+    tx: &mut Tx<'_>,
+    table: redb::TableDefinition<&'static str, &'static [u8]>,
+    name: &'static str,
+    dead: impl Fn(&T) -> bool,
+) -> Result<usize, StoreError> {
+    let mut open = tx.txn.open_table(table)?;
+    let mut keys = Vec::new();
+    for entry in open.iter()? {
+        let (key, bytes) = entry?;
+        let record: T = crate::storage::codec::decode(name, bytes.value())?;
+        if dead(&record) {
+            keys.push(key.value().to_owned());
+        }
+    }
+    for key in &keys {
+        open.remove(key.as_str())?;
+    }
+    Ok(keys.len())
+}
