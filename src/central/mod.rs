@@ -8,6 +8,8 @@ pub mod client_auth;
 pub mod keyring;
 pub mod tokens;
 pub mod access;
+pub mod billing_auth;
+pub mod hold_sweeper;
 pub mod events;
 pub mod mail;
 pub mod web;

@@ -23,7 +23,7 @@ use crate::central::mail::Mailer;
 use crate::central::mail::log_file::LogFileMailer;
 use crate::central::mail::smtp::SmtpMailer;
 use crate::central::state::{AppState, Limiters, OAuthSettings, SharedState};
-use crate::central::{admin, openapi};
+use crate::central::{admin, hold_sweeper, openapi};
 use crate::http::limits::with_listener_limits;
 use crate::storage::central::open::open_central;
 use crate::storage::central::{oauth, sessions, settings, top_ups};
@@ -117,7 +117,8 @@ async fn serve_on(config: CentralConfig, clock: ClockHandle, store: Store) -> an
     });
     resume_pending_top_ups(&state).await?;
     let background =
-        vec![tokio::spawn(admin::serve(admin_listener, state.clone())), tokio::spawn(housekeeping(store, clock))];
+        vec![tokio::spawn(admin::serve(admin_listener, state.clone())), tokio::spawn(hold_sweeper::run(store.clone(), clock.clone(), config.currency)),
+        tokio::spawn(housekeeping(store, clock))];
     Ok(RunningCentral { addr, public_url, state, stop, served, background })
 }
 

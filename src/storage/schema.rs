@@ -68,3 +68,9 @@ pub const CHANGES: TableDefinition<u64, &[u8]> = TableDefinition::new("changes")
 pub const OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("outbox");
 /// hex SHA-256 of a claim token → claim record.
 pub const CLAIMS: TableDefinition<&str, &[u8]> = TableDefinition::new("claims");
+
+// Billing (central).
+/// (account, seq) → hold id: an account's holds, for the spending cap.
+pub const HOLDS_BY_ACCOUNT: TableDefinition<(&str, u64), &str> = TableDefinition::new("holds_by_account");
+/// (expires_at unix ms, hold id) → (): open holds by expiry, for the sweeper.
+pub const HOLD_EXPIRY: TableDefinition<(u64, &str), ()> = TableDefinition::new("hold_expiry");

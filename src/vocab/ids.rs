@@ -118,6 +118,8 @@ typed_id!(/// One sidecar instance.
     SidecarId, "sc_", "sidecar");
 typed_id!(/// One webhook event.
     EventId, "evt_", "event");
+typed_id!(/// One event's delivery to its company's webhook URL, with its attempts.
+    DeliveryId, "dlv_", "delivery");
 
 #[cfg(test)]
 mod tests {

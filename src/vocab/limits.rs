@@ -99,3 +99,15 @@ pub const rate_limit_keys_max: usize = 100_000;
 const _: () = assert!(0 < access_token_ttl_s_default && access_token_ttl_s_default <= token_ttl_s_max);
 const _: () = assert!(auth_code_ttl_s < auth_request_ttl_s);
 const _: () = assert!(sign_in_per_email_burst <= sign_in_per_address_burst);
+
+/// Default and longest hold lifetime (DESIGN §5.1: default 900 s, max 7 days).
+pub const hold_ttl_s_default: i64 = 900;
+pub const hold_ttl_s_max: i64 = 7 * 24 * 3600;
+/// The spending cap's rolling window (DESIGN §5.1).
+pub const spending_window_s: i64 = 30 * 24 * 3600;
+/// Holds expired per sweep transaction.
+pub const hold_expiry_batch_len_max: usize = 256;
+/// How often the hold sweeper looks at the clock, in milliseconds of real time.
+pub const hold_sweep_interval_ms: u64 = 500;
+
+const _: () = assert!(hold_ttl_s_default <= hold_ttl_s_max);

@@ -7,3 +7,4 @@ pub mod people;
 pub mod company;
 pub mod money;
 pub mod oauth;
+pub mod billing;

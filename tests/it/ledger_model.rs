@@ -312,6 +312,13 @@ impl From<BillingError> for Outcome {
             BillingError::HoldExpired => Outcome::HoldExpired,
             BillingError::NotCapturable => Outcome::NotCapturable,
             BillingError::CaptureExceedsHold => Outcome::CaptureExceedsHold,
+            // The model drives only the ledger operations; caps and services are checked by
+            // the billing routes around them and never reached here.
+            other @ (BillingError::SpendingCapExceeded { .. }
+            | BillingError::ServiceNotFound
+            | BillingError::ServiceInactive) => {
+                panic!("the ledger model never asks for {other:?}")
+            }
         }
     }
 }

@@ -19,3 +19,4 @@ mod oauth_flow;
 mod oauth_consent;
 mod direct_users;
 mod housekeeping;
+mod billing;

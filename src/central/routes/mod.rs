@@ -11,6 +11,8 @@ pub mod grants;
 pub mod direct_users;
 pub mod authorize;
 pub mod claim_page;
+pub mod billing;
+pub mod charges;
 pub mod registration;
 pub mod services;
 pub mod sessions;
@@ -51,4 +53,11 @@ pub fn router() -> OpenApiRouter<SharedState> {
         .routes(routes!(direct_users::create))
         .routes(routes!(authorize::show, authorize::answer))
         .routes(routes!(claim_page::show, claim_page::submit))
+        .routes(routes!(billing::balance))
+        .routes(routes!(billing::create_hold))
+        .routes(routes!(billing::get_hold))
+        .routes(routes!(billing::capture))
+        .routes(routes!(billing::release))
+        .routes(routes!(charges::create))
+        .routes(routes!(charges::get))
 }

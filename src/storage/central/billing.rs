@@ -9,7 +9,7 @@ use crate::storage::central::records::{
 };
 use crate::storage::central::{TxResult, accounts, companies, customers, ledger};
 use crate::storage::pages::{Page, page_desc};
-use crate::storage::schema::{CHARGES, CHARGES_BY_ACCOUNT, CHARGES_BY_COMPANY, HOLDS};
+use crate::storage::schema::{CHARGES, CHARGES_BY_ACCOUNT, CHARGES_BY_COMPANY, HOLD_EXPIRY, HOLDS, HOLDS_BY_ACCOUNT};
 use crate::storage::{Reader, StoreError, Tx};
 use crate::vocab::ids::{AccountId, ChargeId, CompanyId, HoldId, ServiceId};
 use crate::vocab::money::Amount;
@@ -31,6 +31,12 @@ pub enum BillingError {
     NotCapturable,
     #[error("the capture amount exceeds the held amount")]
     CaptureExceedsHold,
+    #[error("the spending cap of {cap} over 30 days would be exceeded: {used} already used, {needed} needed")]
+    SpendingCapExceeded { cap: Amount, used: Amount, needed: Amount },
+    #[error("service not found")]
+    ServiceNotFound,
+    #[error("the service is inactive")]
+    ServiceInactive,
 }
 
 /// What a charge books, apart from where its money comes from.
@@ -153,7 +159,15 @@ pub fn hold(tx: &mut Tx<'_>, input: HoldInput, now: Timestamp) -> TxResult<HoldR
     };
     ledger::post(tx, &plan, now, &format!("hold {}", hold.id))?;
     put_record(&mut tx.txn.open_table(HOLDS)?, hold.id.as_str(), &hold)?;
+    let seq = tx.next("seq")?;
+    tx.txn.open_table(HOLDS_BY_ACCOUNT)?.insert((hold.account_id.as_str(), seq), hold.id.as_str())?;
+    tx.txn.open_table(HOLD_EXPIRY)?.insert((expiry_key(&hold), hold.id.as_str()), ())?;
     Ok(Ok(hold))
+}
+
+/// The key of a hold in the expiry index.
+pub(crate) fn expiry_key(hold: &HoldRecord) -> u64 {
+    u64::try_from(hold.expires_at.unix_ms()).unwrap_or(0)
 }
 
 fn open_hold(tx: &Tx<'_>, company: &CompanyId, id: &HoldId, now: Timestamp) -> TxResult<HoldRecord, BillingError> {
@@ -182,6 +196,7 @@ pub fn release(
     ledger::post(tx, &plan_release(&hold.customer_id, hold.amount), now, &format!("release {id}"))?;
     hold.status = HoldStatus::Released;
     put_record(&mut tx.txn.open_table(HOLDS)?, id.as_str(), &hold)?;
+    tx.txn.open_table(HOLD_EXPIRY)?.remove((expiry_key(&hold), hold.id.as_str()))?;
     Ok(Ok(hold))
 }
 
@@ -215,7 +230,13 @@ pub fn capture(
     hold.status = HoldStatus::Captured;
     hold.captured = input.amount;
     put_record(&mut tx.txn.open_table(HOLDS)?, id.as_str(), &hold)?;
+    tx.txn.open_table(HOLD_EXPIRY)?.remove((expiry_key(&hold), hold.id.as_str()))?;
     book_charge(tx, account, charge_id, input, Some(id.clone()), now).map(Ok)
+}
+
+pub fn get_hold_in_tx(tx: &Tx<'_>, company: &CompanyId, id: &HoldId) -> Result<Option<HoldRecord>, StoreError> {
+    let hold: Option<HoldRecord> = get_record(&tx.txn.open_table(HOLDS)?, "holds", id.as_str())?;
+    Ok(hold.filter(|h| &h.company_id == company))
 }
 
 pub fn get_hold(reader: &Reader, company: &CompanyId, id: &HoldId) -> Result<Option<HoldRecord>, StoreError> {

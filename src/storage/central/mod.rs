@@ -12,6 +12,8 @@ pub mod services;
 pub mod accounts;
 pub mod top_ups;
 pub mod billing;
+pub mod spending;
+pub mod hold_expiry;
 pub mod idempotency;
 pub mod changes;
 pub mod grants;

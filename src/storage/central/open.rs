@@ -47,6 +47,8 @@ fn create_tables(txn: &WriteTransaction) -> Result<(), StoreError> {
     txn.open_table(REVOKED_TOKENS)?;
     txn.open_table(CHANGES)?;
     txn.open_table(OUTBOX)?;
+    txn.open_table(HOLDS_BY_ACCOUNT)?;
+    txn.open_table(HOLD_EXPIRY)?;
     Ok(())
 }
 

@@ -1,0 +1,281 @@
+//! Billing at central: the balance check and holds (create, read, capture, release), with the
+//! scope rules, the spending cap and Stripe-style idempotency (DESIGN §5, §5.1).
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+
+use crate::central::access;
+use crate::central::billing_auth::caller;
+use crate::central::error::{ApiResult, OrInternal};
+use crate::central::idempotency::{self, IdempotentRequest};
+use crate::central::state::SharedState;
+use crate::domain::token::scope::Scope;
+use crate::http::json::ApiJson;
+use crate::http::problem::{FieldErrors, Problem};
+use crate::storage::central::billing::{self, BillingError, ChargeInput, HoldInput};
+use crate::storage::central::changes::queue_event;
+use crate::storage::central::records::ChargeRecord;
+use crate::storage::central::{ledger, services, spending};
+use crate::storage::{StoreError, Tx};
+use crate::vocab::ids::{HoldId, ServiceId};
+use crate::vocab::limits::{description_len_max, hold_ttl_s_default, hold_ttl_s_max, partner_payload_bytes_max};
+use crate::vocab::time::Timestamp;
+use crate::wire::billing::{Balance, CaptureHold, CreateHold, Hold};
+use crate::wire::money::Charge;
+
+/// The problem answer of a billing refusal.
+pub fn refusal(error: BillingError) -> Problem {
+    match error {
+        BillingError::AccountNotFound => Problem::not_found("no such account"),
+        BillingError::HoldNotFound => Problem::not_found("no such hold"),
+        BillingError::ServiceNotFound => Problem::not_found("no such service"),
+        BillingError::Funds(refused) => {
+            Problem::new(StatusCode::PAYMENT_REQUIRED, "insufficient_funds", refused.to_string())
+        }
+        BillingError::SpendingCapExceeded { .. } => {
+            Problem::new(StatusCode::PAYMENT_REQUIRED, "spending_cap_exceeded", error.to_string())
+        }
+        BillingError::HoldNotOpen(_)
+        | BillingError::HoldExpired
+        | BillingError::NotCapturable
+        | BillingError::ServiceInactive => Problem::conflict("conflict", error.to_string()),
+        BillingError::CaptureExceedsHold => Problem::field("amount", error.to_string()),
+    }
+}
+
+/// A partner payload: a JSON object of at most 4 KiB (413 above, DESIGN §5).
+pub fn check_payload(payload: Option<serde_json::Value>) -> ApiResult<Option<serde_json::Value>> {
+    let Some(payload) = payload else { return Ok(None) };
+    if !payload.is_object() {
+        return Err(Problem::field("payload", "must be a JSON object"));
+    }
+    if serde_json::to_vec(&payload).map_or(usize::MAX, |b| b.len()) > partner_payload_bytes_max {
+        return Err(Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "payload must be at most 4 KiB of JSON",
+        ));
+    }
+    Ok(Some(payload))
+}
+
+pub fn check_description(errors: &mut FieldErrors, description: Option<String>) -> Option<String> {
+    let description = description.map(|d| d.trim().to_owned()).filter(|d| !d.is_empty())?;
+    if description.chars().count() > description_len_max || description.chars().any(char::is_control) {
+        errors.check::<(), _>("description", Err("must be at most 500 characters, without control characters"));
+        return None;
+    }
+    Some(description)
+}
+
+/// What the account can spend now (`check`).
+#[utoipa::path(get, path = "/api/v1/billing/balance", tag = "billing", security(("access_token" = [])),
+    responses((status = 200, body = Balance), (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json")))]
+pub async fn balance(State(state): State<SharedState>, headers: HeaderMap) -> ApiResult<Json<Balance>> {
+    let granted = access::authenticate(&state, &headers, None).await?;
+    granted.require(Scope::Check)?;
+    let customer = granted.grant.customer_id.clone();
+    let wallet = state.store.read(move |r| ledger::wallet(r, &customer)).await.or_internal()?;
+    Ok(Json(Balance {
+        account_id: granted.claims.sub.to_string(),
+        currency: state.currency.code().to_owned(),
+        available: wallet.available.to_wire(state.currency),
+        as_of: state.now().to_rfc3339(),
+    }))
+}
+
+/// Block funds until captured, released or expired (`hold`). Requires `Idempotency-Key`.
+#[utoipa::path(post, path = "/api/v1/billing/holds", tag = "billing", security(("access_token" = [])), request_body = CreateHold,
+    params(("Idempotency-Key" = String, Header, description = "1–255 printable characters, scoped to the company")),
+    responses((status = 201, body = Hold), (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"), (status = 402, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn create_hold(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    body: ApiJson<CreateHold>,
+) -> ApiResult<Response> {
+    let granted = access::authenticate(&state, &headers, None).await?;
+    granted.require(Scope::Hold)?;
+    let request = IdempotentRequest::new(
+        &headers,
+        format!("company:{}", granted.grant.company_id),
+        "POST",
+        "/api/v1/billing/holds",
+        &body.raw,
+    )?;
+    let input = body.value;
+    let mut errors = FieldErrors::default();
+    let amount = errors.check("amount", input.amount.parse(state.currency));
+    let ttl_s = input.expires_in_s.unwrap_or(hold_ttl_s_default);
+    if !(1..=hold_ttl_s_max).contains(&ttl_s) {
+        errors.check::<(), _>("expires_in_s", Err("must be from 1 to 604800 seconds"));
+    }
+    let description = check_description(&mut errors, input.description);
+    errors.finish()?;
+    let Some(amount) = amount else { return Err(Problem::internal()) };
+    let (now, currency, cap) = (state.now(), state.currency, granted.grant.spending_cap);
+    let hold = HoldInput {
+        company_id: granted.grant.company_id.clone(),
+        account_id: granted.grant.account_id.clone(),
+        amount,
+        capturable: granted.effective.contains(Scope::Charge),
+        description,
+        expires_at: now.plus_s(ttl_s),
+    };
+    let (response, _) = idempotency::run(&state, request, move |tx| {
+        if let Err(refused) = spending::check(tx, &hold.account_id, cap, amount, now)? {
+            return Ok(Err(refusal(refused)));
+        }
+        match billing::hold(tx, hold, now)? {
+            Ok(hold) => Ok(Ok((
+                StatusCode::CREATED,
+                serde_json::to_value(Hold::from_record(&hold, currency)).unwrap_or_default(),
+                (),
+            ))),
+            Err(refused) => Ok(Err(refusal(refused))),
+        }
+    })
+    .await?;
+    Ok(response)
+}
+
+fn parse_hold_id(id: &str) -> ApiResult<HoldId> {
+    HoldId::parse(id).map_err(|_| Problem::not_found("no such hold"))
+}
+
+/// One hold, to its company (client credentials) or to a token of its account.
+#[utoipa::path(get, path = "/api/v1/billing/holds/{id}", tag = "billing", security(("access_token" = []), ("client" = [])),
+    params(("id" = String, Path, description = "hold id")),
+    responses((status = 200, body = Hold), (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn get_hold(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Hold>> {
+    let who = caller(&state, &headers).await?;
+    let id = parse_hold_id(&id)?;
+    let company = who.company_id().clone();
+    let hold = state.store.read(move |r| billing::get_hold(r, &company, &id)).await.or_internal()?;
+    let hold = hold.filter(|h| who.may_see(&h.account_id)).ok_or_else(|| Problem::not_found("no such hold"))?;
+    Ok(Json(Hold::from_record(&hold, state.currency)))
+}
+
+/// Capture all or part of a hold as a charge; the rest is released. One capture per hold.
+#[utoipa::path(post, path = "/api/v1/billing/holds/{id}/capture", tag = "billing", security(("access_token" = []), ("client" = [])), request_body = CaptureHold,
+    params(("id" = String, Path, description = "hold id"), ("Idempotency-Key" = String, Header, description = "1–255 printable characters")),
+    responses((status = 201, body = Charge), (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"), (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn capture(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: ApiJson<CaptureHold>,
+) -> ApiResult<Response> {
+    let who = caller(&state, &headers).await?;
+    let path = format!("/api/v1/billing/holds/{id}/capture");
+    let request = IdempotentRequest::new(&headers, format!("company:{}", who.company_id()), "POST", &path, &body.raw)?;
+    let hold_id = parse_hold_id(&id)?;
+    let input = body.value;
+    let mut errors = FieldErrors::default();
+    let amount = input.amount.as_ref().and_then(|a| errors.check("amount", a.parse(state.currency)));
+    let service_id = input.service_id.as_deref().and_then(|s| errors.check("service_id", ServiceId::parse(s)));
+    let description = check_description(&mut errors, input.description);
+    errors.finish()?;
+    let payload = check_payload(input.payload)?;
+    let (now, currency, company) = (state.now(), state.currency, who.company_id().clone());
+    let key = request_key(&headers);
+    let (response, _) = idempotency::run(&state, request, move |tx| {
+        let Some(hold) = billing::get_hold_in_tx(tx, &company, &hold_id)?.filter(|h| who.may_see(&h.account_id)) else {
+            return Ok(Err(refusal(BillingError::HoldNotFound)));
+        };
+        let service = match &service_id {
+            Some(id) => match services::get_in_tx(tx, &company, id)? {
+                Some(service) => Some(service),
+                None => return Ok(Err(refusal(BillingError::ServiceNotFound))),
+            },
+            None => None,
+        };
+        let charge = ChargeInput {
+            company_id: company.clone(),
+            account_id: hold.account_id.clone(),
+            amount: amount.unwrap_or(hold.amount),
+            service_name: service.as_ref().map(|s| s.name.as_str().to_owned()),
+            service_id: service.map(|s| s.id),
+            description: description.or(hold.description.clone()),
+            payload,
+            idempotency_key: key,
+        };
+        match billing::capture(tx, &hold_id, charge, now)? {
+            Ok(charge) => {
+                let body = serde_json::to_value(Charge::from_record(&charge, currency)).unwrap_or_default();
+                queue_settled(tx, &charge, body.clone(), now)?;
+                Ok(Ok((StatusCode::CREATED, body, ())))
+            }
+            Err(refused) => Ok(Err(refusal(refused))),
+        }
+    })
+    .await?;
+    Ok(response)
+}
+
+/// Release a hold: its whole amount goes back to the wallet.
+#[utoipa::path(post, path = "/api/v1/billing/holds/{id}/release", tag = "billing", security(("access_token" = []), ("client" = [])),
+    params(("id" = String, Path, description = "hold id"), ("Idempotency-Key" = String, Header, description = "1–255 printable characters")),
+    responses((status = 200, body = Hold), (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json")))]
+pub async fn release(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Response> {
+    let who = caller(&state, &headers).await?;
+    let path = format!("/api/v1/billing/holds/{id}/release");
+    let request = IdempotentRequest::new(
+        &headers,
+        format!("company:{}", who.company_id()),
+        "POST",
+        &path,
+        &serde_json::Value::Null,
+    )?;
+    let hold_id = parse_hold_id(&id)?;
+    let (now, currency, company) = (state.now(), state.currency, who.company_id().clone());
+    let (response, _) = idempotency::run(&state, request, move |tx| {
+        if billing::get_hold_in_tx(tx, &company, &hold_id)?.filter(|h| who.may_see(&h.account_id)).is_none() {
+            return Ok(Err(refusal(BillingError::HoldNotFound)));
+        }
+        match billing::release(tx, &company, &hold_id, now)? {
+            Ok(hold) => Ok(Ok((
+                StatusCode::OK,
+                serde_json::to_value(Hold::from_record(&hold, currency)).unwrap_or_default(),
+                (),
+            ))),
+            Err(refused) => Ok(Err(refusal(refused))),
+        }
+    })
+    .await?;
+    Ok(response)
+}
+
+/// The request's `Idempotency-Key`, kept on the charge for settlement-time dedupe (DESIGN §5).
+pub fn request_key(headers: &HeaderMap) -> Option<String> {
+    headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
+
+/// Queues `charge.settled` with the charge in its wire shape.
+pub fn queue_settled(
+    tx: &mut Tx<'_>,
+    charge: &ChargeRecord,
+    data: serde_json::Value,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    queue_event(tx, &charge.company_id, "charge.settled", data, now).map(drop)
+}

@@ -1,0 +1,115 @@
+//! Direct charges at central (`charge` scope): by service (its current price, name
+//! snapshotted) or by amount and description, settled at once with `charge.settled`.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+
+use crate::central::access;
+use crate::central::billing_auth::caller;
+use crate::central::error::{ApiResult, OrInternal};
+use crate::central::idempotency::{self, IdempotentRequest};
+use crate::central::routes::billing::{check_description, check_payload, queue_settled, refusal, request_key};
+use crate::central::state::SharedState;
+use crate::domain::token::scope::Scope;
+use crate::http::json::ApiJson;
+use crate::http::problem::{FieldErrors, Problem};
+use crate::storage::central::billing::{self, BillingError, ChargeInput};
+use crate::storage::central::{services, spending};
+use crate::vocab::ids::{ChargeId, ServiceId};
+use crate::wire::billing::CreateCharge;
+use crate::wire::money::Charge;
+
+/// Charge the token's account. Requires `Idempotency-Key`.
+#[utoipa::path(post, path = "/api/v1/billing/charges", tag = "billing", security(("access_token" = [])), request_body = CreateCharge,
+    params(("Idempotency-Key" = String, Header, description = "1–255 printable characters, scoped to the company")),
+    responses((status = 201, body = Charge), (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"), (status = 402, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"), (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")))]
+pub async fn create(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    body: ApiJson<CreateCharge>,
+) -> ApiResult<Response> {
+    let granted = access::authenticate(&state, &headers, None).await?;
+    granted.require(Scope::Charge)?;
+    let request = IdempotentRequest::new(
+        &headers,
+        format!("company:{}", granted.grant.company_id),
+        "POST",
+        "/api/v1/billing/charges",
+        &body.raw,
+    )?;
+    let input = body.value;
+    let mut errors = FieldErrors::default();
+    let service_id = input.service_id.as_deref().and_then(|s| errors.check("service_id", ServiceId::parse(s)));
+    let amount = input.amount.as_ref().and_then(|a| errors.check("amount", a.parse(state.currency)));
+    let description = check_description(&mut errors, input.description);
+    match (input.service_id.is_some(), input.amount.is_some()) {
+        (true, true) => drop(errors.check::<(), _>("amount", Err("give either service_id or amount, not both"))),
+        (false, false) => drop(errors.check::<(), _>("service_id", Err("give service_id, or amount with description"))),
+        (false, true) if description.is_none() => {
+            drop(errors.check::<(), _>("description", Err("is required with amount")))
+        }
+        _ => {}
+    }
+    errors.finish()?;
+    let payload = check_payload(input.payload)?;
+    let (now, currency, cap, key) = (state.now(), state.currency, granted.grant.spending_cap, request_key(&headers));
+    let (company, account) = (granted.grant.company_id.clone(), granted.grant.account_id.clone());
+    let (response, _) = idempotency::run(&state, request, move |tx| {
+        let (amount, service) = match (&service_id, amount) {
+            (Some(id), _) => match services::get_in_tx(tx, &company, id)? {
+                Some(service) if service.active => (service.price, Some(service)),
+                Some(_) => return Ok(Err(refusal(BillingError::ServiceInactive))),
+                None => return Ok(Err(refusal(BillingError::ServiceNotFound))),
+            },
+            (None, Some(amount)) => (amount, None),
+            (None, None) => return Ok(Err(Problem::internal())),
+        };
+        if let Err(refused) = spending::check(tx, &account, cap, amount, now)? {
+            return Ok(Err(refusal(refused)));
+        }
+        let input = ChargeInput {
+            company_id: company.clone(),
+            account_id: account.clone(),
+            amount,
+            service_name: service.as_ref().map(|s| s.name.as_str().to_owned()),
+            service_id: service.map(|s| s.id),
+            description,
+            payload,
+            idempotency_key: key,
+        };
+        match billing::charge(tx, input, now)? {
+            Ok(charge) => {
+                let body = serde_json::to_value(Charge::from_record(&charge, currency)).unwrap_or_default();
+                queue_settled(tx, &charge, body.clone(), now)?;
+                Ok(Ok((StatusCode::CREATED, body, ())))
+            }
+            Err(refused) => Ok(Err(refusal(refused))),
+        }
+    })
+    .await?;
+    Ok(response)
+}
+
+/// One charge, to its company (client credentials) or to a token of its account.
+#[utoipa::path(get, path = "/api/v1/billing/charges/{id}", tag = "billing", security(("access_token" = []), ("client" = [])),
+    params(("id" = String, Path, description = "charge id")),
+    responses((status = 200, body = Charge), (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn get(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Charge>> {
+    let who = caller(&state, &headers).await?;
+    let id = ChargeId::parse(&id).map_err(|_| Problem::not_found("no such charge"))?;
+    let company = who.company_id().clone();
+    let charge = state.store.read(move |r| billing::get_charge(r, &company, &id)).await.or_internal()?;
+    let charge = charge.filter(|c| who.may_see(&c.account_id)).ok_or_else(|| Problem::not_found("no such charge"))?;
+    Ok(Json(Charge::from_record(&charge, state.currency)))
+}
