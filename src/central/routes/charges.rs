@@ -48,14 +48,13 @@ pub async fn create(
     let service_id = input.service_id.as_deref().and_then(|s| errors.check("service_id", ServiceId::parse(s)));
     let amount = input.amount.as_ref().and_then(|a| errors.check("amount", a.parse(state.currency)));
     let description = check_description(&mut errors, input.description);
-    match (input.service_id.is_some(), input.amount.is_some()) {
-        (true, true) => drop(errors.check::<(), _>("amount", Err("give either service_id or amount, not both"))),
-        (false, false) => drop(errors.check::<(), _>("service_id", Err("give service_id, or amount with description"))),
-        (false, true) if description.is_none() => {
-            drop(errors.check::<(), _>("description", Err("is required with amount")))
-        }
-        _ => {}
-    }
+    let (field, shape): (&str, Result<(), &str>) = match (input.service_id.is_some(), input.amount.is_some()) {
+        (true, true) => ("amount", Err("give either service_id or amount, not both")),
+        (false, false) => ("service_id", Err("give service_id, or amount with description")),
+        (false, true) if description.is_none() => ("description", Err("is required with amount")),
+        _ => ("body", Ok(())),
+    };
+    errors.check(field, shape);
     errors.finish()?;
     let payload = check_payload(input.payload)?;
     let (now, currency, cap, key) = (state.now(), state.currency, granted.grant.spending_cap, request_key(&headers));
