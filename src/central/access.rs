@@ -56,6 +56,15 @@ pub fn claimed_audience(token: &str) -> Option<CompanyId> {
     CompanyId::parse(&audience.aud).ok()
 }
 
+/// Only the signature, times, issuer and audience: for revocation, which must work whatever
+/// the grant's state (a token revoked while its grant is suspended stays revoked).
+pub fn verify_signature(state: &SharedState, token: &str, audience: &CompanyId) -> Option<Arc<AccessClaims>> {
+    let now = state.now();
+    let snapshot = state.keyring.snapshot(now);
+    let expect = Expectations { issuer: &state.public_url, audience, now };
+    state.keyring.cache.verify(&snapshot.verifying, token, &expect).ok()
+}
+
 /// Checks a raw token for `audience` (or the token's own audience when `None`).
 pub async fn check_token(state: &SharedState, token: &str, audience: Option<&CompanyId>) -> ApiResult<Access> {
     let audience = match audience {
@@ -63,7 +72,7 @@ pub async fn check_token(state: &SharedState, token: &str, audience: Option<&Com
         None => claimed_audience(token).ok_or_else(|| invalid_token("the access token is malformed"))?,
     };
     let now = state.now();
-    let snapshot = state.keyring.snapshot();
+    let snapshot = state.keyring.snapshot(now);
     let expect = Expectations { issuer: &state.public_url, audience: &audience, now };
     let claims = state.keyring.cache.verify(&snapshot.verifying, token, &expect).map_err(|error| {
         tracing::debug!(error = %error, "access token refused");

@@ -17,6 +17,8 @@ pub struct KeySnapshot {
     /// Every key with its record, oldest first.
     pairs: Vec<(SigningKeyRecord, SigningKeyPair)>,
     pub verifying: VerifyingKeys,
+    /// When the verifying set next changes (a retired key's publication ends); rebuilt then.
+    changes_at: Option<Timestamp>,
 }
 
 impl KeySnapshot {
@@ -30,12 +32,20 @@ impl KeySnapshot {
                 })?;
             pairs.push((record, SigningKeyPair::from_secret_bytes(bytes)));
         }
-        Ok(KeySnapshot { verifying: verifying_set(&pairs, now)?, pairs })
+        let changes_at =
+            pairs.iter().filter_map(|(record, _)| record.published_until).filter(|until| *until > now).min();
+        Ok(KeySnapshot { verifying: verifying_set(&pairs, now)?, pairs, changes_at })
     }
 
     /// The newest key allowed to sign at `now`.
     pub fn signer(&self, now: Timestamp) -> Option<&SigningKeyPair> {
-        self.pairs.iter().rev().find(|(record, _)| record.signs_from <= now).map(|(_, pair)| pair)
+        // By when each key may sign, not by list order: two keys created in the same
+        // millisecond must not let the older one keep signing.
+        self.pairs
+            .iter()
+            .filter(|(record, _)| record.signs_from <= now)
+            .max_by_key(|(record, _)| (record.signs_from, record.created_at))
+            .map(|(_, pair)| pair)
     }
 
     /// Keys a verifier must know at `now`: every key not yet past its publication.
@@ -88,8 +98,28 @@ impl Keyring {
         })
     }
 
-    pub fn snapshot(&self) -> Arc<KeySnapshot> {
-        self.snapshot.read().map(|s| s.clone()).unwrap_or_else(|poisoned| poisoned.into_inner().clone())
+    /// The keys as of `now`. A retired key stops verifying the moment its publication ends,
+    /// without waiting for a restart or another rotation.
+    pub fn snapshot(&self, now: Timestamp) -> Arc<KeySnapshot> {
+        let current = self.snapshot.read().map(|s| s.clone()).unwrap_or_else(|poisoned| poisoned.into_inner().clone());
+        if current.changes_at.is_none_or(|at| at > now) {
+            return current;
+        }
+        let records = current.pairs.iter().map(|(record, _)| record.clone()).collect();
+        match KeySnapshot::build(records, now) {
+            Ok(fresh) => {
+                let fresh = Arc::new(fresh);
+                match self.snapshot.write() {
+                    Ok(mut slot) => *slot = fresh.clone(),
+                    Err(poisoned) => *poisoned.into_inner() = fresh.clone(),
+                }
+                fresh
+            }
+            Err(error) => {
+                tracing::error!(error = %error, "rebuilding the key set failed; keeping the previous one");
+                current
+            }
+        }
     }
 
     /// Re-reads the keys after a rotation.

@@ -33,7 +33,7 @@ pub fn mint_access(state: &AppState, grant: &GrantRecord, scope: ScopeSet, now: 
         now,
         ttl_s,
     );
-    let snapshot = state.keyring.snapshot();
+    let snapshot = state.keyring.snapshot(now);
     let signer = snapshot.signer(now)?;
     let token = jwt::issue(signer, &claims);
     Some(MintedAccess {

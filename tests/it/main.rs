@@ -20,3 +20,5 @@ mod oauth_consent;
 mod direct_users;
 mod housekeeping;
 mod billing;
+mod oauth_tokens;
+mod oauth_keys;

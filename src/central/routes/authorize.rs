@@ -43,7 +43,10 @@ fn page(status: StatusCode, rendered: Result<String, askama::Error>) -> Response
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
+        // No `form-action`: Chrome and Safari apply it to the 302 back to the partner as well.
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'",
+        ),
     );
     response
 }
@@ -302,7 +305,7 @@ pub async fn answer(
             }
         }
     };
-    let redirect = consent(&state, &request, &customer, checked, cap).await;
+    let redirect = consent(&state, lang, &request, &customer, checked, cap).await;
     with_session(redirect, &state, new_session, &customer).await
 }
 
@@ -355,6 +358,7 @@ async fn sign_in(state: &SharedState, email: &str, password: &str, peer: SocketA
 /// Records the consent (grant, account, events, code) and redirects with the code.
 async fn consent(
     state: &SharedState,
+    lang: Lang,
     request: &AuthRequestRecord,
     customer: &CustomerRecord,
     scope: ScopeSet,
@@ -399,7 +403,7 @@ async fn consent(
             params.push(("iss", &state.public_url));
             redirect_to(&request.redirect_uri, &params)
         }
-        Ok(None) => error_page(Lang::En, Text::ExpiredRequest),
+        Ok(None) => error_page(lang, Text::ExpiredRequest),
         Err(error) => {
             tracing::error!(error = %error, "storage failure recording a consent");
             (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()

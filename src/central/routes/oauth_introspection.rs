@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 
-use crate::central::access::check_token;
+use crate::central::access::{check_token, verify_signature};
 use crate::central::client_auth;
 use crate::central::routes::oauth_token::client_error;
 use crate::central::state::SharedState;
@@ -42,9 +42,9 @@ pub async fn revoke(
     }
     let now = state.now();
     if token.contains('.') {
-        if let Ok(access) = check_token(&state, &token, Some(&company.id)).await {
+        if let Some(claims) = verify_signature(&state, &token, &company.id) {
             let (jti, exp, company_id) =
-                (access.claims.jti.clone(), Timestamp::from_unix_ms(access.claims.exp * 1000), company.id.clone());
+                (claims.jti.clone(), Timestamp::from_unix_ms(claims.exp * 1000), company.id.clone());
             state
                 .store
                 .write(move |tx| oauth::revoke_jti(tx, Some(&company_id), &jti, exp, now))

@@ -40,7 +40,10 @@ fn answer(body: TokenResponse) -> Response {
 
 fn refusal(error: GrantRefusal) -> OAuthError {
     tracing::info!(reason = %error, "token request refused");
-    OAuthError::invalid_grant(error.to_string())
+    match error {
+        GrantRefusal::ScopeWidened => OAuthError::invalid_scope(error.to_string()),
+        other => OAuthError::invalid_grant(other.to_string()),
+    }
 }
 
 /// Exchange a code or a refresh token for tokens. Form-encoded; client authentication by HTTP
@@ -119,7 +122,7 @@ async fn refresh(state: &SharedState, company: CompanyRecord, form: &OAuthForm) 
     let rotated = state
         .store
         .write(move |tx| {
-            let rotated = oauth::rotate_refresh(tx, &old_hash, &company_id, &new, now)?;
+            let rotated = oauth::rotate_refresh(tx, &old_hash, &company_id, &new, narrowed, now)?;
             if let Err(GrantRefusal::RefreshReused) = &rotated
                 && let Some(grant) = oauth::grant_of_refresh(tx, &old_hash)?
                 && grant.revoked_at == Some(now)
@@ -133,14 +136,7 @@ async fn refresh(state: &SharedState, company: CompanyRecord, form: &OAuthForm) 
             tracing::error!(error = %e, "storage failure at the token endpoint");
             OAuthError::server_error()
         })?;
-    let (grant, old) = rotated.map_err(refusal)?;
-    let mut scope = old.scope.intersection(grant.scope);
-    if let Some(narrowed) = narrowed {
-        if !narrowed.is_subset_of(scope) {
-            return Err(OAuthError::invalid_scope("a refresh can only narrow the scope"));
-        }
-        scope = narrowed;
-    }
+    let (grant, scope) = rotated.map_err(refusal)?;
     let access = mint_access(state, &grant, scope, now).ok_or_else(OAuthError::server_error)?;
     Ok(answer(TokenResponse {
         access_token: SecretText(access.token.expose().to_owned()),

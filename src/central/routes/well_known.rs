@@ -36,7 +36,8 @@ pub async fn metadata(State(state): State<SharedState>) -> Json<serde_json::Valu
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "oauth",
     responses((status = 200, description = "JWK set", body = Object)))]
 pub async fn jwks(State(state): State<SharedState>) -> Response {
-    let set = state.keyring.snapshot().published(state.now());
+    let now = state.now();
+    let set = state.keyring.snapshot(now).published(now);
     let mut response = Json(set).into_response();
     // Short caching: a rotation publishes the next key a pre-publication delay ahead.
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=60"));

@@ -53,6 +53,8 @@ pub enum GrantRefusal {
     CodeReused,
     #[error("this refresh token was already used; the whole grant is revoked")]
     RefreshReused,
+    #[error("a refresh can only narrow the scope the token was granted")]
+    ScopeWidened,
 }
 
 /// A new refresh token to store when a code or refresh token is honoured.
@@ -146,8 +148,9 @@ pub fn rotate_refresh(
     old_hash: &str,
     company: &CompanyId,
     new: &NewRefresh,
+    narrow: Option<ScopeSet>,
     now: Timestamp,
-) -> Result<Result<(GrantRecord, RefreshRecord), GrantRefusal>, StoreError> {
+) -> Result<Result<(GrantRecord, ScopeSet), GrantRefusal>, StoreError> {
     let old: Option<RefreshRecord> = get_record(&tx.txn.open_table(REFRESH_TOKENS)?, "refresh_tokens", old_hash)?;
     let Some(mut old) = old.filter(|r| &r.company_id == company) else { return Ok(Err(GrantRefusal::Unknown)) };
     let family: Option<RefreshFamilyRecord> =
@@ -167,10 +170,21 @@ pub fn rotate_refresh(
     let Some(grant) = grants::get_in_tx(tx, &old.grant_id)?.filter(|g| g.status == GrantStatus::Active) else {
         return Ok(Err(GrantRefusal::GrantInactive));
     };
+    // Checked before anything is written, so a refused request does not spend the token.
+    let mut scope = old.scope.intersection(grant.scope);
+    if let Some(narrow) = narrow {
+        if !narrow.is_subset_of(old.scope) {
+            return Ok(Err(GrantRefusal::ScopeWidened));
+        }
+        scope = narrow.intersection(grant.scope);
+    }
+    if scope.is_empty() {
+        return Ok(Err(GrantRefusal::GrantInactive));
+    }
     old.rotated_at = Some(now);
     put_record(&mut tx.txn.open_table(REFRESH_TOKENS)?, old_hash, &old)?;
     store_refresh(tx, new, &old.family, &grant, old.scope, now)?;
-    Ok(Ok((grant, old)))
+    Ok(Ok((grant, scope)))
 }
 
 /// A refresh token as stored (for revocation and introspection).
