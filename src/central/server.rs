@@ -116,9 +116,11 @@ async fn serve_on(config: CentralConfig, clock: ClockHandle, store: Store) -> an
             .await
     });
     resume_pending_top_ups(&state).await?;
-    let background =
-        vec![tokio::spawn(admin::serve(admin_listener, state.clone())), tokio::spawn(hold_sweeper::run(store.clone(), clock.clone(), config.currency)),
-        tokio::spawn(housekeeping(store, clock))];
+    let background = vec![
+        tokio::spawn(admin::serve(admin_listener, state.clone())),
+        tokio::spawn(hold_sweeper::run(store.clone(), clock.clone(), config.currency)),
+        tokio::spawn(housekeeping(store, clock)),
+    ];
     Ok(RunningCentral { addr, public_url, state, stop, served, background })
 }
 
