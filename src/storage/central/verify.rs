@@ -10,7 +10,7 @@ use crate::storage::central::records::{
     AccountRecord, ChargeRecord, ChargeStatus, HoldRecord, HoldStatus, TransferRecord, WalletRecord,
 };
 use crate::storage::codec::decode;
-use crate::storage::schema::{ACCOUNTS, CHARGES, CUSTOMERS, HOLDS, LEDGER_BALANCES, TRANSFERS, WALLETS};
+use crate::storage::schema::{ACCOUNTS, CHARGES, CUSTOMERS, HOLD_EXPIRY, HOLDS, LEDGER_BALANCES, TRANSFERS, WALLETS};
 use crate::storage::{Reader, StoreError};
 use crate::vocab::ids::CustomerId;
 use crate::vocab::money::Amount;
@@ -180,12 +180,30 @@ fn check_holds(
     report: &mut VerifyReport,
 ) -> Result<(), StoreError> {
     let mut open: BTreeMap<CustomerId, Amount> = BTreeMap::new();
+    let mut indexed: BTreeSet<String> = BTreeSet::new();
+    for entry in reader.txn.open_table(HOLD_EXPIRY)?.iter()? {
+        let (key, _) = entry?;
+        indexed.insert(key.value().1.to_owned());
+    }
     for entry in reader.txn.open_table(HOLDS)?.iter()? {
         let (_, bytes) = entry?;
         let hold: HoldRecord = decode("holds", bytes.value())?;
-        if hold.status == HoldStatus::Held {
+        let is_open = hold.status == HoldStatus::Held;
+        if is_open {
             let total = open.entry(hold.customer_id.clone()).or_default();
             *total = total.checked_add(hold.amount).unwrap_or(*total);
+        }
+        // An open hold the sweeper cannot find would never expire; a closed one in the index is stale.
+        if is_open != indexed.contains(hold.id.as_str()) {
+            report
+                .violations
+                .push(format!("hold {}: status {:?} but expiry index says otherwise", hold.id, hold.status));
+        }
+        if hold.captured > hold.amount || (hold.status != HoldStatus::Captured && !hold.captured.is_zero()) {
+            report.violations.push(format!(
+                "hold {}: captured {} of {} with status {:?}",
+                hold.id, hold.captured, hold.amount, hold.status
+            ));
         }
     }
     for (account, balance) in stored {
