@@ -12,7 +12,7 @@ use protus::central::{admin, keyring, server};
 use protus::storage::StoreOptions;
 use protus::storage::central::open::{CENTRAL_DB_FILE, open_central};
 use protus::storage::central::verify::{VerifyReport, verify};
-use protus::vocab::limits::{access_token_ttl_s_default, key_prepublish_s_default, token_ttl_s_max};
+use protus::vocab::limits::{access_token_ttl_s_default, key_prepublish_s_default, token_ttl_s_max, webhook_timeout_s};
 use protus::vocab::money::Currency;
 use protus::vocab::time::SystemClock;
 
@@ -95,6 +95,10 @@ pub struct CentralRunArgs {
     /// Sender of outgoing mail.
     #[arg(long, env = "PROTUS_MAIL_FROM", default_value = "PROTUS <no-reply@protus.localhost>")]
     pub mail_from: String,
+    /// Deliver webhooks to loopback and private addresses too (refused by default against SSRF):
+    /// for demos and tests on one machine.
+    #[arg(long, env = "PROTUS_ALLOW_PRIVATE_WEBHOOKS")]
+    pub allow_private_webhooks: bool,
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -122,6 +126,8 @@ async fn run_central(args: CentralRunArgs) -> anyhow::Result<ExitCode> {
         key_prepublish_s: args.key_prepublish_s,
         smtp_url: args.smtp_url,
         mail_from: args.mail_from,
+        allow_private_webhooks: args.allow_private_webhooks,
+        webhook_timeout_ms: webhook_timeout_s * 1000,
     };
     let data_dir = config.data_dir.display().to_string();
     let central = server::start(config, Arc::new(SystemClock)).await?;

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use crate::vocab::limits::{access_token_ttl_s_default, key_prepublish_s_default};
+use crate::vocab::limits::{access_token_ttl_s_default, key_prepublish_s_default, webhook_timeout_s};
 use crate::vocab::money::Currency;
 
 #[derive(Debug, Clone)]
@@ -23,10 +23,15 @@ pub struct CentralConfig {
     pub smtp_url: Option<String>,
     /// Sender address of outgoing mail.
     pub mail_from: String,
+    /// Send webhooks to loopback and private addresses too (for the demo and tests).
+    pub allow_private_webhooks: bool,
+    /// Deadline of one webhook attempt, in milliseconds (DESIGN §6: 15 s).
+    pub webhook_timeout_ms: u64,
 }
 
 impl CentralConfig {
-    /// Defaults for a data dir: loopback on an OS-chosen port, RUB, test provider on (for tests).
+    /// Defaults for a data dir: loopback on an OS-chosen port, RUB, test provider on, private
+    /// webhook targets allowed (for tests).
     pub fn for_tests(data_dir: PathBuf) -> Self {
         CentralConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -38,6 +43,8 @@ impl CentralConfig {
             key_prepublish_s: key_prepublish_s_default,
             smtp_url: None,
             mail_from: "PROTUS <no-reply@protus.localhost>".to_owned(),
+            allow_private_webhooks: true,
+            webhook_timeout_ms: webhook_timeout_s * 1000,
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod mail;
 pub mod web;
 pub mod idempotency;
 pub mod providers;
+pub mod webhooks;
 pub mod routes;
 pub mod openapi;
 pub mod admin;

@@ -23,12 +23,13 @@ use crate::central::mail::Mailer;
 use crate::central::mail::log_file::LogFileMailer;
 use crate::central::mail::smtp::SmtpMailer;
 use crate::central::state::{AppState, Limiters, OAuthSettings, SharedState};
+use crate::central::webhooks::dispatcher::{self, DispatcherSettings};
 use crate::central::{admin, hold_sweeper, openapi};
 use crate::http::limits::with_listener_limits;
 use crate::storage::central::open::open_central;
 use crate::storage::central::{oauth, sessions, settings, top_ups};
 use crate::storage::{Store, StoreOptions};
-use crate::vocab::limits::{password_hashing_concurrency_max, token_ttl_s_max};
+use crate::vocab::limits::{hold_ttl_s_max, password_hashing_concurrency_max, token_ttl_s_max};
 use crate::vocab::money::Currency;
 use crate::vocab::secret::Secret;
 use crate::vocab::time::ClockHandle;
@@ -72,6 +73,10 @@ async fn serve_on(config: CentralConfig, clock: ClockHandle, store: Store) -> an
         (1..=token_ttl_s_max).contains(&config.access_token_ttl_s),
         "--access-token-ttl-s must be between 1 and {token_ttl_s_max}"
     );
+    anyhow::ensure!(
+        (0..=hold_ttl_s_max).contains(&config.key_prepublish_s),
+        "--key-prepublish-s must be between 0 and {hold_ttl_s_max} seconds"
+    );
     let keyring = Keyring::load(&store, clock.now()).await?;
     let csrf_key = store
         .write(|tx| settings::get_or_create(tx, "csrf_key", || Secret::generate("csrf_").expose().to_owned()))
@@ -97,6 +102,7 @@ async fn serve_on(config: CentralConfig, clock: ClockHandle, store: Store) -> an
         limiters: Limiters::default(),
         mailer,
         csrf_key: Secret::new(csrf_key),
+        allow_private_webhooks: config.allow_private_webhooks,
     });
 
     let (routes, document) = openapi::routes_with_document();
@@ -116,11 +122,16 @@ async fn serve_on(config: CentralConfig, clock: ClockHandle, store: Store) -> an
             .await
     });
     resume_pending_top_ups(&state).await?;
-    let background = vec![
+    let mut background = vec![
         tokio::spawn(admin::serve(admin_listener, state.clone())),
         tokio::spawn(hold_sweeper::run(store.clone(), clock.clone(), config.currency)),
         tokio::spawn(housekeeping(store, clock)),
     ];
+    let webhooks = DispatcherSettings {
+        timeout: Duration::from_millis(config.webhook_timeout_ms),
+        allow_private: config.allow_private_webhooks,
+    };
+    background.push(tokio::spawn(dispatcher::run(state.store.clone(), state.clock.clone(), webhooks)));
     Ok(RunningCentral { addr, public_url, state, stop, served, background })
 }
 

@@ -58,6 +58,8 @@ pub struct AppState {
     pub mailer: Arc<dyn Mailer>,
     /// Whether central is served over https (cookies get `Secure`).
     pub https: bool,
+    /// Whether webhook URLs may point at loopback or private addresses (demo and tests).
+    pub allow_private_webhooks: bool,
     /// Key of the forms' CSRF tokens, kept in the database so pages survive a restart.
     pub csrf_key: crate::vocab::secret::Secret,
 }

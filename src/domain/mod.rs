@@ -5,3 +5,4 @@ pub mod idempotency;
 pub mod passwords;
 pub mod pkce;
 pub mod token;
+pub mod webhook_signature;

@@ -74,3 +74,13 @@ pub const CLAIMS: TableDefinition<&str, &[u8]> = TableDefinition::new("claims");
 pub const HOLDS_BY_ACCOUNT: TableDefinition<(&str, u64), &str> = TableDefinition::new("holds_by_account");
 /// (expires_at unix ms, hold id) → (): open holds by expiry, for the sweeper.
 pub const HOLD_EXPIRY: TableDefinition<(u64, &str), ()> = TableDefinition::new("hold_expiry");
+
+// Webhooks (central).
+/// delivery id → delivery record (its attempts, status and next attempt).
+pub const WEBHOOK_DELIVERIES: TableDefinition<&str, &[u8]> = TableDefinition::new("webhook_deliveries");
+/// (company, seq) → delivery id: the company's delivery log, newest last.
+pub const WEBHOOK_DELIVERIES_BY_COMPANY: TableDefinition<(&str, u64), &str> =
+    TableDefinition::new("webhook_deliveries_by_company");
+/// (company, next attempt unix ms, delivery id) → (): deliveries waiting for an attempt.
+pub const WEBHOOK_DELIVERIES_DUE: TableDefinition<(&str, u64, &str), ()> =
+    TableDefinition::new("webhook_deliveries_due");

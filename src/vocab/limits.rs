@@ -111,3 +111,25 @@ pub const hold_expiry_batch_len_max: usize = 256;
 pub const hold_sweep_interval_ms: u64 = 500;
 
 const _: () = assert!(hold_ttl_s_default <= hold_ttl_s_max);
+
+/// Webhook retry schedule (DESIGN §6): the delay before each scheduled attempt, in seconds, the
+/// first being immediate; after the last fails, the delivery is exhausted.
+pub const webhook_retry_delays_s: [i64; 8] = [0, 5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 10 * 3600];
+/// Deadline of one webhook attempt (DESIGN §6), in seconds.
+pub const webhook_timeout_s: u64 = 15;
+/// Webhook attempts in flight at once to one company, and in all.
+pub const webhook_company_in_flight_max: usize = 4;
+pub const webhook_in_flight_max: usize = 256;
+/// How often the webhook dispatcher looks for new events and due deliveries, in ms of real time.
+pub const webhook_poll_ms: u64 = 200;
+/// Outbox events turned into deliveries per commit.
+pub const webhook_take_in_batch_len_max: usize = 256;
+/// Companies with due deliveries looked at per dispatcher pass.
+pub const webhook_due_companies_max: usize = 4096;
+/// Attempts kept in one delivery's log (the oldest go first), and the length of each error text.
+pub const webhook_attempts_kept_max: usize = 32;
+pub const webhook_error_len_max: usize = 300;
+
+const _: () = assert!(webhook_retry_delays_s[0] == 0);
+const _: () = assert!(webhook_company_in_flight_max <= webhook_in_flight_max);
+const _: () = assert!(webhook_retry_delays_s.len() <= webhook_attempts_kept_max);

@@ -16,6 +16,11 @@ pub struct ChildCentral {
 impl ChildCentral {
     /// Starts `protus central` on an OS-chosen port and waits for its "listening" log line.
     pub fn start(data_dir: &Path) -> Self {
+        Self::start_with(data_dir, &[])
+    }
+
+    /// `start` with extra flags.
+    pub fn start_with(data_dir: &Path, extra: &[&str]) -> Self {
         let mut child = Command::new(PROTUS)
             .args([
                 "central",
@@ -27,6 +32,7 @@ impl ChildCentral {
                 "--data-dir",
             ])
             .arg(data_dir)
+            .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()

@@ -267,3 +267,23 @@ async fn accounts_and_invoices_show_paid_totals_and_filter_by_service() {
     assert_eq!(central.get("/api/v1/company/charges", Some(&other)).await.body["items"], json!([]));
     assert_eq!(central.get("/api/v1/company/accounts", Some(&other)).await.body["items"], json!([]));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhook_urls_on_private_addresses_are_refused_unless_allowed() {
+    // Proves the SSRF guard at PATCH time: loopback and private targets are 422 without --allow-private-webhooks.
+    let central = TestCentral::start_with(|config| config.allow_private_webhooks = false).await;
+    let (_, token) = central.company("Messages", "ops@messages.io").await;
+    for url in [
+        "http://127.0.0.1:8000/hook",
+        "http://10.1.2.3/hook",
+        "http://[::1]/hook",
+        "http://192.168.0.10/hook",
+        "http://localhost/hook",
+    ] {
+        let refused = central.patch("/api/v1/company", Some(&token), json!({"webhook_url": url})).await;
+        refused.assert_problem(422, "validation_failed");
+        assert_eq!(refused.body["errors"][0]["field"], "webhook_url", "{url}");
+    }
+    let kept = central.get("/api/v1/company", Some(&token)).await;
+    assert!(kept.body["webhook_url"].is_null());
+}

@@ -20,5 +20,7 @@ mod oauth_consent;
 mod direct_users;
 mod housekeeping;
 mod billing;
+mod crash_billing;
 mod oauth_tokens;
 mod oauth_keys;
+mod webhooks;

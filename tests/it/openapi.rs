@@ -17,6 +17,8 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("post", "/api/v1/company/secrets/rotate"),
     ("get", "/api/v1/company/accounts"),
     ("get", "/api/v1/company/charges"),
+    ("get", "/api/v1/company/webhooks/deliveries"),
+    ("post", "/api/v1/company/webhooks/deliveries/{id}/retry"),
     ("post", "/api/v1/company/services"),
     ("get", "/api/v1/company/services"),
     ("patch", "/api/v1/company/services/{id}"),
@@ -32,6 +34,13 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("patch", "/api/v1/me/grants/{id}"),
     ("delete", "/api/v1/me/grants/{id}"),
     ("post", "/api/v1/direct-users"),
+    ("get", "/api/v1/billing/balance"),
+    ("post", "/api/v1/billing/holds"),
+    ("get", "/api/v1/billing/holds/{id}"),
+    ("post", "/api/v1/billing/holds/{id}/capture"),
+    ("post", "/api/v1/billing/holds/{id}/release"),
+    ("post", "/api/v1/billing/charges"),
+    ("get", "/api/v1/billing/charges/{id}"),
 ];
 
 /// Server-rendered pages: documented too, answering HTML.

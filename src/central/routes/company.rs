@@ -6,6 +6,7 @@ use axum::extract::State;
 use crate::central::auth::CompanyAuth;
 use crate::central::error::{ApiResult, OrInternal};
 use crate::central::state::SharedState;
+use crate::central::webhooks::check_webhook_target;
 use crate::http::json::ApiJson;
 use crate::http::problem::{FieldErrors, Problem};
 use crate::http::query::{ApiQuery, PageParams};
@@ -59,6 +60,11 @@ pub async fn update_company(
         None => None,
     };
     errors.finish()?;
+    if let Some(Some(url)) = &webhook_url {
+        check_webhook_target(url, state.allow_private_webhooks)
+            .await
+            .map_err(|reason| Problem::field("webhook_url", reason))?;
+    }
     let id = auth.company.id.clone();
     let change = ProfileChange { webhook_url, redirect_uris };
     let updated = state.store.write(move |tx| companies::update_profile(tx, &id, change)).await.or_internal()?;

@@ -15,6 +15,7 @@ pub mod billing;
 pub mod charges;
 pub mod registration;
 pub mod services;
+pub mod webhooks;
 pub mod sessions;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -39,6 +40,8 @@ pub fn router() -> OpenApiRouter<SharedState> {
         .routes(routes!(company::rotate_secret))
         .routes(routes!(company::list_accounts))
         .routes(routes!(company::list_charges))
+        .routes(routes!(webhooks::list_deliveries))
+        .routes(routes!(webhooks::retry_delivery))
         .routes(routes!(services::create_service, services::list_services))
         .routes(routes!(services::update_service))
         .routes(routes!(providers::provider_callback))

@@ -16,6 +16,7 @@ pub mod spending;
 pub mod hold_expiry;
 pub mod idempotency;
 pub mod changes;
+pub mod deliveries;
 pub mod grants;
 pub mod oauth;
 pub mod keys;

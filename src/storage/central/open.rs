@@ -47,6 +47,9 @@ fn create_tables(txn: &WriteTransaction) -> Result<(), StoreError> {
     txn.open_table(REVOKED_TOKENS)?;
     txn.open_table(CHANGES)?;
     txn.open_table(OUTBOX)?;
+    txn.open_table(WEBHOOK_DELIVERIES)?;
+    txn.open_table(WEBHOOK_DELIVERIES_BY_COMPANY)?;
+    txn.open_table(WEBHOOK_DELIVERIES_DUE)?;
     txn.open_table(HOLDS_BY_ACCOUNT)?;
     txn.open_table(HOLD_EXPIRY)?;
     Ok(())
