@@ -38,6 +38,7 @@ class Partner:
     client_id: str
     client_secret: str
     session_token: str
+    webhook_secret: str
 
 
 @dataclasses.dataclass
@@ -85,7 +86,7 @@ class Central:
             "PATCH", "/api/v1/company", token=session["token"], body={"redirect_uris": [REDIRECT_URI]}
         )
         assert updated["redirect_uris"] == [REDIRECT_URI], updated
-        return Partner(name, company["client_id"], company["client_secret"], session["token"])
+        return Partner(name, company["client_id"], company["client_secret"], session["token"], company["webhook_secret"])
 
     def new_customer(self):
         tag = uuid.uuid4().hex[:10]
@@ -128,6 +129,7 @@ def central(tmp_path_factory):
         "--data-dir",
         str(data_dir),
         "--enable-test-provider",
+        "--allow-private-webhooks",
         "--log-format",
         "json",
     ]
