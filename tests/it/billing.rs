@@ -307,3 +307,37 @@ async fn parallel_charges_are_exact_and_one_key_moves_money_once() {
     let verify = central.store().read(protus::storage::central::verify::verify).await.expect("verify");
     assert!(verify.violations.is_empty(), "{:?}", verify.violations);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_grant_stops_new_holds_but_earlier_holds_stay_capturable() {
+    // Proves DESIGN §5.1: revocation stops new holds and charges at once; a hold made before stays capturable by the company.
+    let central = TestCentral::start().await;
+    let (client_id, secret, _, token, customer) = connected(&central, &["check", "hold", "charge"], "", "50.00").await;
+    let hold = post_keyed(&central, "/api/v1/billing/holds", &token, "before", json!({"amount": "8"})).await;
+    let hold_id = hold.body["id"].as_str().expect("id");
+    let grant_id = central.get("/api/v1/me/grants", Some(&customer)).await.body["items"][0]["id"]
+        .as_str()
+        .expect("grant")
+        .to_owned();
+    let revoked =
+        central.call(Method::DELETE, &format!("/api/v1/me/grants/{grant_id}"), Some(&customer), None, &[]).await;
+    assert_eq!(revoked.status, 200);
+    post_keyed(&central, "/api/v1/billing/holds", &token, "after", json!({"amount": "1"}))
+        .await
+        .assert_problem(401, "invalid_token");
+    post_keyed(&central, "/api/v1/billing/charges", &token, "after-c", json!({"amount": "1", "description": "x"}))
+        .await
+        .assert_problem(401, "invalid_token");
+    let captured = post_basic(
+        &central,
+        &format!("/api/v1/billing/holds/{hold_id}/capture"),
+        (&client_id, &secret),
+        "cap",
+        json!({"amount": "8"}),
+    )
+    .await;
+    assert_eq!(captured.status, 201, "{}", captured.body);
+    assert_eq!(central.wallet(&customer).await["available"], "42.00");
+    let events = central.store().read(protus::storage::central::changes::queued_events).await.expect("outbox");
+    assert!(events.iter().any(|e| e.kind == "grant.revoked"));
+}
