@@ -12,7 +12,7 @@ use crate::storage::StoreError;
 use crate::storage::schema::{COUNTERS, META, SCHEMA_VERSION};
 use crate::storage::writer::{self, JobSender, Request, TypedJob};
 use crate::vocab::ids::CustomerId;
-use crate::vocab::limits::{write_batch_len_max, write_queue_len_max};
+use crate::vocab::limits::{close_wait_s_max, write_batch_len_max, write_queue_len_max};
 
 /// Check run on every batch before it commits (the role's invariants).
 pub type PreCommit = Arc<dyn Fn(&mut Tx<'_>) -> Result<(), StoreError> + Send + Sync>;
@@ -167,6 +167,15 @@ impl Store {
             }
         }
         let _ = handle.join();
+        // Tasks being cancelled (an aborted webhook attempt, a dropped request) may still hold
+        // clones for a moment; wait briefly so the file is really closed when `close` returns.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(close_wait_s_max);
+        while Arc::strong_count(&db) > 1 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        if Arc::strong_count(&db) > 1 {
+            tracing::warn!("the database is still shared after close; it closes when the last user drops it");
+        }
         drop(db);
     }
 }

@@ -133,3 +133,6 @@ pub const webhook_error_len_max: usize = 300;
 const _: () = assert!(webhook_retry_delays_s[0] == 0);
 const _: () = assert!(webhook_company_in_flight_max <= webhook_in_flight_max);
 const _: () = assert!(webhook_retry_delays_s.len() <= webhook_attempts_kept_max);
+
+/// How long closing a store waits for cancelled tasks to let go of the database file.
+pub const close_wait_s_max: u64 = 5;
