@@ -15,6 +15,7 @@ use crate::central::state::SharedState;
 use crate::central::tokens::lookup_hash;
 use crate::central::web::cookies;
 use crate::central::web::csrf;
+use crate::central::web::html::page;
 use crate::central::web::i18n::{Lang, Text};
 use crate::central::web::pages::{ConsentPage, ConsentView, ErrorPage};
 use crate::domain::passwords;
@@ -30,26 +31,6 @@ use crate::vocab::names::Email;
 use crate::vocab::secret::Secret;
 
 const CONSENT: &str = "consent";
-
-/// A rendered page with the headers every OAuth page carries (no framing, no caching).
-fn page(status: StatusCode, rendered: Result<String, askama::Error>) -> Response {
-    let Ok(body) = rendered else {
-        return (StatusCode::INTERNAL_SERVER_ERROR, "page rendering failed").into_response();
-    };
-    let mut response = (status, body).into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        // No `form-action`: Chrome and Safari apply it to the 302 back to the partner as well.
-        HeaderValue::from_static(
-            "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'",
-        ),
-    );
-    response
-}
 
 fn error_page(lang: Lang, message: Text) -> Response {
     page(StatusCode::BAD_REQUEST, ErrorPage::new(lang, message).render())

@@ -2,12 +2,13 @@
 
 use askama::Template;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 
 use crate::central::error::blocking;
 use crate::central::state::SharedState;
 use crate::central::web::csrf;
+use crate::central::web::html::page;
 use crate::central::web::i18n::{Lang, Text};
 use crate::central::web::pages::ClaimPage;
 use crate::domain::passwords;
@@ -16,20 +17,6 @@ use crate::vocab::names::Password;
 use crate::vocab::secret::Secret;
 
 const CLAIM: &str = "claim";
-
-fn html(status: StatusCode, rendered: Result<String, askama::Error>) -> Response {
-    let Ok(body) = rendered else {
-        return (StatusCode::INTERNAL_SERVER_ERROR, "page rendering failed").into_response();
-    };
-    let mut response = (status, body).into_response();
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    // The token is in the URL: never send it to another site.
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    response
-}
 
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
 pub struct ClaimQuery {
@@ -43,7 +30,7 @@ pub struct ClaimQuery {
 pub async fn show(State(state): State<SharedState>, headers: HeaderMap, Query(query): Query<ClaimQuery>) -> Response {
     let lang = Lang::from_headers(&headers);
     let csrf_token = csrf::token(&state.csrf_key, CLAIM, &query.token, None);
-    html(StatusCode::OK, ClaimPage::new(lang, query.token, csrf_token, String::new(), false).render())
+    page(StatusCode::OK, ClaimPage::new(lang, query.token, csrf_token, String::new(), false).render())
 }
 
 #[derive(Debug, serde::Deserialize, utoipa::ToSchema)]
@@ -65,7 +52,7 @@ pub async fn submit(
     let lang = Lang::from_headers(&headers);
     let again = |error: String| {
         let csrf_token = csrf::token(&state.csrf_key, CLAIM, &form.token, None);
-        html(StatusCode::OK, ClaimPage::new(lang, form.token.clone(), csrf_token, error, false).render())
+        page(StatusCode::OK, ClaimPage::new(lang, form.token.clone(), csrf_token, error, false).render())
     };
     if !csrf::verify(&state.csrf_key, CLAIM, &form.token, None, &form.csrf_token) {
         return again(lang.t(Text::BadForm).to_owned());
@@ -83,7 +70,7 @@ pub async fn submit(
     match state.store.write(move |tx| claims::claim(tx, &token_hash, hash, now)).await {
         Ok(Ok((customer, suspended))) => {
             tracing::info!(customer_id = %customer.id, suspended = suspended.len(), "customer claimed through the page");
-            html(StatusCode::OK, ClaimPage::new(lang, String::new(), String::new(), String::new(), true).render())
+            page(StatusCode::OK, ClaimPage::new(lang, String::new(), String::new(), String::new(), true).render())
         }
         Ok(Err(error)) => again(error.to_string()),
         Err(error) => {

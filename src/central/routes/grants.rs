@@ -12,10 +12,10 @@ use crate::http::json::ApiJson;
 use crate::http::problem::{FieldErrors, Problem};
 use crate::http::query::{ApiQuery, PageParams};
 use crate::storage::Reader;
-use crate::storage::StoreError;
 use crate::storage::central::companies;
 use crate::storage::central::grants::{self, GrantChange, GrantError};
 use crate::storage::central::oauth_records::GrantRecord;
+use crate::storage::{StoreError, Tx};
 use crate::vocab::ids::GrantId;
 use crate::vocab::money::Currency;
 use crate::wire::list::List;
@@ -34,6 +34,11 @@ fn refusal(error: GrantError) -> Problem {
 
 fn wire(reader: &Reader, grant: &GrantRecord, currency: Currency) -> Result<Grant, StoreError> {
     let name = companies::get(reader, &grant.company_id)?.map(|c| c.name.as_str().to_owned()).unwrap_or_default();
+    Ok(Grant::from_record(grant, &name, currency))
+}
+
+fn wire_in_tx(tx: &Tx<'_>, grant: &GrantRecord, currency: Currency) -> Result<Grant, StoreError> {
+    let name = companies::get_in_tx(tx, &grant.company_id)?.map(|c| c.name.as_str().to_owned()).unwrap_or_default();
     Ok(Grant::from_record(grant, &name, currency))
 }
 
@@ -100,12 +105,7 @@ pub async fn update(
     let updated = state
         .store
         .write(move |tx| match grants::update(tx, &customer, &id, change, now)? {
-            Ok(grant) => {
-                let name = companies::get_in_tx(tx, &grant.company_id)?
-                    .map(|c| c.name.as_str().to_owned())
-                    .unwrap_or_default();
-                Ok(Ok(Grant::from_record(&grant, &name, currency)))
-            }
+            Ok(grant) => Ok(Ok(wire_in_tx(tx, &grant, currency)?)),
             Err(refused) => Ok(Err(refused)),
         })
         .await
@@ -131,10 +131,7 @@ pub async fn revoke(
         .write(move |tx| match grants::revoke(tx, Some(&customer), &id, now)? {
             Ok(grant) => {
                 events::grant(tx, "grant.revoked", &grant, currency, now)?;
-                let name = companies::get_in_tx(tx, &grant.company_id)?
-                    .map(|c| c.name.as_str().to_owned())
-                    .unwrap_or_default();
-                Ok(Ok(Grant::from_record(&grant, &name, currency)))
+                Ok(Ok(wire_in_tx(tx, &grant, currency)?))
             }
             Err(refused) => Ok(Err(refused)),
         })

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use crate::central::client_auth::{self, ClientAuthError};
 use crate::central::events;
 use crate::central::state::SharedState;
-use crate::central::tokens::{issued_record, lookup_hash, mint_access, new_refresh_token};
+use crate::central::tokens::{MintedAccess, issued_record, lookup_hash, mint_access, new_refresh_token};
 use crate::domain::token::scope::ScopeSet;
 use crate::http::form::OAuthForm;
 use crate::http::oauth_error::OAuthError;
@@ -30,7 +30,15 @@ pub fn client_error(error: ClientAuthError) -> OAuthError {
     }
 }
 
-fn answer(body: TokenResponse) -> Response {
+/// The RFC 6749 §5.1 answer, never cached.
+fn answer(access: &MintedAccess, scope: ScopeSet, refresh_token: &Secret) -> Response {
+    let body = TokenResponse {
+        access_token: SecretText(access.token.expose().to_owned()),
+        token_type: "Bearer".to_owned(),
+        expires_in: access.ttl_s,
+        scope: scope.to_string(),
+        refresh_token: Some(SecretText(refresh_token.expose().to_owned())),
+    };
     let mut response = Json(body).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -97,13 +105,7 @@ async fn authorization_code(
         })?;
     let (grant, (access, scope)) = redeemed.map_err(refusal)?;
     tracing::info!(grant_id = %grant.id, company_id = %grant.company_id, "code exchanged for tokens");
-    Ok(answer(TokenResponse {
-        access_token: SecretText(access.token.expose().to_owned()),
-        token_type: "Bearer".to_owned(),
-        expires_in: access.ttl_s,
-        scope: scope.to_string(),
-        refresh_token: Some(SecretText(refresh_token.expose().to_owned())),
-    }))
+    Ok(answer(&access, scope, &refresh_token))
 }
 
 async fn refresh(state: &SharedState, company: CompanyRecord, form: &OAuthForm) -> Result<Response, OAuthError> {
@@ -138,11 +140,5 @@ async fn refresh(state: &SharedState, company: CompanyRecord, form: &OAuthForm) 
         })?;
     let (grant, scope) = rotated.map_err(refusal)?;
     let access = mint_access(state, &grant, scope, now).ok_or_else(OAuthError::server_error)?;
-    Ok(answer(TokenResponse {
-        access_token: SecretText(access.token.expose().to_owned()),
-        token_type: "Bearer".to_owned(),
-        expires_in: access.ttl_s,
-        scope: scope.to_string(),
-        refresh_token: Some(SecretText(refresh_token.expose().to_owned())),
-    }))
+    Ok(answer(&access, scope, &refresh_token))
 }

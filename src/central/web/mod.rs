@@ -4,3 +4,4 @@ pub mod i18n;
 pub mod cookies;
 pub mod csrf;
 pub mod pages;
+pub mod html;

@@ -69,9 +69,14 @@ impl AccessClaims {
     /// Whether the claims are shaped as PROTUS issues them: `client_id == aud`, `nbf == iat` and
     /// a lifetime in `1..=token_ttl_s_max`.
     pub fn is_well_formed(&self) -> bool {
-        let ttl_s = self.exp.saturating_sub(self.iat);
-        self.client_id == self.aud && self.nbf == self.iat && 0 < ttl_s && ttl_s <= token_ttl_s_max
+        self.client_id == self.aud && times_are_well_formed(self.iat, self.nbf, self.exp)
     }
+}
+
+/// `nbf == iat` and a lifetime in `1..=token_ttl_s_max`.
+pub(crate) fn times_are_well_formed(iat: i64, nbf: i64, exp: i64) -> bool {
+    let ttl_s = exp.saturating_sub(iat);
+    nbf == iat && 0 < ttl_s && ttl_s <= token_ttl_s_max
 }
 
 #[cfg(test)]
