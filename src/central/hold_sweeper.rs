@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::storage::Store;
 use crate::storage::central::changes::queue_event;
-use crate::storage::central::hold_expiry::expire_due;
+use crate::storage::central::hold_expiry::{any_due, expire_due};
 use crate::vocab::limits::{hold_expiry_batch_len_max, hold_sweep_interval_ms};
 use crate::vocab::money::Currency;
 use crate::vocab::time::ClockHandle;
@@ -18,6 +18,14 @@ pub async fn run(store: Store, clock: ClockHandle, currency: Currency) {
     loop {
         every.tick().await;
         let now = clock.now();
+        match store.read(move |r| any_due(r, now)).await {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(error) => {
+                tracing::warn!(error = %error, "hold sweep could not read");
+                continue;
+            }
+        }
         let swept = store
             .write(move |tx| {
                 let expired = expire_due(tx, now, hold_expiry_batch_len_max)?;

@@ -198,7 +198,8 @@ pub async fn capture(
         };
         let service = match &service_id {
             Some(id) => match services::get_in_tx(tx, &company, id)? {
-                Some(service) => Some(service),
+                Some(service) if service.active => Some(service),
+                Some(_) => return Ok(Err(refusal(BillingError::ServiceInactive))),
                 None => return Ok(Err(refusal(BillingError::ServiceNotFound))),
             },
             None => None,

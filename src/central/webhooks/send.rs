@@ -112,11 +112,13 @@ impl Sender {
             .body(body)
             .send()
             .await
-            .map_err(|error| Failure::retry(self.describe(&error)))?;
+            .map_err(|error| Failure::retry(self.describe(error)))?;
         Ok(response.status().as_u16())
     }
 
-    fn describe(&self, error: &reqwest::Error) -> String {
+    fn describe(&self, error: reqwest::Error) -> String {
+        // Without the URL: a partner's URL may carry a token in its query.
+        let error = &error.without_url();
         if error.is_timeout() {
             return format!("timed out after {} ms", self.timeout.as_millis());
         }

@@ -23,7 +23,7 @@ pub enum BillingError {
     HoldNotFound,
     #[error(transparent)]
     Funds(#[from] LedgerError),
-    #[error("the hold is already {0:?}")]
+    #[error("the hold is already {}", hold_status_word(*.0))]
     HoldNotOpen(HoldStatus),
     #[error("the hold has expired")]
     HoldExpired,
@@ -37,6 +37,15 @@ pub enum BillingError {
     ServiceNotFound,
     #[error("the service is inactive")]
     ServiceInactive,
+}
+
+fn hold_status_word(status: HoldStatus) -> &'static str {
+    match status {
+        HoldStatus::Held => "held",
+        HoldStatus::Captured => "captured",
+        HoldStatus::Released => "released",
+        HoldStatus::Expired => "expired",
+    }
 }
 
 /// What a charge books, apart from where its money comes from.

@@ -35,3 +35,11 @@ pub fn expire_due(tx: &mut Tx<'_>, now: Timestamp, limit: usize) -> Result<Vec<H
     }
     Ok(expired)
 }
+
+/// Whether any hold is due at `now` (a read, so an idle node does not commit every sweep).
+pub fn any_due(reader: &crate::storage::Reader, now: Timestamp) -> Result<bool, StoreError> {
+    let now_ms = u64::try_from(now.unix_ms()).unwrap_or(0);
+    let table = reader.txn.open_table(HOLD_EXPIRY)?;
+    let mut due = table.range((0, "")..=(now_ms, "\u{10ffff}"))?;
+    Ok(due.next().is_some())
+}
