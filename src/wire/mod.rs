@@ -8,3 +8,4 @@ pub mod company;
 pub mod money;
 pub mod oauth;
 pub mod billing;
+pub mod sync;
