@@ -1,4 +1,5 @@
-//! Command line: `protus central [run flags]` and `protus central verify`.
+//! Command line: `protus central [run flags]`, `protus central verify|rotate-key`, and
+//! `protus sidecar [flags]`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -9,11 +10,14 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use protus::central::config::CentralConfig;
 use protus::central::{admin, keyring, server};
+use protus::sidecar::config::SidecarConfig;
+use protus::sidecar::server as sidecar_server;
 use protus::storage::StoreOptions;
 use protus::storage::central::open::{CENTRAL_DB_FILE, open_central};
 use protus::storage::central::verify::{VerifyReport, verify};
 use protus::vocab::limits::{access_token_ttl_s_default, key_prepublish_s_default, token_ttl_s_max, webhook_timeout_s};
 use protus::vocab::money::Currency;
+use protus::vocab::secret::Secret;
 use protus::vocab::time::SystemClock;
 
 use crate::telemetry::LogFormat;
@@ -32,6 +36,30 @@ pub struct Cli {
 pub enum Role {
     /// Run the central node: authorization server, wallet ledger, partner API.
     Central(CentralCli),
+    /// Run a sidecar next to a partner service: local token checks, synced with central.
+    Sidecar(SidecarArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SidecarArgs {
+    /// Central's base URL, e.g. http://127.0.0.1:8080.
+    #[arg(long, env = "PROTUS_CENTRAL")]
+    pub central: String,
+    /// The company's OAuth client id (used to enrol at first start).
+    #[arg(long, env = "PROTUS_CLIENT_ID")]
+    pub client_id: String,
+    /// The company's OAuth client secret (prefer the environment variable to the flag).
+    #[arg(long, env = "PROTUS_CLIENT_SECRET", hide_env_values = true)]
+    pub client_secret: String,
+    /// Address to listen on for HTTP; keep it on loopback, as anything reaching it acts for the company.
+    #[arg(long, env = "PROTUS_LISTEN", default_value = "127.0.0.1:7070")]
+    pub listen: SocketAddr,
+    /// Also serve on this unix socket (mode 0660), for partner apps on the same host.
+    #[arg(long, env = "PROTUS_UNIX_SOCKET")]
+    pub unix_socket: Option<PathBuf>,
+    /// Where the sidecar's database lives.
+    #[arg(long, env = "PROTUS_DATA_DIR", default_value = "./protus-sidecar-data")]
+    pub data_dir: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -110,6 +138,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             command: Some(CentralCommand::RotateKey { data_dir, key_prepublish_s }), ..
         }) => run_rotate_key(&data_dir, key_prepublish_s).await,
         Role::Central(CentralCli { command: None, run }) => run_central(run).await,
+        Role::Sidecar(args) => run_sidecar(args).await,
     }
 }
 
@@ -135,6 +164,24 @@ async fn run_central(args: CentralRunArgs) -> anyhow::Result<ExitCode> {
     crate::shutdown::signal().await;
     central.shutdown().await?;
     tracing::info!("central stopped cleanly");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn run_sidecar(args: SidecarArgs) -> anyhow::Result<ExitCode> {
+    let config = SidecarConfig {
+        central: args.central,
+        client_id: args.client_id,
+        client_secret: Secret::new(args.client_secret),
+        listen: args.listen,
+        unix_socket: args.unix_socket,
+        data_dir: args.data_dir,
+    };
+    let data_dir = config.data_dir.display().to_string();
+    let sidecar = sidecar_server::start(config, Arc::new(SystemClock)).await?;
+    tracing::info!(address = %sidecar.addr, data_dir = %data_dir, "sidecar listening");
+    crate::shutdown::signal().await;
+    sidecar.shutdown().await?;
+    tracing::info!("sidecar stopped cleanly");
     Ok(ExitCode::SUCCESS)
 }
 

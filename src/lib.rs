@@ -6,3 +6,4 @@ pub mod storage;
 pub mod http;
 pub mod wire;
 pub mod central;
+pub mod sidecar;

@@ -5,6 +5,7 @@ pub mod state;
 pub mod error;
 pub mod auth;
 pub mod client_auth;
+pub mod sidecar_auth;
 pub mod keyring;
 pub mod tokens;
 pub mod access;

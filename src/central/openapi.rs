@@ -19,6 +19,7 @@ impl Modify for SessionAuth {
         access.bearer_format = Some("JWT".to_owned());
         components.add_security_scheme("access_token", SecurityScheme::Http(access));
         components.add_security_scheme("client", SecurityScheme::Http(Http::new(HttpAuthScheme::Basic)));
+        components.add_security_scheme("sidecar", SecurityScheme::Http(Http::new(HttpAuthScheme::Basic)));
     }
 }
 

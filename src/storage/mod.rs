@@ -8,6 +8,7 @@ pub mod writer;
 pub mod store;
 pub mod pages;
 pub mod central;
+pub mod sidecar;
 
 pub use error::StoreError;
 pub use store::{Reader, Store, StoreOptions, Tx};

@@ -51,6 +51,8 @@ pub const GRANTS: TableDefinition<&str, &[u8]> = TableDefinition::new("grants");
 /// (company, customer) → the pair's current (active or suspended) grant; removed on revocation.
 pub const GRANT_BY_PAIR: TableDefinition<(&str, &str), &str> = TableDefinition::new("grant_by_pair");
 pub const GRANTS_BY_CUSTOMER: TableDefinition<(&str, u64), &str> = TableDefinition::new("grants_by_customer");
+/// (company, seq) → grant id: a company's grants, for the sidecars' snapshot.
+pub const GRANTS_BY_COMPANY: TableDefinition<(&str, u64), &str> = TableDefinition::new("grants_by_company");
 /// request id → pending authorization request.
 pub const AUTH_REQUESTS: TableDefinition<&str, &[u8]> = TableDefinition::new("auth_requests");
 /// hex SHA-256 of the code → code record.
@@ -84,3 +86,20 @@ pub const WEBHOOK_DELIVERIES_BY_COMPANY: TableDefinition<(&str, u64), &str> =
 /// (company, next attempt unix ms, delivery id) → (): deliveries waiting for an attempt.
 pub const WEBHOOK_DELIVERIES_DUE: TableDefinition<(&str, u64, &str), ()> =
     TableDefinition::new("webhook_deliveries_due");
+
+// Sidecar.
+/// `enrolment`, `view` (issuer, currency, company) and `cursor` → JSON records from
+/// `storage::sidecar::sync_state`.
+pub const SIDECAR_STATE: TableDefinition<&str, &[u8]> = TableDefinition::new("sidecar_state");
+/// kid → public JWK, as central published it.
+pub const SIDECAR_KEYS: TableDefinition<&str, &[u8]> = TableDefinition::new("sidecar_keys");
+/// jti → its `exp` (unix seconds); pruned after `exp`.
+pub const SIDECAR_REVOKED: TableDefinition<&str, i64> = TableDefinition::new("sidecar_revoked");
+/// grant id → the grant as the feed last described it.
+pub const SIDECAR_GRANTS: TableDefinition<&str, &[u8]> = TableDefinition::new("sidecar_grants");
+/// service id → the service as the feed last described it.
+pub const SIDECAR_SERVICES: TableDefinition<&str, &[u8]> = TableDefinition::new("sidecar_services");
+
+// Sync (central).
+/// sidecar id → sidecar record (its company and the SHA-256 of its secret).
+pub const SIDECARS: TableDefinition<&str, &[u8]> = TableDefinition::new("sidecars");

@@ -136,3 +136,31 @@ const _: () = assert!(webhook_retry_delays_s.len() <= webhook_attempts_kept_max)
 
 /// How long closing a store waits for cancelled tasks to let go of the database file.
 pub const close_wait_s_max: u64 = 5;
+
+/// The sync feed (DESIGN §7): changes answered per page, changes examined per read (other
+/// companies' changes are skipped but count), the longest long-poll, how often a waiting poll
+/// looks for new changes, and how long the change log is kept at least.
+pub const feed_page_len_max: usize = 500;
+pub const feed_scan_len_max: usize = 5000;
+pub const feed_wait_s_max: u64 = 25;
+pub const feed_poll_ms: u64 = 100;
+pub const feed_retention_s: i64 = 7 * 24 * 3600;
+
+const _: () = assert!(feed_page_len_max <= feed_scan_len_max);
+const _: () = assert!(feed_poll_ms < feed_wait_s_max * 1000);
+
+// Sidecar sync (DESIGN §7).
+/// Seconds a feed long-poll asks central to wait for news.
+pub const sync_feed_wait_s: u64 = 25;
+/// Deadline of one call to central other than the long-poll, and the long-poll's margin over its wait.
+pub const sync_request_timeout_s: u64 = 10;
+/// Reconnect backoff after a failed call to central: doubles from the first value up to the cap.
+pub const sync_backoff_ms_min: u64 = 100;
+pub const sync_backoff_ms_max: u64 = 5_000;
+/// Bytes of one answer from central that a sidecar reads at most (a snapshot of a big company).
+pub const sync_answer_bytes_max: usize = 64 * 1024 * 1024;
+/// How often the sidecar drops revocations of tokens that have expired.
+pub const sync_prune_interval_s: u64 = 600;
+
+const _: () = assert!(sync_backoff_ms_min > 0 && sync_backoff_ms_min <= sync_backoff_ms_max);
+const _: () = assert!(sync_feed_wait_s <= feed_wait_s_max);

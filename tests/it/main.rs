@@ -24,3 +24,5 @@ mod crash_billing;
 mod oauth_tokens;
 mod oauth_keys;
 mod webhooks;
+mod sync_central;
+mod sidecar;

@@ -41,6 +41,9 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("post", "/api/v1/billing/holds/{id}/release"),
     ("post", "/api/v1/billing/charges"),
     ("get", "/api/v1/billing/charges/{id}"),
+    ("post", "/sync/v1/sidecars"),
+    ("get", "/sync/v1/snapshot"),
+    ("get", "/sync/v1/events"),
 ];
 
 /// Server-rendered pages: documented too, answering HTML.

@@ -17,6 +17,7 @@ pub mod registration;
 pub mod services;
 pub mod webhooks;
 pub mod sessions;
+pub mod sync;
 
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -63,4 +64,7 @@ pub fn router() -> OpenApiRouter<SharedState> {
         .routes(routes!(billing::release))
         .routes(routes!(charges::create))
         .routes(routes!(charges::get))
+        .routes(routes!(sync::enrol))
+        .routes(routes!(sync::snapshot))
+        .routes(routes!(sync::events))
 }

@@ -82,8 +82,8 @@ pub async fn update_service(
     let price = input.price.as_ref().map(|p| errors.check("price", p.parse(state.currency)));
     errors.finish()?;
     let change = ServiceChange { name: name.flatten(), price: price.flatten(), active: input.active };
-    let company = auth.company.id;
-    let updated = state.store.write(move |tx| services::update(tx, &company, &id, change)).await.or_internal()?;
+    let (company, now) = (auth.company.id, state.now());
+    let updated = state.store.write(move |tx| services::update(tx, &company, &id, change, now)).await.or_internal()?;
     let service = updated.map_err(refusal)?;
     Ok(Json(Service::from_record(&service, state.currency)))
 }

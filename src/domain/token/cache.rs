@@ -17,6 +17,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::hash::{BuildHasher, RandomState};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::domain::token::claims::AccessClaims;
@@ -34,6 +35,9 @@ pub struct TokenCache {
     hasher: RandomState,
     capacity: usize,
     inner: Mutex<Inner>,
+    /// Lookups answered from the cache and lookups that verified the signature, for metrics.
+    hits: AtomicU64,
+    misses: AtomicU64,
 }
 
 struct Inner {
@@ -77,7 +81,13 @@ impl TokenCache {
             earliest_expiry_s: i64::MAX,
             next_sweep_s: i64::MIN,
         };
-        TokenCache { hasher: RandomState::new(), capacity, inner: Mutex::new(inner) }
+        TokenCache {
+            hasher: RandomState::new(),
+            capacity,
+            inner: Mutex::new(inner),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+        }
     }
 
     /// Like [`jwt::verify`], but a token verified before is answered from the cache after the
@@ -92,6 +102,12 @@ impl TokenCache {
             return Err(TokenError::TooLong);
         }
         self.verify_hashed(self.hasher.hash_one(token), keys, token, expect)
+    }
+
+    /// (hits, misses) since the cache was made: lookups answered from it, and lookups that had
+    /// to verify the signature (whether or not the token then verified).
+    pub fn hits_and_misses(&self) -> (u64, u64) {
+        (self.hits.load(Ordering::Relaxed), self.misses.load(Ordering::Relaxed))
     }
 
     /// The tokens held now.
@@ -111,12 +127,14 @@ impl TokenCache {
         expect: &Expectations<'_>,
     ) -> Result<Arc<AccessClaims>, TokenError> {
         if let Some(claims) = self.lookup(hash, token) {
+            self.hits.fetch_add(1, Ordering::Relaxed);
             if !jwt::header_is_known(keys, token) {
                 return Err(TokenError::UnknownKey);
             }
             jwt::check_claims(&claims, expect)?;
             return Ok(claims);
         }
+        self.misses.fetch_add(1, Ordering::Relaxed);
         let claims = Arc::new(jwt::verify(keys, token, expect)?);
         Ok(self.insert(hash, token, claims, expect.now.unix_s()))
     }

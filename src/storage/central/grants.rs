@@ -11,7 +11,7 @@ use crate::storage::central::oauth_records::{Change, GrantOrigin, GrantRecord, G
 use crate::storage::central::open::{get_record, put_record};
 use crate::storage::central::records::AccountRecord;
 use crate::storage::pages::{Page, page_desc};
-use crate::storage::schema::{GRANT_BY_PAIR, GRANTS, GRANTS_BY_CUSTOMER};
+use crate::storage::schema::{GRANT_BY_PAIR, GRANTS, GRANTS_BY_COMPANY, GRANTS_BY_CUSTOMER};
 use crate::storage::{Reader, StoreError, Tx};
 use crate::vocab::ids::{CompanyId, CustomerId, GrantId};
 use crate::vocab::money::Amount;
@@ -107,6 +107,7 @@ pub fn consent(
             tx.txn.open_table(GRANT_BY_PAIR)?.insert((company.as_str(), customer.as_str()), grant.id.as_str())?;
             let seq = tx.next("seq")?;
             tx.txn.open_table(GRANTS_BY_CUSTOMER)?.insert((customer.as_str(), seq), grant.id.as_str())?;
+            tx.txn.open_table(GRANTS_BY_COMPANY)?.insert((company.as_str(), seq), grant.id.as_str())?;
             (grant, true)
         }
     };

@@ -21,6 +21,7 @@ pub mod grants;
 pub mod oauth;
 pub mod keys;
 pub mod claims;
+pub mod sidecars;
 pub mod verify;
 
 /// A business refusal inside a transaction, or a storage failure around it.

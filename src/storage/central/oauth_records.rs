@@ -4,8 +4,9 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::token::scope::ScopeSet;
-use crate::vocab::ids::{AccountId, CompanyId, CustomerId, EventId, GrantId};
+use crate::vocab::ids::{AccountId, CompanyId, CustomerId, EventId, GrantId, ServiceId};
 use crate::vocab::money::Amount;
+use crate::vocab::names::DisplayName;
 use crate::vocab::time::Timestamp;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -149,6 +150,13 @@ pub enum Change {
         scope: ScopeSet,
         spending_cap: Option<Amount>,
         status: GrantStatus,
+    },
+    /// A service created, renamed, repriced or (de)activated.
+    Service {
+        service_id: ServiceId,
+        name: DisplayName,
+        price: Amount,
+        active: bool,
     },
 }
 

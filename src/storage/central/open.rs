@@ -44,6 +44,8 @@ fn create_tables(txn: &WriteTransaction) -> Result<(), StoreError> {
     }
     txn.open_table(GRANT_BY_PAIR)?;
     txn.open_table(GRANTS_BY_CUSTOMER)?;
+    txn.open_table(GRANTS_BY_COMPANY)?;
+    txn.open_table(SIDECARS)?;
     txn.open_table(REVOKED_TOKENS)?;
     txn.open_table(CHANGES)?;
     txn.open_table(OUTBOX)?;

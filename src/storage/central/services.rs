@@ -3,6 +3,8 @@
 use redb::ReadableTable;
 
 use crate::storage::central::TxResult;
+use crate::storage::central::changes::record_change;
+use crate::storage::central::oauth_records::Change;
 use crate::storage::central::open::{get_record, put_record};
 use crate::storage::central::records::ServiceRecord;
 use crate::storage::pages::{Page, page_desc};
@@ -11,6 +13,7 @@ use crate::storage::{Reader, StoreError, Tx};
 use crate::vocab::ids::{CompanyId, ServiceId};
 use crate::vocab::money::Amount;
 use crate::vocab::names::DisplayName;
+use crate::vocab::time::Timestamp;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ServiceError {
@@ -31,7 +34,19 @@ pub fn create(tx: &mut Tx<'_>, service: ServiceRecord) -> TxResult<ServiceRecord
     let seq = tx.next("seq")?;
     tx.txn.open_table(SERVICES_BY_COMPANY)?.insert((service.company_id.as_str(), seq), service.id.as_str())?;
     put_record(&mut tx.txn.open_table(SERVICES)?, service.id.as_str(), &service)?;
+    log_service(tx, &service, service.created_at)?;
     Ok(Ok(service))
+}
+
+/// Logs the service as it now is, for the sidecars' feed.
+fn log_service(tx: &mut Tx<'_>, service: &ServiceRecord, now: Timestamp) -> Result<(), StoreError> {
+    let change = Change::Service {
+        service_id: service.id.clone(),
+        name: service.name.clone(),
+        price: service.price,
+        active: service.active,
+    };
+    record_change(tx, Some(&service.company_id), change, now).map(drop)
 }
 
 /// The service if it exists and belongs to `company`.
@@ -71,6 +86,7 @@ pub fn update(
     company: &CompanyId,
     id: &ServiceId,
     change: ServiceChange,
+    now: Timestamp,
 ) -> TxResult<ServiceRecord, ServiceError> {
     let Some(mut service) = get_in_tx(tx, company, id)? else { return Ok(Err(ServiceError::NotFound)) };
     if let Some(name) = change.name {
@@ -92,5 +108,6 @@ pub fn update(
         service.active = active;
     }
     put_record(&mut tx.txn.open_table(SERVICES)?, id.as_str(), &service)?;
+    log_service(tx, &service, now)?;
     Ok(Ok(service))
 }

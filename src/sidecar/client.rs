@@ -1,0 +1,99 @@
+//! The sidecar's HTTP client for central's sync API (DESIGN §7): enrolment with the company's
+//! client credentials, then snapshot and feed as the sidecar itself (HTTP Basic `sc_…:<secret>`).
+
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+
+use crate::storage::sidecar::sync_state::Enrolment;
+use crate::vocab::limits::{sync_answer_bytes_max, sync_request_timeout_s};
+use crate::vocab::secret::Secret;
+use crate::wire::sync::{Enrolled, FeedPage, Snapshot};
+
+/// Why a call to central failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("central is unreachable: {0}")]
+    Unreachable(String),
+    /// The cursor is older than the feed keeps: take a new snapshot.
+    #[error("central no longer keeps the feed after our cursor")]
+    Gone,
+    #[error("central refused the credentials (status {0})")]
+    Refused(u16),
+    #[error("central answered status {0}")]
+    Status(u16),
+    #[error("central's answer is malformed: {0}")]
+    Malformed(String),
+}
+
+/// Talks to one central.
+#[derive(Debug, Clone)]
+pub struct CentralClient {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl CentralClient {
+    pub fn new(base: &str) -> Result<CentralClient, SyncError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(sync_request_timeout_s))
+            .build()
+            .map_err(|e| SyncError::Unreachable(e.to_string()))?;
+        Ok(CentralClient { base: base.trim_end_matches('/').to_owned(), http })
+    }
+
+    /// `POST /sync/v1/sidecars` with the company's client credentials.
+    pub async fn enrol(&self, client_id: &str, client_secret: &Secret) -> Result<Enrolment, SyncError> {
+        let request = self
+            .http
+            .post(format!("{}/sync/v1/sidecars", self.base))
+            .basic_auth(client_id, Some(client_secret.expose()))
+            .timeout(Duration::from_secs(sync_request_timeout_s));
+        let enrolled: Enrolled = answer(request).await?;
+        Ok(Enrolment {
+            sidecar_id: enrolled.sidecar_id,
+            sidecar_secret: enrolled.sidecar_secret.expose().to_owned(),
+            company_id: enrolled.company_id,
+        })
+    }
+
+    /// `GET /sync/v1/snapshot`.
+    pub async fn snapshot(&self, me: &Enrolment) -> Result<Snapshot, SyncError> {
+        let request = self
+            .http
+            .get(format!("{}/sync/v1/snapshot", self.base))
+            .basic_auth(&me.sidecar_id, Some(&me.sidecar_secret))
+            .timeout(Duration::from_secs(sync_request_timeout_s));
+        answer(request).await
+    }
+
+    /// `GET /sync/v1/events?after=&wait=`: the long-poll.
+    pub async fn events(&self, me: &Enrolment, after: u64, wait_s: u64) -> Result<FeedPage, SyncError> {
+        let request = self
+            .http
+            .get(format!("{}/sync/v1/events", self.base))
+            .query(&[("after", after), ("wait", wait_s)])
+            .basic_auth(&me.sidecar_id, Some(&me.sidecar_secret))
+            .timeout(Duration::from_secs(wait_s + sync_request_timeout_s));
+        answer(request).await
+    }
+}
+
+async fn answer<T: DeserializeOwned>(request: reqwest::RequestBuilder) -> Result<T, SyncError> {
+    let mut response = request.send().await.map_err(|e| SyncError::Unreachable(e.without_url().to_string()))?;
+    let status = response.status().as_u16();
+    match status {
+        200..=299 => {}
+        410 => return Err(SyncError::Gone),
+        401 | 403 => return Err(SyncError::Refused(status)),
+        _ => return Err(SyncError::Status(status)),
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| SyncError::Unreachable(e.without_url().to_string()))? {
+        if body.len() + chunk.len() > sync_answer_bytes_max {
+            return Err(SyncError::Malformed(format!("answer longer than {sync_answer_bytes_max} bytes")));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    serde_json::from_slice(&body).map_err(|e| SyncError::Malformed(e.to_string()))
+}

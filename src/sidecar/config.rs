@@ -1,0 +1,19 @@
+//! What `protus sidecar` is told on its command line.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use crate::vocab::secret::Secret;
+
+#[derive(Debug, Clone)]
+pub struct SidecarConfig {
+    /// Central's base URL, e.g. `http://127.0.0.1:8080`.
+    pub central: String,
+    /// The company's OAuth client id and secret, used only to enrol.
+    pub client_id: String,
+    pub client_secret: Secret,
+    pub listen: SocketAddr,
+    /// Also serve on this unix socket (mode 0660), for partner apps on the same host.
+    pub unix_socket: Option<PathBuf>,
+    pub data_dir: PathBuf,
+}

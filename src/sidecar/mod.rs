@@ -1,0 +1,13 @@
+//! The sidecar: the company's agent next to its service. It enrols with central, mirrors the
+//! keys, revocations and grants central publishes (snapshot, then the feed), and answers the
+//! permission check locally. Leases, holds, charges and usage come later (DESIGN §7).
+
+pub mod config;
+pub mod client;
+pub mod local;
+pub mod metrics;
+pub mod state;
+pub mod access;
+pub mod sync;
+pub mod routes;
+pub mod server;

@@ -1,0 +1,144 @@
+//! Starting and stopping a sidecar: open its database, load what it knew, listen, start the sync
+//! task, serve until told to stop, then close the database cleanly.
+
+use std::net::SocketAddr;
+use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use anyhow::Context;
+use axum::middleware;
+use tokio::net::UnixListener;
+use tokio::sync::watch;
+
+use crate::http::limits::with_listener_limits;
+use crate::http::trace::log_request;
+use crate::sidecar::client::CentralClient;
+use crate::sidecar::config::SidecarConfig;
+use crate::sidecar::local::Local;
+use crate::sidecar::state::{SharedState, SidecarState};
+use crate::sidecar::{routes, sync};
+use crate::storage::sidecar::open::open_sidecar;
+use crate::storage::sidecar::sync_state;
+use crate::storage::{Store, StoreOptions};
+use crate::vocab::ids::CompanyId;
+use crate::vocab::time::ClockHandle;
+
+/// A sidecar serving on `addr`.
+#[derive(Debug)]
+pub struct RunningSidecar {
+    pub addr: SocketAddr,
+    pub state: SharedState,
+    stop: watch::Sender<bool>,
+    served: tokio::task::JoinHandle<std::io::Result<()>>,
+    served_unix: Option<(PathBuf, tokio::task::JoinHandle<std::io::Result<()>>)>,
+    sync: tokio::task::JoinHandle<()>,
+}
+
+/// Opens the data dir, loads the stored state and starts serving and syncing.
+pub async fn start(config: SidecarConfig, clock: ClockHandle) -> anyhow::Result<RunningSidecar> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating the data dir {}", config.data_dir.display()))?;
+    let dir = config.data_dir.clone();
+    let store = tokio::task::spawn_blocking(move || open_sidecar(&dir, &StoreOptions::default())).await??;
+    match serve_on(config, clock, store.clone()).await {
+        Ok(running) => Ok(running),
+        Err(error) => {
+            tokio::task::spawn_blocking(move || store.close()).await?;
+            Err(error)
+        }
+    }
+}
+
+async fn serve_on(config: SidecarConfig, clock: ClockHandle, store: Store) -> anyhow::Result<RunningSidecar> {
+    let client = CentralClient::new(&config.central)?;
+    let loaded = store.read(sync_state::load).await.context("loading the sidecar's state")?;
+    let company = match &loaded.enrolment {
+        Some(me) => Some(CompanyId::parse(&me.company_id).map_err(|_| anyhow::anyhow!("stored enrolment is corrupt"))?),
+        None => None,
+    };
+    let state = Arc::new(SidecarState::new(store, clock, Local::from_loaded(&loaded)));
+    if let Some(company) = company {
+        let _ = state.company.set(company);
+    }
+    if let Some(cursor) = loaded.cursor {
+        state.metrics.cursor.store(cursor, Ordering::Relaxed);
+    }
+    tracing::info!(
+        enrolled = loaded.enrolment.is_some(),
+        cursor = loaded.cursor,
+        ready = state.is_ready(),
+        "sidecar state loaded"
+    );
+
+    let listener =
+        tokio::net::TcpListener::bind(config.listen).await.with_context(|| format!("binding {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let unix_listener = match &config.unix_socket {
+        Some(path) => Some((path.clone(), bind_unix(path).await?)),
+        None => None,
+    };
+    let app = with_listener_limits(routes::router(state.clone()).layer(middleware::from_fn(log_request)));
+
+    let (stop, mut stopped) = watch::channel(false);
+    let served_unix = unix_listener.map(|(path, listener)| {
+        let (app, mut stopped) = (app.clone(), stop.subscribe());
+        let served = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                })
+                .await
+        });
+        (path, served)
+    });
+    let start = sync::Start {
+        enrolment: loaded.enrolment,
+        cursor: loaded.cursor,
+        client_id: config.client_id,
+        client_secret: config.client_secret,
+    };
+    let sync = tokio::spawn(sync::run(state.clone(), client, start, stop.subscribe()));
+    let served = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            })
+            .await
+    });
+    Ok(RunningSidecar { addr, state, stop, served, served_unix, sync })
+}
+
+/// Binds the unix socket at `path` (mode 0660). A socket file left by a sidecar that died is
+/// replaced; one that still answers belongs to a running process and is an error.
+async fn bind_unix(path: &Path) -> anyhow::Result<UnixListener> {
+    if tokio::net::UnixStream::connect(path).await.is_ok() {
+        anyhow::bail!("{} is in use by another process", path.display());
+    }
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_socket() => std::fs::remove_file(path)?,
+        Ok(_) => anyhow::bail!("{} exists and is not a socket", path.display()),
+        Err(_) => {}
+    }
+    let listener = UnixListener::bind(path).with_context(|| format!("binding {}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))?;
+    Ok(listener)
+}
+
+impl RunningSidecar {
+    /// Stops accepting requests, finishes those in flight, stops syncing and closes the database.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        let _ = self.stop.send(true);
+        self.served.await??;
+        if let Some((path, served)) = self.served_unix {
+            served.await??;
+            let _ = std::fs::remove_file(path);
+        }
+        let _ = self.sync.await;
+        let store = self.state.store.clone();
+        drop(self.state);
+        tokio::task::spawn_blocking(move || store.close()).await?;
+        Ok(())
+    }
+}

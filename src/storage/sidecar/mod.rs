@@ -1,0 +1,5 @@
+//! The sidecar's database: its enrolment, and the keys, revocations, grants and services that
+//! the snapshot and the feed bring, with the feed cursor they are current to.
+
+pub mod open;
+pub mod sync_state;

@@ -1,0 +1,28 @@
+//! Opening the sidecar's database.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use redb::WriteTransaction;
+
+use crate::storage::store::PreCommit;
+use crate::storage::{Store, StoreError, StoreOptions};
+
+/// File name of the sidecar's database inside its data dir.
+pub const SIDECAR_DB_FILE: &str = "sidecar.redb";
+
+/// Opens (creating if absent) the sidecar's store in `data_dir`.
+pub fn open_sidecar(data_dir: &Path, options: &StoreOptions) -> Result<Store, StoreError> {
+    let pre_commit: PreCommit = Arc::new(|_| Ok(()));
+    Store::open(&data_dir.join(SIDECAR_DB_FILE), "sidecar", options, create_tables, pre_commit)
+}
+
+fn create_tables(txn: &WriteTransaction) -> Result<(), StoreError> {
+    use crate::storage::schema::*;
+    txn.open_table(COUNTERS)?;
+    for table in [SIDECAR_STATE, SIDECAR_KEYS, SIDECAR_GRANTS, SIDECAR_SERVICES] {
+        txn.open_table(table)?;
+    }
+    txn.open_table(SIDECAR_REVOKED)?;
+    Ok(())
+}

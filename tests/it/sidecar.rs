@@ -1,0 +1,237 @@
+//! The sidecar as a real child process next to a real central: enrolment, snapshot, feed,
+//! local permission checks, revocation through the feed, and a restart that reuses its state.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::Value;
+
+use crate::child::PROTUS;
+use crate::oauth_support::{consent, exchange, partner};
+use crate::support::TestCentral;
+
+/// A `protus sidecar` child process, with every log line it wrote.
+struct ChildSidecar {
+    child: Child,
+    base: String,
+    logs: Arc<Mutex<Vec<Value>>>,
+}
+
+impl ChildSidecar {
+    fn start(central: &str, client: (&str, &str), data_dir: &Path) -> Self {
+        Self::start_with(central, client, data_dir, &[])
+    }
+
+    fn start_with(central: &str, client: (&str, &str), data_dir: &Path, extra: &[&std::ffi::OsStr]) -> Self {
+        let mut child = Command::new(PROTUS)
+            .args(["sidecar", "--log-format", "json", "--listen", "127.0.0.1:0", "--central", central])
+            .args(["--client-id", client.0, "--data-dir"])
+            .arg(data_dir)
+            .args(extra)
+            .env("PROTUS_CLIENT_SECRET", client.1)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("protus binary starts");
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let (sender, receiver) = std::sync::mpsc::channel();
+        let kept = logs.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let Ok(event) = serde_json::from_str::<Value>(&line) else { continue };
+                if event["message"] == "sidecar listening" {
+                    let _ = sender.send(event["address"].as_str().unwrap_or_default().to_owned());
+                }
+                kept.lock().expect("log lock").push(event);
+            }
+        });
+        let address = receiver.recv_timeout(Duration::from_secs(30)).expect("sidecar logs its address within 30 s");
+        ChildSidecar { child, base: format!("http://{address}"), logs }
+    }
+
+    /// The log events with this message.
+    fn logged(&self, message: &str) -> Vec<Value> {
+        self.logs.lock().expect("log lock").iter().filter(|e| e["message"] == message).cloned().collect()
+    }
+
+    /// SIGTERM and wait for the exit.
+    fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().expect("kill -TERM runs");
+        self.child.wait().expect("reap")
+    }
+
+    async fn get(&self, path: &str, token: Option<&str>) -> (u16, reqwest::header::HeaderMap, String) {
+        let mut request = reqwest::Client::new().get(format!("{}{path}", self.base));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("request reaches the sidecar");
+        let (status, headers) = (response.status().as_u16(), response.headers().clone());
+        (status, headers, response.text().await.expect("body"))
+    }
+
+    /// Polls `path` until it answers `status`, for at most `within`; returns the last answer.
+    async fn wait_for(&self, path: &str, token: Option<&str>, status: u16, within: Duration) -> (u16, String) {
+        let deadline = Instant::now() + within;
+        loop {
+            let (got, _, body) = self.get(path, token).await;
+            if got == status || Instant::now() >= deadline {
+                return (got, body);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for ChildSidecar {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One HTTP/1.1 GET over a unix socket; returns the whole answer as text.
+async fn get_over_unix_socket(path: &Path, target: &str, token: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::UnixStream::connect(path).await.expect("the socket accepts");
+    let request =
+        format!("GET {target} HTTP/1.1\r\nHost: sidecar\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("request written");
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.expect("answer read");
+    answer
+}
+
+fn metric(text: &str, name: &str) -> i64 {
+    let line = text.lines().find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '));
+    line.and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in {text}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_sidecar_checks_tokens_locally_follows_revocations_and_keeps_its_enrolment() {
+    // Proves readiness, central-identical answers (200/403/401), refusal within 2 s of a revocation at central, and a restart without re-enrolment or a new snapshot.
+    let central = TestCentral::start().await;
+    let (client_id, client_secret, _) = partner(&central, "Sidecarco").await;
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let sidecar = ChildSidecar::start(&central.base, (&client_id, &client_secret), data_dir.path());
+    assert_eq!(sidecar.get("/healthz", None).await.0, 200);
+    let (ready, body) = sidecar.wait_for("/readyz", None, 200, Duration::from_secs(10)).await;
+    assert_eq!(ready, 200, "{body}");
+    assert_eq!(sidecar.logged("enrolled with central").len(), 1);
+
+    // A token from the real OAuth flow, for a grant created after the snapshot (it comes by the feed).
+    let (_, customer) = central.customer("ann@x.io").await;
+    let code = consent(&central, &client_id, "ann@x.io", &["check", "hold"], "").await;
+    let (status, issued) = exchange(&central, (&client_id, &client_secret), &code).await;
+    assert_eq!(status, 200, "{issued}");
+    let token = issued["access_token"].as_str().expect("access token").to_owned();
+    let at_central = central.get("/api/v1/authorize?scope=check", Some(&token)).await;
+    assert_eq!(at_central.status, 200, "{}", at_central.body);
+
+    let (status, body) =
+        sidecar.wait_for("/api/v1/authorize?scope=check", Some(&token), 200, Duration::from_secs(2)).await;
+    assert_eq!(status, 200, "{body}");
+    let answer: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(answer["account_id"], at_central.body["account_id"]);
+    assert_eq!(answer["scope"], at_central.body["scope"]);
+    assert_eq!(answer["exp"], at_central.body["exp"]);
+
+    let (status, headers, body) = sidecar.get("/api/v1/authorize?scope=charge", Some(&token)).await;
+    assert_eq!(status, 403, "{body}");
+    let problem: Value = serde_json::from_str(&body).expect("problem json");
+    assert_eq!(problem["code"], "insufficient_scope");
+    let challenge = headers["www-authenticate"].to_str().expect("ascii");
+    assert!(
+        challenge.contains("error=\"insufficient_scope\"") && challenge.contains("scope=\"charge\""),
+        "{challenge}"
+    );
+
+    let (status, headers, body) = sidecar.get("/api/v1/authorize?scope=check", Some("not.a.token")).await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(serde_json::from_str::<Value>(&body).expect("json")["code"], "invalid_token");
+    assert!(headers["www-authenticate"].to_str().expect("ascii").starts_with("Bearer error=\"invalid_token\""));
+    let (status, _, body) = sidecar.get("/api/v1/authorize?scope=bogus", Some(&token)).await;
+    assert_eq!(status, 422, "{body}");
+
+    // The customer revokes the grant at central; the sidecar refuses the token within 2 s.
+    let grant_id = central.get("/api/v1/me/grants", Some(&customer)).await.body["items"][0]["id"]
+        .as_str()
+        .expect("grant id")
+        .to_owned();
+    let revoked =
+        central.call(Method::DELETE, &format!("/api/v1/me/grants/{grant_id}"), Some(&customer), None, &[]).await;
+    assert!(revoked.status.is_success(), "{}", revoked.body);
+    let started = Instant::now();
+    let (status, body) = sidecar.wait_for("/api/v1/authorize", Some(&token), 401, Duration::from_secs(2)).await;
+    assert_eq!(status, 401, "still accepted {:?} after the revocation: {body}", started.elapsed());
+    assert!(body.contains("invalid_token"), "{body}");
+
+    let (_, _, metrics) = sidecar.get("/metrics", None).await;
+    assert!(metric(&metrics, "protus_sidecar_permission_decisions_total{outcome=\"allowed\"}") >= 1, "{metrics}");
+    assert!(metric(&metrics, "protus_sidecar_permission_decisions_total{outcome=\"invalid_token\"}") >= 2, "{metrics}");
+    assert!(metric(&metrics, "protus_sidecar_token_cache_hits_total") >= 1, "{metrics}");
+    let cursor = metric(&metrics, "protus_sidecar_feed_cursor");
+    assert!(cursor > 0, "{metrics}");
+    assert!(metric(&metrics, "protus_sidecar_sync_lag_ms") >= 0, "{metrics}");
+    assert!(sidecar.terminate().success(), "SIGTERM stops the sidecar cleanly");
+
+    // A restart reuses the enrolment and the stored cursor: no enrolment, no snapshot, ready at once.
+    let socket = data_dir.path().join("sidecar.sock");
+    let extra = [std::ffi::OsStr::new("--unix-socket"), socket.as_os_str()];
+    let sidecar = ChildSidecar::start_with(&central.base, (&client_id, &client_secret), data_dir.path(), &extra);
+    let loaded = sidecar.logged("sidecar state loaded");
+    assert_eq!(loaded.len(), 1, "{loaded:?}");
+    assert_eq!(loaded[0]["enrolled"], true, "{loaded:?}");
+    assert_eq!(loaded[0]["ready"], true, "{loaded:?}");
+    assert!(loaded[0]["cursor"].as_i64().expect("a stored cursor") >= cursor, "{loaded:?}");
+    assert_eq!(sidecar.get("/readyz", None).await.0, 200);
+    let (status, body) = sidecar.wait_for("/api/v1/authorize", Some(&token), 401, Duration::from_secs(2)).await;
+    assert_eq!(status, 401, "the revocation survives a restart: {body}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (_, _, metrics) = sidecar.get("/metrics", None).await;
+    assert_eq!(metric(&metrics, "protus_sidecar_snapshots_applied_total"), 0, "{metrics}");
+    assert!(sidecar.logged("enrolled with central").is_empty());
+
+    // The same answers over the unix socket.
+    let answer = get_over_unix_socket(&socket, "/api/v1/authorize", &token).await;
+    assert!(answer.starts_with("HTTP/1.1 401") && answer.contains("invalid_token"), "{answer}");
+    assert!(get_over_unix_socket(&socket, "/readyz", "x").await.starts_with("HTTP/1.1 200"));
+    assert!(sidecar.terminate().success());
+    assert!(!socket.exists(), "a clean stop removes the socket file");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sidecar_that_cannot_reach_central_is_alive_but_not_ready() {
+    // Proves that without an enrolment and a snapshot /healthz is 200, /readyz 503, checks 503 central_unavailable, and failed syncs are counted.
+    let nowhere = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let central = format!("http://{}", nowhere.local_addr().expect("address"));
+    drop(nowhere);
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let sidecar = ChildSidecar::start(&central, ("co_nobody", "secret"), data_dir.path());
+    assert_eq!(sidecar.get("/healthz", None).await.0, 200);
+    assert_eq!(sidecar.get("/readyz", None).await.0, 503);
+    let (status, headers, body) = sidecar.get("/api/v1/authorize?scope=check", Some("a.b.c")).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(serde_json::from_str::<Value>(&body).expect("json")["code"], "central_unavailable");
+    assert!(headers.contains_key("retry-after"));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (_, _, metrics) = sidecar.get("/metrics", None).await;
+        if metric(&metrics, "protus_sidecar_sync_failures_total") > 0 {
+            assert_eq!(metric(&metrics, "protus_sidecar_ready"), 0, "{metrics}");
+            assert_eq!(metric(&metrics, "protus_sidecar_sync_lag_ms"), -1, "{metrics}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no failed sync counted: {metrics}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(sidecar.terminate().success(), "SIGTERM stops a sidecar that never synced");
+}
