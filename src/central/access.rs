@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
@@ -14,7 +14,7 @@ use crate::domain::token::claims::AccessClaims;
 use crate::domain::token::jwt::Expectations;
 use crate::domain::token::scope::{Scope, ScopeSet};
 use crate::http::bearer::bearer;
-use crate::http::problem::Problem;
+use crate::http::bearer_problems::{insufficient_scope, invalid_token, missing_token};
 use crate::storage::central::oauth_records::{GrantRecord, GrantStatus};
 use crate::storage::central::{grants, oauth};
 use crate::vocab::ids::CompanyId;
@@ -30,17 +30,8 @@ pub struct Access {
 impl Access {
     /// 403 `insufficient_scope` naming the missing scope (RFC 6750 §3.1).
     pub fn require(&self, scope: Scope) -> ApiResult<()> {
-        if self.effective.contains(scope) {
-            return Ok(());
-        }
-        Err(Problem::new(StatusCode::FORBIDDEN, "insufficient_scope", format!("the token does not allow {scope}"))
-            .with_www_authenticate(&format!("Bearer error=\"insufficient_scope\", scope=\"{scope}\"")))
+        if self.effective.contains(scope) { Ok(()) } else { Err(insufficient_scope(scope)) }
     }
-}
-
-pub fn invalid_token(description: &str) -> Problem {
-    Problem::new(StatusCode::UNAUTHORIZED, "invalid_token", description)
-        .with_www_authenticate(&format!("Bearer error=\"invalid_token\", error_description=\"{description}\""))
 }
 
 /// The `aud` a token claims, read without trusting it: used only to pick the audience the
@@ -97,13 +88,6 @@ pub async fn check_token(state: &SharedState, token: &str, audience: Option<&Com
 
 /// Checks the request's `Authorization: Bearer` access token.
 pub async fn authenticate(state: &SharedState, headers: &HeaderMap, audience: Option<&CompanyId>) -> ApiResult<Access> {
-    let token = bearer(headers).ok_or_else(|| {
-        Problem::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "send the customer's access token as Authorization: Bearer",
-        )
-        .with_www_authenticate("Bearer")
-    })?;
+    let token = bearer(headers).ok_or_else(missing_token)?;
     check_token(state, token.expose(), audience).await
 }

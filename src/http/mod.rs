@@ -5,6 +5,7 @@ pub mod problem;
 pub mod json;
 pub mod query;
 pub mod bearer;
+pub mod bearer_problems;
 pub mod limits;
 pub mod trace;
 pub mod rate_limit;
