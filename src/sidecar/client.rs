@@ -1,12 +1,15 @@
-//! The sidecar's HTTP client for central's sync API (DESIGN §7): enrolment with the company's
-//! client credentials, then snapshot and feed as the sidecar itself (HTTP Basic `sc_…:<secret>`).
+//! The sidecar's HTTP client for central (DESIGN §7): enrolment with the company's client
+//! credentials, then snapshot and feed as the sidecar itself (HTTP Basic `sc_…:<secret>`); and
+//! the company calls the sidecar makes on the partner's behalf (direct users, DESIGN §5.2).
 
 use std::time::Duration;
 
+use axum::body::Bytes;
+use reqwest::header::HeaderValue;
 use serde::de::DeserializeOwned;
 
 use crate::storage::sidecar::sync_state::Enrolment;
-use crate::vocab::limits::{sync_answer_bytes_max, sync_request_timeout_s};
+use crate::vocab::limits::{request_body_bytes_max, sync_answer_bytes_max, sync_request_timeout_s};
 use crate::vocab::secret::Secret;
 use crate::wire::sync::{Enrolled, FeedPage, Snapshot};
 
@@ -26,6 +29,30 @@ pub enum SyncError {
     Malformed(String),
 }
 
+/// The company's OAuth client credentials: the sidecar acts for the company with them.
+#[derive(Debug, Clone)]
+pub struct ClientCredentials {
+    pub id: String,
+    pub secret: Secret,
+}
+
+/// The request headers a company call forwards unchanged.
+#[derive(Debug, Default)]
+pub struct Forwarded<'a> {
+    pub content_type: Option<&'a HeaderValue>,
+    pub idempotency_key: Option<&'a HeaderValue>,
+}
+
+/// Central's answer to a forwarded company call, kept whole so it can be relayed as it came.
+#[derive(Debug)]
+pub struct Relayed {
+    pub status: u16,
+    pub content_type: Option<HeaderValue>,
+    pub idempotent_replayed: Option<HeaderValue>,
+    pub retry_after: Option<HeaderValue>,
+    pub body: Vec<u8>,
+}
+
 /// Talks to one central.
 #[derive(Debug, Clone)]
 pub struct CentralClient {
@@ -43,11 +70,11 @@ impl CentralClient {
     }
 
     /// `POST /sync/v1/sidecars` with the company's client credentials.
-    pub async fn enrol(&self, client_id: &str, client_secret: &Secret) -> Result<Enrolment, SyncError> {
+    pub async fn enrol(&self, client: &ClientCredentials) -> Result<Enrolment, SyncError> {
         let request = self
             .http
             .post(format!("{}/sync/v1/sidecars", self.base))
-            .basic_auth(client_id, Some(client_secret.expose()))
+            .basic_auth(&client.id, Some(client.secret.expose()))
             .timeout(Duration::from_secs(sync_request_timeout_s));
         let enrolled: Enrolled = answer(request).await?;
         Ok(Enrolment {
@@ -76,6 +103,43 @@ impl CentralClient {
             .basic_auth(&me.sidecar_id, Some(&me.sidecar_secret))
             .timeout(Duration::from_secs(wait_s + sync_request_timeout_s));
         answer(request).await
+    }
+
+    /// `POST /api/v1/direct-users` with the company's client credentials. The body and the
+    /// forwarded headers go through unchanged; any answer central gives is returned whole (its
+    /// body bounded like a request body), and only a failure to get one is an error.
+    pub async fn create_direct_user(
+        &self,
+        client: &ClientCredentials,
+        forwarded: Forwarded<'_>,
+        body: Bytes,
+    ) -> Result<Relayed, SyncError> {
+        let mut request = self
+            .http
+            .post(format!("{}/api/v1/direct-users", self.base))
+            .basic_auth(&client.id, Some(client.secret.expose()))
+            .timeout(Duration::from_secs(sync_request_timeout_s))
+            .body(body);
+        if let Some(value) = forwarded.content_type {
+            request = request.header(reqwest::header::CONTENT_TYPE, value);
+        }
+        if let Some(value) = forwarded.idempotency_key {
+            request = request.header("idempotency-key", value);
+        }
+        let unreachable = |e: reqwest::Error| SyncError::Unreachable(e.without_url().to_string());
+        let mut response = request.send().await.map_err(unreachable)?;
+        let header = |name: &str| response.headers().get(name).cloned();
+        let (content_type, idempotent_replayed, retry_after) =
+            (header("content-type"), header("idempotent-replayed"), header("retry-after"));
+        let status = response.status().as_u16();
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(unreachable)? {
+            if body.len() + chunk.len() > request_body_bytes_max {
+                return Err(SyncError::Malformed(format!("answer longer than {request_body_bytes_max} bytes")));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Relayed { status, content_type, idempotent_replayed, retry_after, body })
     }
 }
 

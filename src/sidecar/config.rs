@@ -9,7 +9,8 @@ use crate::vocab::secret::Secret;
 pub struct SidecarConfig {
     /// Central's base URL, e.g. `http://127.0.0.1:8080`.
     pub central: String,
-    /// The company's OAuth client id and secret, used only to enrol.
+    /// The company's OAuth client id and secret: to enrol, and for the company calls the sidecar
+    /// forwards to central on the partner app's behalf (direct users), so the app holds no secret.
     pub client_id: String,
     pub client_secret: Secret,
     pub listen: SocketAddr,

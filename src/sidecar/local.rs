@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::domain::token::keys::{Jwk, VerifyingKeys};
 use crate::domain::token::scope::ScopeSet;
 use crate::storage::sidecar::sync_state::Loaded;
+use crate::vocab::limits::token_clock_skew_s;
 use crate::wire::sync::{FeedEvent, RevokedToken, Snapshot, SyncGrant};
 
 /// A grant's current state, as the token check needs it.
@@ -123,7 +124,8 @@ impl Local {
 
     /// Forgets revocations of tokens expired before `now_s`.
     pub fn prune_revoked(&mut self, now_s: i64) {
-        self.revoked.retain(|_, exp| *exp >= now_s);
+        // Kept through the verification skew: a token is accepted until exp + skew.
+        self.revoked.retain(|_, exp| *exp + token_clock_skew_s >= now_s);
     }
 
     /// Keys that fail to parse are logged and left out: a token signed by one is refused.
@@ -192,6 +194,8 @@ mod tests {
         local.apply(&FeedEvent::TokenRevoked(RevokedToken { jti: "j1".into(), exp: 100 }));
         assert!(local.is_revoked("j1"));
         local.prune_revoked(101);
+        assert!(local.is_revoked("j1"), "kept through the 60 s verification skew");
+        local.prune_revoked(161);
         assert!(!local.is_revoked("j1"));
         local.apply(&FeedEvent::Grant(grant("check", "revoked")));
         assert_eq!(local.grant("grt_1").map(|g| g.status), Some(GrantStatus::Revoked));

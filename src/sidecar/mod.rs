@@ -1,6 +1,7 @@
 //! The sidecar: the company's agent next to its service. It enrols with central, mirrors the
 //! keys, revocations and grants central publishes (snapshot, then the feed), and answers the
-//! permission check locally. Leases, holds, charges and usage come later (DESIGN §7).
+//! permission check locally; company calls such as direct users are forwarded to central with its
+//! credentials. Leases, holds, charges and usage come later (DESIGN §7).
 
 pub mod config;
 pub mod client;
@@ -9,5 +10,7 @@ pub mod metrics;
 pub mod state;
 pub mod access;
 pub mod sync;
+pub mod direct_users;
 pub mod routes;
+pub mod openapi;
 pub mod server;

@@ -8,17 +8,17 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use anyhow::Context;
-use axum::middleware;
+use axum::Json;
+use axum::routing::get;
 use tokio::net::UnixListener;
 use tokio::sync::watch;
 
 use crate::http::limits::with_listener_limits;
-use crate::http::trace::log_request;
-use crate::sidecar::client::CentralClient;
+use crate::sidecar::client::{CentralClient, ClientCredentials};
 use crate::sidecar::config::SidecarConfig;
 use crate::sidecar::local::Local;
 use crate::sidecar::state::{SharedState, SidecarState};
-use crate::sidecar::{routes, sync};
+use crate::sidecar::{openapi, sync};
 use crate::storage::sidecar::open::open_sidecar;
 use crate::storage::sidecar::sync_state;
 use crate::storage::{Store, StoreOptions};
@@ -38,8 +38,15 @@ pub struct RunningSidecar {
 
 /// Opens the data dir, loads the stored state and starts serving and syncing.
 pub async fn start(config: SidecarConfig, clock: ClockHandle) -> anyhow::Result<RunningSidecar> {
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("creating the data dir {}", config.data_dir.display()))?;
+    // Owner-only: the database holds the sidecar's secret.
+    if !config.data_dir.exists() {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&config.data_dir)
+            .with_context(|| format!("creating the data dir {}", config.data_dir.display()))?;
+    }
     let dir = config.data_dir.clone();
     let store = tokio::task::spawn_blocking(move || open_sidecar(&dir, &StoreOptions::default())).await??;
     match serve_on(config, clock, store.clone()).await {
@@ -58,7 +65,8 @@ async fn serve_on(config: SidecarConfig, clock: ClockHandle, store: Store) -> an
         Some(me) => Some(CompanyId::parse(&me.company_id).map_err(|_| anyhow::anyhow!("stored enrolment is corrupt"))?),
         None => None,
     };
-    let state = Arc::new(SidecarState::new(store, clock, Local::from_loaded(&loaded)));
+    let credentials = ClientCredentials { id: config.client_id, secret: config.client_secret };
+    let state = Arc::new(SidecarState::new(store, clock, client.clone(), credentials, Local::from_loaded(&loaded)));
     if let Some(company) = company {
         let _ = state.company.set(company);
     }
@@ -79,7 +87,12 @@ async fn serve_on(config: SidecarConfig, clock: ClockHandle, store: Store) -> an
         Some(path) => Some((path.clone(), bind_unix(path).await?)),
         None => None,
     };
-    let app = with_listener_limits(routes::router(state.clone()).layer(middleware::from_fn(log_request)));
+    let (routes, document) = openapi::routes_with_document();
+    let document = Arc::new(document);
+    let app = routes
+        .route("/openapi.json", get(move || async move { Json(document.as_ref().clone()) }))
+        .with_state(state.clone());
+    let app = with_listener_limits(app);
 
     let (stop, mut stopped) = watch::channel(false);
     let served_unix = unix_listener.map(|(path, listener)| {
@@ -93,12 +106,7 @@ async fn serve_on(config: SidecarConfig, clock: ClockHandle, store: Store) -> an
         });
         (path, served)
     });
-    let start = sync::Start {
-        enrolment: loaded.enrolment,
-        cursor: loaded.cursor,
-        client_id: config.client_id,
-        client_secret: config.client_secret,
-    };
+    let start = sync::Start { enrolment: loaded.enrolment, cursor: loaded.cursor };
     let sync = tokio::spawn(sync::run(state.clone(), client, start, stop.subscribe()));
     let served = tokio::spawn(async move {
         axum::serve(listener, app)

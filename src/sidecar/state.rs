@@ -3,6 +3,7 @@
 use std::sync::{Arc, OnceLock, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::domain::token::cache::TokenCache;
+use crate::sidecar::client::{CentralClient, ClientCredentials};
 use crate::sidecar::local::Local;
 use crate::sidecar::metrics::Metrics;
 use crate::storage::Store;
@@ -15,6 +16,9 @@ pub type SharedState = Arc<SidecarState>;
 pub struct SidecarState {
     pub store: Store,
     pub clock: ClockHandle,
+    /// Central, and the company's client credentials the sidecar acts with there.
+    pub central: CentralClient,
+    pub credentials: ClientCredentials,
     /// The company this sidecar acts for: every token's required audience. Set at enrolment.
     pub company: OnceLock<CompanyId>,
     /// `None` until the first snapshot is applied (or loaded from redb).
@@ -24,10 +28,18 @@ pub struct SidecarState {
 }
 
 impl SidecarState {
-    pub fn new(store: Store, clock: ClockHandle, local: Option<Local>) -> SidecarState {
+    pub fn new(
+        store: Store,
+        clock: ClockHandle,
+        central: CentralClient,
+        credentials: ClientCredentials,
+        local: Option<Local>,
+    ) -> SidecarState {
         SidecarState {
             store,
             clock,
+            central,
+            credentials,
             company: OnceLock::new(),
             local: RwLock::new(local),
             cache: TokenCache::new(),

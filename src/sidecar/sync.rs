@@ -16,7 +16,6 @@ use crate::storage::StoreError;
 use crate::storage::sidecar::sync_state::{self, Enrolment};
 use crate::vocab::ids::CompanyId;
 use crate::vocab::limits::{sync_backoff_ms_max, sync_backoff_ms_min, sync_feed_wait_s, sync_prune_interval_s};
-use crate::vocab::secret::Secret;
 use crate::vocab::time::Timestamp;
 use crate::wire::sync::FeedPage;
 
@@ -25,8 +24,6 @@ use crate::wire::sync::FeedPage;
 pub struct Start {
     pub enrolment: Option<Enrolment>,
     pub cursor: Option<u64>,
-    pub client_id: String,
-    pub client_secret: Secret,
 }
 
 /// Why one round of syncing stopped; every one is retried after a backoff.
@@ -49,14 +46,14 @@ pub async fn run(state: SharedState, client: CentralClient, start: Start, mut st
 }
 
 async fn sync_forever(state: &SharedState, client: &CentralClient, start: Start) {
-    let Start { mut enrolment, mut cursor, client_id, client_secret } = start;
+    let Start { mut enrolment, mut cursor } = start;
     let mut backoff = Backoff::default();
     let mut next_prune = tokio::time::Instant::now();
     loop {
         let round = async {
             let me = match &enrolment {
                 Some(me) => me.clone(),
-                None => enrol(state, client, &client_id, &client_secret).await?,
+                None => enrol(state, client).await?,
             };
             enrolment = Some(me.clone());
             let after = match cursor {
@@ -91,13 +88,8 @@ async fn sync_forever(state: &SharedState, client: &CentralClient, start: Start)
     }
 }
 
-async fn enrol(
-    state: &SharedState,
-    client: &CentralClient,
-    client_id: &str,
-    client_secret: &Secret,
-) -> Result<Enrolment, RoundError> {
-    let me = client.enrol(client_id, client_secret).await?;
+async fn enrol(state: &SharedState, client: &CentralClient) -> Result<Enrolment, RoundError> {
+    let me = client.enrol(&state.credentials).await?;
     let company = CompanyId::parse(&me.company_id).map_err(|_| RoundError::BadCompany(me.company_id.clone()))?;
     let stored = me.clone();
     state.store.write(move |tx| sync_state::put_enrolment(tx, &stored)).await?;

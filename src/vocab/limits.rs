@@ -56,7 +56,7 @@ const _: () = assert!(partner_payload_bytes_max < request_body_bytes_max);
 const _: () = assert!(username_len_min <= username_len_max);
 const _: () = assert!(password_len_min <= password_len_max);
 
-/// Longest access token accepted for verification, in bytes; ours are about 450 (DESIGN §4).
+/// Longest access token accepted for verification, in bytes; ours are about 600 (DESIGN §4).
 pub const token_len_max: usize = 4096;
 /// Clock skew tolerated on a token's `exp` and `nbf`, in seconds (DESIGN §4).
 pub const token_clock_skew_s: i64 = 60;

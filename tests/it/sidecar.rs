@@ -1,5 +1,6 @@
 //! The sidecar as a real child process next to a real central: enrolment, snapshot, feed,
-//! local permission checks, revocation through the feed, and a restart that reuses its state.
+//! local permission checks, revocation through the feed, a restart that reuses its state, direct
+//! users forwarded to central, and its OpenAPI document.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -8,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::child::PROTUS;
 use crate::oauth_support::{consent, exchange, partner};
@@ -70,6 +71,17 @@ impl ChildSidecar {
         let mut request = reqwest::Client::new().get(format!("{}{path}", self.base));
         if let Some(token) = token {
             request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("request reaches the sidecar");
+        let (status, headers) = (response.status().as_u16(), response.headers().clone());
+        (status, headers, response.text().await.expect("body"))
+    }
+
+    /// `POST /api/v1/direct-users` as a partner app does it: no credentials, only the key.
+    async fn direct_user(&self, key: Option<&str>, body: &Value) -> (u16, reqwest::header::HeaderMap, String) {
+        let mut request = reqwest::Client::new().post(format!("{}/api/v1/direct-users", self.base)).json(body);
+        if let Some(key) = key {
+            request = request.header("idempotency-key", key);
         }
         let response = request.send().await.expect("request reaches the sidecar");
         let (status, headers) = (response.status().as_u16(), response.headers().clone());
@@ -234,4 +246,131 @@ async fn a_sidecar_that_cannot_reach_central_is_alive_but_not_ready() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(sidecar.terminate().success(), "SIGTERM stops a sidecar that never synced");
+}
+
+fn header<'a>(headers: &'a reqwest::header::HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_partner_onboards_a_direct_user_through_the_sidecar_without_a_secret() {
+    // Proves direct users forwarded with the sidecar's credentials: 201 with a token the sidecar's own check accepts, the replay header on the same key, central's problems relayed.
+    let central = TestCentral::start().await;
+    let (client_id, client_secret, company_token) = partner(&central, "Directco").await;
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let sidecar = ChildSidecar::start(&central.base, (&client_id, &client_secret), data_dir.path());
+    let (ready, body) = sidecar.wait_for("/readyz", None, 200, Duration::from_secs(10)).await;
+    assert_eq!(ready, 200, "{body}");
+
+    let dana = json!({"email": "Dana@Example.com", "username": "direct_user"});
+    let (status, headers, body) = sidecar.direct_user(Some("u1"), &dana).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(header(&headers, "content-type"), Some("application/json"));
+    assert_eq!(header(&headers, "idempotent-replayed"), None);
+    let created: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(created["scope"], "check hold charge");
+    let token = created["access_token"].as_str().expect("access token");
+
+    // The same key is central's replay, header and all.
+    let (status, headers, body) = sidecar.direct_user(Some("u1"), &dana).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(header(&headers, "idempotent-replayed"), Some("true"));
+    let replayed: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!((&replayed["account_id"], &replayed["grant_id"]), (&created["account_id"], &created["grant_id"]));
+
+    // The token works in the sidecar's own permission check once the grant arrives by the feed.
+    let (status, body) =
+        sidecar.wait_for("/api/v1/authorize?scope=charge", Some(token), 200, Duration::from_secs(2)).await;
+    assert_eq!(status, 200, "{body}");
+    let permission: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(permission["account_id"], created["account_id"]);
+    assert_eq!(permission["scope"], "check hold charge");
+    // Central sees one account of this company, created for the sidecar's company.
+    let accounts = central.get("/api/v1/company/accounts", Some(&company_token)).await;
+    assert_eq!(accounts.body["items"].as_array().expect("items").len(), 1, "{}", accounts.body);
+    assert_eq!(accounts.body["items"][0]["customer_email"], "dana@example.com");
+
+    // Central's refusals come back as central gave them.
+    central.customer("ann@x.io").await;
+    let (status, headers, body) =
+        sidecar.direct_user(Some("k1"), &json!({"email": "ANN@x.io", "username": "ann_here"})).await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(header(&headers, "content-type"), Some("application/problem+json"));
+    assert_eq!(serde_json::from_str::<Value>(&body).expect("json")["code"], "customer_exists");
+    let (status, headers, body) = sidecar.direct_user(None, &json!({"email": "n@x.io", "username": "nobody"})).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(header(&headers, "content-type"), Some("application/problem+json"));
+    let (status, _, body) =
+        sidecar.direct_user(Some("k2"), &json!({"email": "not-an-email", "username": "nobody"})).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(serde_json::from_str::<Value>(&body).expect("json")["code"], "validation_failed");
+    assert!(sidecar.terminate().success());
+}
+
+/// A sidecar pointed at a port where nothing listens.
+fn sidecar_without_central(data_dir: &Path) -> ChildSidecar {
+    let nowhere = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let central = format!("http://{}", nowhere.local_addr().expect("address"));
+    drop(nowhere);
+    ChildSidecar::start(&central, ("co_nobody", "secret"), data_dir)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn direct_users_answer_503_central_unavailable_when_central_is_unreachable() {
+    // Proves a direct user the sidecar cannot forward is 503 central_unavailable with Retry-After, never stored or guessed.
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let sidecar = sidecar_without_central(data_dir.path());
+    let (status, headers, body) =
+        sidecar.direct_user(Some("u1"), &json!({"email": "dana@example.com", "username": "dana"})).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(header(&headers, "content-type"), Some("application/problem+json"));
+    assert_eq!(serde_json::from_str::<Value>(&body).expect("json")["code"], "central_unavailable");
+    assert!(headers.contains_key("retry-after"), "{headers:?}");
+    assert!(sidecar.terminate().success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sidecar_documents_its_endpoints_at_openapi_json() {
+    // Proves /openapi.json is an OpenAPI 3.1 document listing the permission check (access token), direct users (no secret) and the operation endpoints.
+    let data_dir = tempfile::tempdir().expect("temp dir");
+    let sidecar = sidecar_without_central(data_dir.path());
+    let (status, _, body) = sidecar.get("/openapi.json", None).await;
+    assert_eq!(status, 200, "{body}");
+    let doc: Value = serde_json::from_str(&body).expect("json");
+    assert!(doc["openapi"].as_str().expect("version").starts_with("3.1"), "{}", doc["openapi"]);
+    let endpoints = [
+        ("get", "/api/v1/authorize"),
+        ("post", "/api/v1/direct-users"),
+        ("get", "/healthz"),
+        ("get", "/readyz"),
+        ("get", "/metrics"),
+    ];
+    let paths = doc["paths"].as_object().expect("paths");
+    let documented: usize = paths.values().map(|item| item.as_object().map_or(0, |ops| ops.len())).sum();
+    assert_eq!(documented, endpoints.len(), "documented: {:?}", paths.keys().collect::<Vec<_>>());
+    for (method, path) in endpoints {
+        assert!(
+            doc["paths"][path][method]["responses"]["200"].is_object()
+                || doc["paths"][path][method]["responses"]["201"].is_object(),
+            "{method} {path} has its success answer"
+        );
+    }
+    let scheme = &doc["components"]["securitySchemes"]["access_token"];
+    assert_eq!((scheme["type"].as_str(), scheme["scheme"].as_str()), (Some("http"), Some("bearer")), "{scheme}");
+    assert_eq!(scheme["bearerFormat"], "JWT");
+    let check = &doc["paths"]["/api/v1/authorize"]["get"];
+    assert_eq!(check["security"], json!([{"access_token": []}]));
+    assert!(check["parameters"].as_array().expect("parameters").iter().any(|p| p["name"] == "scope"));
+    let onboard = &doc["paths"]["/api/v1/direct-users"]["post"];
+    assert!(onboard.get("security").is_none(), "the partner app needs no secret: {onboard}");
+    assert!(onboard["parameters"].as_array().expect("parameters").iter().any(|p| p["name"] == "Idempotency-Key"));
+    for status in ["400", "409", "422", "503"] {
+        let problem = &onboard["responses"][status]["content"]["application/problem+json"]["schema"]["$ref"];
+        assert_eq!(problem, "#/components/schemas/Problem", "{status}: {onboard}");
+    }
+    assert_eq!(
+        onboard["responses"]["201"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/DirectUser"
+    );
+    assert!(sidecar.terminate().success());
 }

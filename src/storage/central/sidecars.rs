@@ -69,7 +69,8 @@ pub fn snapshot(reader: &Reader, company: &CompanyId, now: Timestamp) -> Result<
     let mut revoked = Vec::new();
     for entry in reader.txn.open_table(REVOKED_TOKENS)?.iter()? {
         let (jti, exp) = entry?;
-        if exp.value() > now.unix_s() {
+        // Kept through the verification skew: a token is accepted until exp + skew.
+        if exp.value() + token_clock_skew_s > now.unix_s() {
             revoked.push((jti.value().to_owned(), exp.value()));
         }
     }

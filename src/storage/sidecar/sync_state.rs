@@ -10,6 +10,7 @@ use crate::domain::token::keys::Jwk;
 use crate::storage::codec::{decode, encode};
 use crate::storage::schema::{SIDECAR_GRANTS, SIDECAR_KEYS, SIDECAR_REVOKED, SIDECAR_SERVICES, SIDECAR_STATE};
 use crate::storage::{Reader, StoreError, Tx};
+use crate::vocab::limits::token_clock_skew_s;
 use crate::wire::sync::{FeedEntry, FeedEvent, RevokedToken, Snapshot, SyncGrant, SyncService};
 
 const ENROLMENT: &str = "enrolment";
@@ -127,7 +128,8 @@ pub fn apply_page(tx: &mut Tx<'_>, entries: &[FeedEntry], cursor: u64, now_s: i6
 
 /// Drops revocations whose token has expired: an expired token fails verification anyway.
 pub fn prune_revoked(tx: &mut Tx<'_>, now_s: i64) -> Result<(), StoreError> {
-    tx.txn.open_table(SIDECAR_REVOKED)?.retain(|_, exp| exp >= now_s)?;
+    // Kept through the verification skew: a token is accepted until exp + skew.
+    tx.txn.open_table(SIDECAR_REVOKED)?.retain(|_, exp| exp + token_clock_skew_s >= now_s)?;
     Ok(())
 }
 
@@ -144,7 +146,7 @@ fn apply_event(tx: &mut Tx<'_>, event: &FeedEvent, now_s: i64) -> Result<(), Sto
         // Kept: a retired key still verifies its tokens until they expire (see sidecar::local).
         FeedEvent::KeyRetired { .. } => {}
         FeedEvent::TokenRevoked(revoked) => {
-            if revoked.exp >= now_s {
+            if revoked.exp + token_clock_skew_s >= now_s {
                 tx.txn.open_table(SIDECAR_REVOKED)?.insert(revoked.jti.as_str(), revoked.exp)?;
             }
         }
@@ -223,7 +225,7 @@ mod tests {
         assert_eq!(jtis, ["late", "live"], "a revocation already expired is not kept");
         assert_eq!(loaded.grants, vec![grant("grt_1", "check", "revoked")]);
 
-        store.write_blocking(|tx| prune_revoked(tx, 550)).expect("prune");
+        store.write_blocking(|tx| prune_revoked(tx, 561)).expect("prune");
         let empty = Snapshot {
             cursor: 20,
             issuer: "http://central".into(),
