@@ -1,6 +1,5 @@
 //! The idempotency layer over HTTP (DESIGN §5): replay, reuse with another body, in-flight conflicts.
 
-use reqwest::Method;
 use serde_json::json;
 
 use crate::support::TestCentral;
@@ -11,15 +10,7 @@ async fn a_retry_replays_the_first_answer_and_moves_money_once() {
     let central = TestCentral::start().await;
     let (_, token) = central.customer("ann@x.io").await;
     let first = central.top_up(&token, "25.00", "retry-me").await;
-    let again = central
-        .call(
-            Method::POST,
-            "/api/v1/me/top-ups",
-            Some(&token),
-            Some(json!({"amount": "25.00"})),
-            &[("idempotency-key", "retry-me")],
-        )
-        .await;
+    let again = central.start_top_up(&token, json!("25.00"), "retry-me").await;
     assert_eq!(again.status, 201);
     assert_eq!(again.headers.get("idempotent-replayed").and_then(|v| v.to_str().ok()), Some("true"));
     assert_eq!(again.body["id"], first["id"]);
@@ -27,15 +18,7 @@ async fn a_retry_replays_the_first_answer_and_moves_money_once() {
     let reordered = central.raw_with_key(&token, "retry-me", br#"{ "amount" : "25.00" }"#.to_vec()).await;
     assert_eq!(reordered.body["id"], first["id"]);
     assert_eq!(central.wallet(&token).await["available"], "25.00");
-    let reused = central
-        .call(
-            Method::POST,
-            "/api/v1/me/top-ups",
-            Some(&token),
-            Some(json!({"amount": "26.00"})),
-            &[("idempotency-key", "retry-me")],
-        )
-        .await;
+    let reused = central.start_top_up(&token, json!("26.00"), "retry-me").await;
     reused.assert_problem(422, "idempotency_key_reused");
     // Keys are scoped per customer: another customer's identical key is a new request.
     let (_, other) = central.customer("bob@x.io").await;
@@ -45,15 +28,7 @@ async fn a_retry_replays_the_first_answer_and_moves_money_once() {
     // Keys survive a restart.
     let mut central = central;
     central.restart().await;
-    let after = central
-        .call(
-            Method::POST,
-            "/api/v1/me/top-ups",
-            Some(&token),
-            Some(json!({"amount": "25.00"})),
-            &[("idempotency-key", "retry-me")],
-        )
-        .await;
+    let after = central.start_top_up(&token, json!("25.00"), "retry-me").await;
     assert_eq!((after.status.as_u16(), &after.body["id"]), (201, &first["id"]));
 }
 
@@ -99,38 +74,13 @@ async fn a_key_in_flight_is_refused_with_409() {
     let (customer_id, token) = central.customer("ann@x.io").await;
     let state = central.state();
     state.in_flight.lock().expect("lock").insert((format!("customer:{customer_id}"), "busy".to_owned()));
-    let refused = central
-        .call(
-            Method::POST,
-            "/api/v1/me/top-ups",
-            Some(&token),
-            Some(json!({"amount": "3.00"})),
-            &[("idempotency-key", "busy")],
-        )
-        .await;
+    let refused = central.start_top_up(&token, json!("3.00"), "busy").await;
     refused.assert_problem(409, "idempotency_key_in_use");
     assert!(refused.headers.get("retry-after").is_some());
     state.in_flight.lock().expect("lock").clear();
-    let accepted = central
-        .call(
-            Method::POST,
-            "/api/v1/me/top-ups",
-            Some(&token),
-            Some(json!({"amount": "3.00"})),
-            &[("idempotency-key", "busy")],
-        )
-        .await;
+    let accepted = central.start_top_up(&token, json!("3.00"), "busy").await;
     assert_eq!(accepted.status, 201);
     for bad in ["", &"k".repeat(256)] {
-        central
-            .call(
-                Method::POST,
-                "/api/v1/me/top-ups",
-                Some(&token),
-                Some(json!({"amount": "3.00"})),
-                &[("idempotency-key", bad)],
-            )
-            .await
-            .assert_problem(400, "invalid_request");
+        central.start_top_up(&token, json!("3.00"), bad).await.assert_problem(400, "invalid_request");
     }
 }

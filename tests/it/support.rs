@@ -198,6 +198,18 @@ impl TestCentral {
         session.body["token"].as_str().expect("token").to_owned()
     }
 
+    /// POSTs a top-up of `amount` (any JSON, to test bad ones) with `key`, without waiting.
+    pub async fn start_top_up(&self, token: &str, amount: Value, key: &str) -> Answer {
+        self.call(
+            Method::POST,
+            "/api/v1/me/top-ups",
+            Some(token),
+            Some(json!({"amount": amount})),
+            &[("idempotency-key", key)],
+        )
+        .await
+    }
+
     /// Starts a top-up with `key` and waits until the provider's callback completed it.
     pub async fn top_up(&self, token: &str, amount: &str, key: &str) -> Value {
         let started = self

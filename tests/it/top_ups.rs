@@ -4,22 +4,9 @@ use protus::central::providers::test_provider::{SIGNATURE_HEADER, sign};
 use protus::storage::central::settings;
 use protus::vocab::secret::Secret;
 use protus::vocab::time::Clock;
-use reqwest::Method;
 use serde_json::json;
 
 use crate::support::{Answer, TestCentral};
-
-async fn start_top_up(central: &TestCentral, token: &str, amount: serde_json::Value, key: &str) -> Answer {
-    central
-        .call(
-            Method::POST,
-            "/api/v1/me/top-ups",
-            Some(token),
-            Some(json!({"amount": amount})),
-            &[("idempotency-key", key)],
-        )
-        .await
-}
 
 async fn provider_key(central: &TestCentral) -> Secret {
     let key = central
@@ -51,7 +38,7 @@ async fn a_top_up_completes_through_the_signed_callback_and_credits_the_wallet()
     // Proves the top-up starts pending, the provider's callback completes it, and the wallet and statement show it.
     let central = TestCentral::start().await;
     let (_, token) = central.customer("ann@x.io").await;
-    let started = start_top_up(&central, &token, json!("100.5"), "first").await;
+    let started = central.start_top_up(&token, json!("100.5"), "first").await;
     assert_eq!(started.status, 201, "{}", started.body);
     assert_eq!((started.body["status"].as_str(), started.body["amount"].as_str()), (Some("pending"), Some("100.50")));
     assert_eq!(started.body["provider"], "test");
@@ -104,7 +91,7 @@ async fn a_failed_top_up_credits_nothing() {
     let key = provider_key(&central).await;
     // Create a top-up whose automatic callback we race with our own `failed` one; whichever
     // lands first decides, and the wallet must agree with the final status.
-    let started = start_top_up(&central, &token, json!("5.00"), "f").await;
+    let started = central.start_top_up(&token, json!("5.00"), "f").await;
     let id = started.body["id"].as_str().expect("id").to_owned();
     let body = json!({"top_up_id": id, "amount": "5.00", "status": "failed"}).to_string();
     callback(&central, &sign(&key, central.clock.now().unix_s(), body.as_bytes()), &body).await;
@@ -132,7 +119,7 @@ async fn top_ups_need_a_key_a_valid_amount_and_a_provider() {
         json!("1000000001"),
         json!(null),
     ] {
-        start_top_up(&central, &token, amount, "bad").await.assert_problem(422, "validation_failed");
+        central.start_top_up(&token, amount, "bad").await.assert_problem(422, "validation_failed");
     }
     let (company, _) = central.company("Messages", "ops@messages.io").await;
     assert!(company["id"].is_string());
@@ -141,7 +128,7 @@ async fn top_ups_need_a_key_a_valid_amount_and_a_provider() {
 
     let without = TestCentral::start_with(|config| config.enable_test_provider = false).await;
     let (_, token) = without.customer("ann@x.io").await;
-    let refused = start_top_up(&without, &token, json!("1.00"), "k").await;
+    let refused = without.start_top_up(&token, json!("1.00"), "k").await;
     refused.assert_problem(503, "provider_unavailable");
     assert!(refused.headers.get("retry-after").is_some());
     let body =

@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
-use crate::central::access;
+use crate::central::access::{self, Access};
 use crate::central::billing_auth::caller;
 use crate::central::error::{ApiResult, OrInternal};
 use crate::central::idempotency::{self, IdempotentRequest};
@@ -99,15 +99,7 @@ pub async fn create_hold(
     headers: HeaderMap,
     body: ApiJson<CreateHold>,
 ) -> ApiResult<Response> {
-    let granted = access::authenticate(&state, &headers, None).await?;
-    granted.require(Scope::Hold)?;
-    let request = IdempotentRequest::new(
-        &headers,
-        format!("company:{}", granted.grant.company_id),
-        "POST",
-        "/api/v1/billing/holds",
-        &body.raw,
-    )?;
+    let (granted, request) = token_request(&state, &headers, Scope::Hold, "/api/v1/billing/holds", &body.raw).await?;
     let input = body.value;
     let mut errors = FieldErrors::default();
     let amount = errors.check("amount", input.amount.parse(state.currency));
@@ -142,6 +134,21 @@ pub async fn create_hold(
     })
     .await?;
     Ok(response)
+}
+
+/// A money-moving POST made with a customer's token: the token checked for `scope`, and the
+/// request's idempotency scoped to the token's company.
+pub async fn token_request(
+    state: &SharedState,
+    headers: &HeaderMap,
+    scope: Scope,
+    path: &str,
+    body: &serde_json::Value,
+) -> ApiResult<(Access, IdempotentRequest)> {
+    let granted = access::authenticate(state, headers, None).await?;
+    granted.require(scope)?;
+    let request = IdempotentRequest::new(headers, format!("company:{}", granted.grant.company_id), "POST", path, body)?;
+    Ok((granted, request))
 }
 
 fn parse_hold_id(id: &str) -> ApiResult<HoldId> {

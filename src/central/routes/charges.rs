@@ -6,11 +6,12 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
-use crate::central::access;
 use crate::central::billing_auth::caller;
 use crate::central::error::{ApiResult, OrInternal};
-use crate::central::idempotency::{self, IdempotentRequest};
-use crate::central::routes::billing::{check_description, check_payload, queue_settled, refusal, request_key};
+use crate::central::idempotency;
+use crate::central::routes::billing::{
+    check_description, check_payload, queue_settled, refusal, request_key, token_request,
+};
 use crate::central::state::SharedState;
 use crate::domain::token::scope::Scope;
 use crate::http::json::ApiJson;
@@ -34,15 +35,8 @@ pub async fn create(
     headers: HeaderMap,
     body: ApiJson<CreateCharge>,
 ) -> ApiResult<Response> {
-    let granted = access::authenticate(&state, &headers, None).await?;
-    granted.require(Scope::Charge)?;
-    let request = IdempotentRequest::new(
-        &headers,
-        format!("company:{}", granted.grant.company_id),
-        "POST",
-        "/api/v1/billing/charges",
-        &body.raw,
-    )?;
+    let (granted, request) =
+        token_request(&state, &headers, Scope::Charge, "/api/v1/billing/charges", &body.raw).await?;
     let input = body.value;
     let mut errors = FieldErrors::default();
     let service_id = input.service_id.as_deref().and_then(|s| errors.check("service_id", ServiceId::parse(s)));
