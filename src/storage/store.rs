@@ -12,7 +12,7 @@ use crate::storage::StoreError;
 use crate::storage::schema::{COUNTERS, META, SCHEMA_VERSION};
 use crate::storage::writer::{self, JobSender, Request, TypedJob};
 use crate::vocab::ids::CustomerId;
-use crate::vocab::limits::{close_wait_s_max, write_batch_len_max, write_queue_len_max};
+use crate::vocab::limits::{close_wait_s_max, db_cache_bytes_max, write_batch_len_max, write_queue_len_max};
 
 /// Check run on every batch before it commits (the role's invariants).
 pub type PreCommit = Arc<dyn Fn(&mut Tx<'_>) -> Result<(), StoreError> + Send + Sync>;
@@ -95,7 +95,8 @@ impl Store {
         pre_commit: PreCommit,
     ) -> Result<Store, StoreError> {
         let shown = path.display().to_string();
-        let db = Database::create(path).map_err(|e| match e {
+        // redb caches up to 1 GiB of pages by default; a node's resident size is bounded instead.
+        let db = Database::builder().set_cache_size(db_cache_bytes_max).create(path).map_err(|e| match e {
             redb::DatabaseError::DatabaseAlreadyOpen => StoreError::AlreadyOpen(shown.clone()),
             other => StoreError::from(other),
         })?;

@@ -164,3 +164,6 @@ pub const sync_prune_interval_s: u64 = 600;
 
 const _: () = assert!(sync_backoff_ms_min > 0 && sync_backoff_ms_min <= sync_backoff_ms_max);
 const _: () = assert!(sync_feed_wait_s <= feed_wait_s_max);
+
+/// redb's page cache per database (its default is 1 GiB): bounds the resident size of a node.
+pub const db_cache_bytes_max: usize = 32 * 1024 * 1024;
