@@ -9,18 +9,19 @@ use axum::response::Response;
 use crate::central::access::{self, Access};
 use crate::central::billing_auth::caller;
 use crate::central::error::{ApiResult, OrInternal};
-use crate::central::idempotency::{self, IdempotentRequest};
+use crate::central::idempotency::{self, IdempotentRequest, WorkResult};
 use crate::central::state::SharedState;
 use crate::domain::token::scope::Scope;
 use crate::http::json::ApiJson;
 use crate::http::problem::{FieldErrors, Problem};
+use crate::storage::Tx;
 use crate::storage::central::billing::{self, BillingError, ChargeInput, HoldInput};
 use crate::storage::central::changes::queue_event;
 use crate::storage::central::records::ChargeRecord;
 use crate::storage::central::{ledger, services, spending};
-use crate::storage::{StoreError, Tx};
 use crate::vocab::ids::{HoldId, ServiceId};
 use crate::vocab::limits::{description_len_max, hold_ttl_s_default, hold_ttl_s_max, partner_payload_bytes_max};
+use crate::vocab::money::Currency;
 use crate::vocab::time::Timestamp;
 use crate::wire::billing::{Balance, CaptureHold, CreateHold, Hold};
 use crate::wire::money::Charge;
@@ -221,14 +222,8 @@ pub async fn capture(
             payload,
             idempotency_key: key,
         };
-        match billing::capture(tx, &hold_id, charge, now)? {
-            Ok(charge) => {
-                let body = serde_json::to_value(Charge::from_record(&charge, currency)).unwrap_or_default();
-                queue_settled(tx, &charge, body.clone(), now)?;
-                Ok(Ok((StatusCode::CREATED, body, ())))
-            }
-            Err(refused) => Ok(Err(refusal(refused))),
-        }
+        let booked = billing::capture(tx, &hold_id, charge, now)?;
+        settled(tx, booked, currency, now)
     })
     .await?;
     Ok(response)
@@ -278,12 +273,19 @@ pub fn request_key(headers: &HeaderMap) -> Option<String> {
     headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned)
 }
 
-/// Queues `charge.settled` with the charge in its wire shape.
-pub fn queue_settled(
+/// The answer to a booked charge: 201 with the charge, and `charge.settled` queued in the same
+/// commit; or the refusal, which wrote nothing.
+pub fn settled(
     tx: &mut Tx<'_>,
-    charge: &ChargeRecord,
-    data: serde_json::Value,
+    booked: Result<ChargeRecord, BillingError>,
+    currency: Currency,
     now: Timestamp,
-) -> Result<(), StoreError> {
-    queue_event(tx, &charge.company_id, "charge.settled", data, now).map(drop)
+) -> WorkResult<()> {
+    let charge = match booked {
+        Ok(charge) => charge,
+        Err(refused) => return Ok(Err(refusal(refused))),
+    };
+    let body = serde_json::to_value(Charge::from_record(&charge, currency)).unwrap_or_default();
+    queue_event(tx, &charge.company_id, "charge.settled", body.clone(), now)?;
+    Ok(Ok((StatusCode::CREATED, body, ())))
 }

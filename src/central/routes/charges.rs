@@ -3,15 +3,13 @@
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::Response;
 
 use crate::central::billing_auth::caller;
 use crate::central::error::{ApiResult, OrInternal};
 use crate::central::idempotency;
-use crate::central::routes::billing::{
-    check_description, check_payload, queue_settled, refusal, request_key, token_request,
-};
+use crate::central::routes::billing::{check_description, check_payload, refusal, request_key, settled, token_request};
 use crate::central::state::SharedState;
 use crate::domain::token::scope::Scope;
 use crate::http::json::ApiJson;
@@ -76,14 +74,8 @@ pub async fn create(
             payload,
             idempotency_key: key,
         };
-        match billing::charge(tx, input, now)? {
-            Ok(charge) => {
-                let body = serde_json::to_value(Charge::from_record(&charge, currency)).unwrap_or_default();
-                queue_settled(tx, &charge, body.clone(), now)?;
-                Ok(Ok((StatusCode::CREATED, body, ())))
-            }
-            Err(refused) => Ok(Err(refusal(refused))),
-        }
+        let booked = billing::charge(tx, input, now)?;
+        settled(tx, booked, currency, now)
     })
     .await?;
     Ok(response)
