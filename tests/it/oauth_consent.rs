@@ -239,64 +239,35 @@ async fn a_forged_or_cross_session_csrf_token_is_refused() {
     assert_eq!(replay.status, 400);
 }
 
+/// Opens a fresh consent page and signs in with `password`, allowing `check`.
+async fn sign_in_attempt(central: &TestCentral, client_id: &str, password: &str) -> Page {
+    let page = get_page(&authorize_url(central, client_id, "check", "st"), None).await;
+    let (rid, csrf) = (hidden(&page.body, "request_id"), hidden(&page.body, "csrf_token"));
+    let fields = [
+        ("request_id", rid.as_str()),
+        ("csrf_token", csrf.as_str()),
+        ("email", "ann@x.io"),
+        ("password", password),
+        ("granted_scope", "check"),
+        ("decision", "allow"),
+    ];
+    post_form(&format!("{}/oauth/authorize", central.base), &fields, None).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sign_in_on_the_consent_page_is_rate_limited_per_email() {
     // Proves repeated wrong passwords for one email are stopped with a clear message, even with the right password after.
     let central = TestCentral::start().await;
     let (client_id, _, _) = partner(&central, "Messages").await;
     central.customer("ann@x.io").await;
-    let endpoint = format!("{}/oauth/authorize", central.base);
     let mut last = String::new();
     for _ in 0..11 {
-        let page = get_page(&authorize_url(&central, &client_id, "check", "st"), None).await;
-        let (rid, csrf) = (hidden(&page.body, "request_id"), hidden(&page.body, "csrf_token"));
-        last = post_form(
-            &endpoint,
-            &[
-                ("request_id", &rid),
-                ("csrf_token", &csrf),
-                ("email", "ann@x.io"),
-                ("password", "wrong password"),
-                ("granted_scope", "check"),
-                ("decision", "allow"),
-            ],
-            None,
-        )
-        .await
-        .body;
+        last = sign_in_attempt(&central, &client_id, "wrong password").await.body;
     }
     assert!(last.contains("Too many attempts"), "{last}");
-    let page = get_page(&authorize_url(&central, &client_id, "check", "st"), None).await;
-    let (rid, csrf) = (hidden(&page.body, "request_id"), hidden(&page.body, "csrf_token"));
-    let right = post_form(
-        &endpoint,
-        &[
-            ("request_id", &rid),
-            ("csrf_token", &csrf),
-            ("email", "ann@x.io"),
-            ("password", "correct horse"),
-            ("granted_scope", "check"),
-            ("decision", "allow"),
-        ],
-        None,
-    )
-    .await;
+    let right = sign_in_attempt(&central, &client_id, "correct horse").await;
     assert!(right.body.contains("Too many attempts"));
     central.clock.advance_s(15 * 60);
-    let page = get_page(&authorize_url(&central, &client_id, "check", "st"), None).await;
-    let (rid, csrf) = (hidden(&page.body, "request_id"), hidden(&page.body, "csrf_token"));
-    let later = post_form(
-        &endpoint,
-        &[
-            ("request_id", &rid),
-            ("csrf_token", &csrf),
-            ("email", "ann@x.io"),
-            ("password", "correct horse"),
-            ("granted_scope", "check"),
-            ("decision", "allow"),
-        ],
-        None,
-    )
-    .await;
+    let later = sign_in_attempt(&central, &client_id, "correct horse").await;
     assert_eq!(later.status, 302);
 }
