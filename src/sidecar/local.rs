@@ -106,7 +106,8 @@ impl Local {
             FeedEvent::Grant(grant) => {
                 self.grants.insert(grant.grant_id.clone(), GrantView::from_wire(grant));
             }
-            FeedEvent::Service(_) => {}
+            // Services, recalls and wallet figures are money matters, kept by the billing state.
+            FeedEvent::Service(_) | FeedEvent::LeaseRecalled { .. } | FeedEvent::WalletAvailable { .. } => {}
         }
     }
 

@@ -99,7 +99,35 @@ pub const SIDECAR_REVOKED: TableDefinition<&str, i64> = TableDefinition::new("si
 pub const SIDECAR_GRANTS: TableDefinition<&str, &[u8]> = TableDefinition::new("sidecar_grants");
 /// service id → the service as the feed last described it.
 pub const SIDECAR_SERVICES: TableDefinition<&str, &[u8]> = TableDefinition::new("sidecar_services");
+/// lease id → the sidecar's lease (ceiling, holds and charges against it, monotonic deadline).
+pub const SIDECAR_LEASES: TableDefinition<&str, &[u8]> = TableDefinition::new("sidecar_leases");
+/// hold id → a hold decided by this sidecar.
+pub const SIDECAR_HOLDS: TableDefinition<&str, &[u8]> = TableDefinition::new("sidecar_holds");
+/// charge id → a charge accepted by this sidecar (accepted until central acks it, then settled).
+pub const SIDECAR_CHARGES: TableDefinition<&str, &[u8]> = TableDefinition::new("sidecar_charges");
+/// usage seq → usage record waiting for central's ack; written with the charge it reports.
+pub const SIDECAR_USAGE_OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("sidecar_usage_outbox");
+/// idempotency key → stored answer, for the billing calls this sidecar answered.
+pub const SIDECAR_IDEMPOTENCY: TableDefinition<&str, &[u8]> = TableDefinition::new("sidecar_idempotency");
+/// hex SHA-256 of a verified access token → its claims, to warm the cache at start.
+pub const SIDECAR_TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("sidecar_tokens");
 
 // Sync (central).
 /// sidecar id → sidecar record (its company and the SHA-256 of its secret).
 pub const SIDECARS: TableDefinition<&str, &[u8]> = TableDefinition::new("sidecars");
+/// lease id → lease record (its sidecar, account, ceiling, charged total, state, deadline).
+pub const LEASES: TableDefinition<&str, &[u8]> = TableDefinition::new("leases");
+/// (account, seq) → lease id: an account's leases, for recalls and the spending cap.
+pub const LEASES_BY_ACCOUNT: TableDefinition<(&str, u64), &str> = TableDefinition::new("leases_by_account");
+/// (return-after unix ms, lease id) → (): open leases by deadline + grace, for the sweeper.
+pub const LEASE_EXPIRY: TableDefinition<(u64, &str), ()> = TableDefinition::new("lease_expiry");
+/// (sidecar, request id) → the stored answer of a lease call (open, renew, close are idempotent).
+pub const LEASE_REQUESTS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("lease_requests");
+/// sidecar → the highest usage seq applied (or quarantined).
+pub const USAGE_APPLIED: TableDefinition<&str, u64> = TableDefinition::new("usage_applied");
+/// (sidecar, seq) → charge id: what each usage record was, to detect a cloned data dir.
+pub const USAGE_SEEN: TableDefinition<(&str, u64), &str> = TableDefinition::new("usage_seen");
+/// (sidecar, seq) → quarantined usage record with its reason; seen by the operator and company.
+pub const USAGE_QUARANTINE: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("usage_quarantine");
+/// (company, idempotency key) → the charge settled under it: settlement-time dedupe (DESIGN §5).
+pub const SETTLED_KEYS: TableDefinition<(&str, &str), &str> = TableDefinition::new("settled_keys");

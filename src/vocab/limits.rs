@@ -162,6 +162,25 @@ pub const sync_answer_bytes_max: usize = 64 * 1024 * 1024;
 /// How often the sidecar drops revocations of tokens that have expired.
 pub const sync_prune_interval_s: u64 = 600;
 
+// Leases and usage (DESIGN §7).
+/// Seconds a lease lives after the call that opened or renewed it (central's default `ttl_s`).
+pub const lease_ttl_s: u64 = 300;
+/// Seconds after a lease's deadline before central returns its unused remainder on its own.
+pub const lease_grace_s: i64 = 3600;
+/// Seconds before its deadline a sidecar stops using a lease (on its monotonic clock).
+pub const lease_safety_margin_s: u64 = 30;
+/// Seconds before that point a sidecar renews a lease that still backs live holds.
+pub const lease_renew_ahead_s: u64 = 60;
+/// Milliseconds central waits for recalled leases to come back before answering 402.
+pub const lease_recall_wait_ms: u64 = 2_000;
+/// Usage records in one batch, and how often the flusher looks for records when idle.
+pub const usage_batch_len_max: usize = 500;
+pub const usage_flush_idle_ms: u64 = 50;
+/// Seconds a sidecar's last flush may take at shutdown.
+pub const usage_final_flush_s: u64 = 5;
+
+const _: () = assert!(lease_safety_margin_s + lease_renew_ahead_s < lease_ttl_s);
+
 const _: () = assert!(sync_backoff_ms_min > 0 && sync_backoff_ms_min <= sync_backoff_ms_max);
 const _: () = assert!(sync_feed_wait_s <= feed_wait_s_max);
 

@@ -9,3 +9,4 @@ pub mod money;
 pub mod oauth;
 pub mod billing;
 pub mod sync;
+pub mod leases;

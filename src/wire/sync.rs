@@ -1,5 +1,5 @@
 //! The sync protocol between a sidecar and central (DESIGN §7), version 1: enrolment, the
-//! snapshot and the long-poll feed. Leases and usage come with their own types later.
+//! snapshot and the long-poll feed. Leases and usage are in `wire::leases`.
 
 use serde::{Deserialize, Serialize};
 
@@ -69,6 +69,16 @@ pub enum FeedEvent {
     TokenRevoked(RevokedToken),
     Grant(SyncGrant),
     Service(SyncService),
+    /// Close this lease now (a sidecar ignores leases it does not hold).
+    LeaseRecalled {
+        lease_id: String,
+        account_id: String,
+    },
+    /// The account's wallet `available` at central, after a lease call.
+    WalletAvailable {
+        account_id: String,
+        available: String,
+    },
 }
 
 /// `GET /sync/v1/events?after=<cursor>&wait=<s>`: the changes after `after`, oldest first, and

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::token::scope::ScopeSet;
-use crate::vocab::ids::{AccountId, CompanyId, CustomerId, EventId, GrantId, ServiceId};
+use crate::vocab::ids::{AccountId, CompanyId, CustomerId, EventId, GrantId, LeaseId, ServiceId};
 use crate::vocab::money::Amount;
 use crate::vocab::names::DisplayName;
 use crate::vocab::time::Timestamp;
@@ -157,6 +157,17 @@ pub enum Change {
         name: DisplayName,
         price: Amount,
         active: bool,
+    },
+    /// Central asks the sidecar holding the lease to close it (others need the funds, or the
+    /// grant was revoked or suspended).
+    LeaseRecalled {
+        lease_id: LeaseId,
+        account_id: AccountId,
+    },
+    /// The wallet's `available` after a lease call, for the sidecar's `check`.
+    WalletAvailable {
+        account_id: AccountId,
+        available: Amount,
     },
 }
 

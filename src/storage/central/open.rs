@@ -46,6 +46,14 @@ fn create_tables(txn: &WriteTransaction) -> Result<(), StoreError> {
     txn.open_table(GRANTS_BY_CUSTOMER)?;
     txn.open_table(GRANTS_BY_COMPANY)?;
     txn.open_table(SIDECARS)?;
+    txn.open_table(LEASES)?;
+    txn.open_table(LEASES_BY_ACCOUNT)?;
+    txn.open_table(LEASE_EXPIRY)?;
+    txn.open_table(LEASE_REQUESTS)?;
+    txn.open_table(USAGE_APPLIED)?;
+    txn.open_table(USAGE_SEEN)?;
+    txn.open_table(USAGE_QUARANTINE)?;
+    txn.open_table(SETTLED_KEYS)?;
     txn.open_table(REVOKED_TOKENS)?;
     txn.open_table(CHANGES)?;
     txn.open_table(OUTBOX)?;

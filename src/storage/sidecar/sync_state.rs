@@ -156,6 +156,8 @@ fn apply_event(tx: &mut Tx<'_>, event: &FeedEvent, now_s: i64) -> Result<(), Sto
         FeedEvent::Service(service) => {
             tx.txn.open_table(SIDECAR_SERVICES)?.insert(service.id.as_str(), encode(service).as_slice())?;
         }
+        // Acted on by the billing state (storage::sidecar::billing), not kept here.
+        FeedEvent::LeaseRecalled { .. } | FeedEvent::WalletAvailable { .. } => {}
     }
     Ok(())
 }
