@@ -10,7 +10,7 @@ use crate::central::error::{ApiResult, OrInternal};
 use crate::central::state::{AppState, SharedState};
 use crate::domain::idempotency::fingerprint;
 use crate::http::problem::Problem;
-use crate::storage::central::idempotency::{Recall, recall_in_tx, remember};
+use crate::storage::idempotency::{Recall, recall_in_tx, remember};
 use crate::storage::central::records::IdempotencyRecord;
 use crate::storage::{StoreError, Tx};
 use crate::vocab::names::IdempotencyKey;

@@ -43,7 +43,7 @@ pub const HOLDS: TableDefinition<&str, &[u8]> = TableDefinition::new("holds");
 pub const CHARGES: TableDefinition<&str, &[u8]> = TableDefinition::new("charges");
 pub const CHARGES_BY_COMPANY: TableDefinition<(&str, u64), &str> = TableDefinition::new("charges_by_company");
 pub const CHARGES_BY_ACCOUNT: TableDefinition<(&str, u64), &str> = TableDefinition::new("charges_by_account");
-/// (scope, key) → stored answer.
+/// (scope, key) → stored answer (both roles: the sidecar answers billing calls too).
 pub const IDEMPOTENCY: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("idempotency");
 
 // OAuth (central).
@@ -99,16 +99,16 @@ pub const SIDECAR_REVOKED: TableDefinition<&str, i64> = TableDefinition::new("si
 pub const SIDECAR_GRANTS: TableDefinition<&str, &[u8]> = TableDefinition::new("sidecar_grants");
 /// service id → the service as the feed last described it.
 pub const SIDECAR_SERVICES: TableDefinition<&str, &[u8]> = TableDefinition::new("sidecar_services");
-/// lease id → the sidecar's lease (ceiling, holds and charges against it, monotonic deadline).
-pub const SIDECAR_LEASES: TableDefinition<&str, &[u8]> = TableDefinition::new("sidecar_leases");
+/// (account, lease id) → the sidecar's lease (ceiling, holds and charges against it, monotonic deadline).
+pub const SIDECAR_LEASES: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("sidecar_leases");
+/// (expiry on the monotonic clock in ms, hold id) → (): open holds, for the sweeper.
+pub const SIDECAR_HOLD_EXPIRY: TableDefinition<(u64, &str), ()> = TableDefinition::new("sidecar_hold_expiry");
 /// hold id → a hold decided by this sidecar.
 pub const SIDECAR_HOLDS: TableDefinition<&str, &[u8]> = TableDefinition::new("sidecar_holds");
 /// charge id → a charge accepted by this sidecar (accepted until central acks it, then settled).
 pub const SIDECAR_CHARGES: TableDefinition<&str, &[u8]> = TableDefinition::new("sidecar_charges");
 /// usage seq → usage record waiting for central's ack; written with the charge it reports.
 pub const SIDECAR_USAGE_OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("sidecar_usage_outbox");
-/// idempotency key → stored answer, for the billing calls this sidecar answered.
-pub const SIDECAR_IDEMPOTENCY: TableDefinition<&str, &[u8]> = TableDefinition::new("sidecar_idempotency");
 /// hex SHA-256 of a verified access token → its claims, to warm the cache at start.
 pub const SIDECAR_TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("sidecar_tokens");
 

@@ -4,6 +4,7 @@ pub mod limits;
 pub mod ids;
 pub mod money;
 pub mod time;
+pub mod mono;
 pub mod secret;
 pub mod rng;
 pub mod names;

@@ -14,7 +14,6 @@ pub mod top_ups;
 pub mod billing;
 pub mod spending;
 pub mod hold_expiry;
-pub mod idempotency;
 pub mod changes;
 pub mod deliveries;
 pub mod grants;

@@ -206,11 +206,4 @@ pub struct ChargeRecord {
     pub created_at: Timestamp,
 }
 
-/// A stored final answer to an idempotent request.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct IdempotencyRecord {
-    pub fingerprint: String,
-    pub status: u16,
-    pub body: serde_json::Value,
-    pub created_at: Timestamp,
-}
+pub use crate::storage::idempotency::IdempotencyRecord;

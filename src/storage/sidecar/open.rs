@@ -20,11 +20,14 @@ pub fn open_sidecar(data_dir: &Path, options: &StoreOptions) -> Result<Store, St
 fn create_tables(txn: &WriteTransaction) -> Result<(), StoreError> {
     use crate::storage::schema::*;
     txn.open_table(COUNTERS)?;
-    for table in [SIDECAR_STATE, SIDECAR_KEYS, SIDECAR_GRANTS, SIDECAR_SERVICES, SIDECAR_LEASES, SIDECAR_HOLDS] {
+    for table in [SIDECAR_STATE, SIDECAR_KEYS, SIDECAR_GRANTS, SIDECAR_SERVICES, SIDECAR_HOLDS] {
         txn.open_table(table)?;
     }
+    txn.open_table(SIDECAR_LEASES)?;
+    txn.open_table(SIDECAR_HOLD_EXPIRY)?;
     txn.open_table(SIDECAR_USAGE_OUTBOX)?;
-    for table in [SIDECAR_CHARGES, SIDECAR_IDEMPOTENCY, SIDECAR_TOKENS] {
+    txn.open_table(IDEMPOTENCY)?;
+    for table in [SIDECAR_CHARGES, SIDECAR_TOKENS] {
         txn.open_table(table)?;
     }
     txn.open_table(SIDECAR_REVOKED)?;

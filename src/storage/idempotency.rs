@@ -1,11 +1,22 @@
-//! Stored answers to idempotent requests, looked up by (scope, key).
+//! Stored answers to idempotent requests, looked up by (scope, key); both roles keep them.
 
 use redb::ReadableTable;
+use serde::{Deserialize, Serialize};
 
-use crate::storage::central::records::IdempotencyRecord;
 use crate::storage::codec::{decode, encode};
 use crate::storage::schema::IDEMPOTENCY;
 use crate::storage::{Reader, StoreError, Tx};
+use crate::vocab::time::Timestamp;
+
+/// A stored final answer to an idempotent request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IdempotencyRecord {
+    pub fingerprint: String,
+    pub status: u16,
+    pub body: serde_json::Value,
+    pub created_at: Timestamp,
+}
+
 
 /// What a key already means for a request with `fingerprint`.
 #[derive(Debug, Clone)]
