@@ -16,7 +16,7 @@ use protus::storage::StoreOptions;
 use protus::storage::central::open::{CENTRAL_DB_FILE, open_central};
 use protus::storage::central::verify::{VerifyReport, verify};
 use protus::vocab::limits::{access_token_ttl_s_default, key_prepublish_s_default, token_ttl_s_max, webhook_timeout_s};
-use protus::vocab::money::Currency;
+use protus::vocab::money::{Amount, Currency};
 use protus::vocab::secret::Secret;
 use protus::vocab::time::SystemClock;
 
@@ -60,6 +60,9 @@ pub struct SidecarArgs {
     /// Where the sidecar's database lives.
     #[arg(long, env = "PROTUS_DATA_DIR", default_value = "./protus-sidecar-data")]
     pub data_dir: PathBuf,
+    /// How much more than a hold or charge needs a new or renewed lease reserves at central.
+    #[arg(long, env = "PROTUS_LEASE_CHUNK", default_value = "50.00")]
+    pub lease_chunk: String,
 }
 
 #[derive(Debug, Args)]
@@ -175,6 +178,7 @@ async fn run_sidecar(args: SidecarArgs) -> anyhow::Result<ExitCode> {
         listen: args.listen,
         unix_socket: args.unix_socket,
         data_dir: args.data_dir,
+        lease_chunk: parse_lease_chunk(&args.lease_chunk)?,
     };
     let data_dir = config.data_dir.display().to_string();
     let sidecar = sidecar_server::start(config, Arc::new(SystemClock)).await?;
@@ -183,6 +187,13 @@ async fn run_sidecar(args: SidecarArgs) -> anyhow::Result<ExitCode> {
     sidecar.shutdown().await?;
     tracing::info!("sidecar stopped cleanly");
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--lease-chunk`: a positive amount; its precision is checked against the currency when used.
+fn parse_lease_chunk(text: &str) -> anyhow::Result<Amount> {
+    let chunk = Amount::parse_stored(text).map_err(|e| anyhow::anyhow!("--lease-chunk {text:?}: {e}"))?;
+    anyhow::ensure!(!chunk.is_zero(), "--lease-chunk must be more than zero");
+    Ok(chunk)
 }
 
 async fn run_verify(data_dir: &Path) -> anyhow::Result<ExitCode> {

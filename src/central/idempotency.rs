@@ -9,9 +9,10 @@ use axum::response::{IntoResponse, Response};
 use crate::central::error::{ApiResult, OrInternal};
 use crate::central::state::{AppState, SharedState};
 use crate::domain::idempotency::fingerprint;
+use crate::http::billing_input::idempotency_key;
 use crate::http::problem::Problem;
-use crate::storage::idempotency::{Recall, recall_in_tx, remember};
 use crate::storage::central::records::IdempotencyRecord;
+use crate::storage::idempotency::{Recall, recall_in_tx, remember};
 use crate::storage::{StoreError, Tx};
 use crate::vocab::names::IdempotencyKey;
 
@@ -32,11 +33,7 @@ impl IdempotentRequest {
         path: &str,
         body: &serde_json::Value,
     ) -> ApiResult<Self> {
-        let value = headers
-            .get("idempotency-key")
-            .ok_or_else(|| Problem::invalid_request("the Idempotency-Key header is required for this request"))?;
-        let text = value.to_str().map_err(|_| Problem::invalid_request("Idempotency-Key must be printable ASCII"))?;
-        let key = IdempotencyKey::parse(text).map_err(|e| Problem::invalid_request(e.to_string()))?;
+        let key = idempotency_key(headers)?;
         Ok(IdempotentRequest { scope, key, fingerprint: fingerprint(method, path, body) })
     }
 }

@@ -11,3 +11,4 @@ pub mod trace;
 pub mod rate_limit;
 pub mod oauth_error;
 pub mod form;
+pub mod billing_input;

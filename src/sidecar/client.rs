@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 use crate::storage::sidecar::sync_state::Enrolment;
 use crate::vocab::limits::{request_body_bytes_max, sync_answer_bytes_max, sync_request_timeout_s};
 use crate::vocab::secret::Secret;
+use crate::wire::leases::{CloseLease, LeaseClosed, LeaseGranted, OpenLease, RenewLease, UsageAck, UsageBatch};
 use crate::wire::sync::{Enrolled, FeedPage, Snapshot};
 
 /// Why a call to central failed.
@@ -25,6 +26,10 @@ pub enum SyncError {
     Refused(u16),
     #[error("central answered status {0}")]
     Status(u16),
+    /// Central refused the request itself (a 4xx other than 401/403/410): retrying the same
+    /// request will not help.
+    #[error("central refused the request: {status} {code}")]
+    Rejected { status: u16, code: String },
     #[error("central's answer is malformed: {0}")]
     Malformed(String),
 }
@@ -105,6 +110,41 @@ impl CentralClient {
         answer(request).await
     }
 
+    /// `POST /sync/v1/leases`.
+    pub async fn open_lease(&self, me: &Enrolment, body: &OpenLease) -> Result<LeaseGranted, SyncError> {
+        self.sync_post(me, "/sync/v1/leases".to_owned(), body).await
+    }
+
+    /// `POST /sync/v1/leases/{id}/renew`.
+    pub async fn renew_lease(&self, me: &Enrolment, id: &str, body: &RenewLease) -> Result<LeaseGranted, SyncError> {
+        self.sync_post(me, format!("/sync/v1/leases/{id}/renew"), body).await
+    }
+
+    /// `POST /sync/v1/leases/{id}/close`.
+    pub async fn close_lease(&self, me: &Enrolment, id: &str, body: &CloseLease) -> Result<LeaseClosed, SyncError> {
+        self.sync_post(me, format!("/sync/v1/leases/{id}/close"), body).await
+    }
+
+    /// `POST /sync/v1/usage`.
+    pub async fn report_usage(&self, me: &Enrolment, body: &UsageBatch) -> Result<UsageAck, SyncError> {
+        self.sync_post(me, "/sync/v1/usage".to_owned(), body).await
+    }
+
+    async fn sync_post<B: serde::Serialize, T: DeserializeOwned>(
+        &self,
+        me: &Enrolment,
+        path: String,
+        body: &B,
+    ) -> Result<T, SyncError> {
+        let request = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .basic_auth(&me.sidecar_id, Some(&me.sidecar_secret))
+            .timeout(Duration::from_secs(sync_request_timeout_s))
+            .json(body);
+        answer(request).await
+    }
+
     /// `POST /api/v1/direct-users` with the company's client credentials. The body and the
     /// forwarded headers go through unchanged; any answer central gives is returned whole (its
     /// body bounded like a request body), and only a failure to get one is an error.
@@ -149,7 +189,21 @@ async fn answer<T: DeserializeOwned>(request: reqwest::RequestBuilder) -> Result
     match status {
         200..=299 => {}
         410 => return Err(SyncError::Gone),
-        401 | 403 => return Err(SyncError::Refused(status)),
+        401 => return Err(SyncError::Refused(status)),
+        400..=499 => {
+            let mut body = Vec::new();
+            while let Ok(Some(chunk)) = response.chunk().await {
+                if body.len() + chunk.len() > request_body_bytes_max {
+                    break;
+                }
+                body.extend_from_slice(&chunk);
+            }
+            let code = serde_json::from_slice::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v.get("code").and_then(|c| c.as_str()).map(str::to_owned))
+                .unwrap_or_default();
+            return Err(SyncError::Rejected { status, code });
+        }
         _ => return Err(SyncError::Status(status)),
     }
     let mut body = Vec::new();

@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use crate::vocab::money::Amount;
 use crate::vocab::secret::Secret;
 
 #[derive(Debug, Clone)]
@@ -17,4 +18,6 @@ pub struct SidecarConfig {
     /// Also serve on this unix socket (mode 0660), for partner apps on the same host.
     pub unix_socket: Option<PathBuf>,
     pub data_dir: PathBuf,
+    /// How much more than a request needs a new or renewed lease asks for (DESIGN §7).
+    pub lease_chunk: Amount,
 }

@@ -9,7 +9,8 @@ use crate::domain::token::keys::{Jwk, VerifyingKeys};
 use crate::domain::token::scope::ScopeSet;
 use crate::storage::sidecar::sync_state::Loaded;
 use crate::vocab::limits::token_clock_skew_s;
-use crate::wire::sync::{FeedEvent, RevokedToken, Snapshot, SyncGrant};
+use crate::vocab::money::Currency;
+use crate::wire::sync::{FeedEvent, RevokedToken, Snapshot, SyncGrant, SyncService};
 
 /// A grant's current state, as the token check needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,10 +44,13 @@ impl GrantView {
 /// Everything a token check consults.
 pub struct Local {
     pub issuer: String,
+    /// The deployment's currency; `None` if central named one this build does not know.
+    pub currency: Option<Currency>,
     pub keys: Arc<VerifyingKeys>,
     jwks: BTreeMap<String, Jwk>,
     revoked: HashMap<String, i64>,
     grants: HashMap<String, GrantView>,
+    services: HashMap<String, SyncService>,
 }
 
 impl std::fmt::Debug for Local {
@@ -67,10 +71,12 @@ impl Local {
         loaded.cursor?;
         let mut local = Local {
             issuer: view.issuer.clone(),
+            currency: Currency::parse(&view.currency).ok(),
             keys: Arc::new(VerifyingKeys::from_jwks(&[]).expect("an empty key set is always valid")),
             jwks: loaded.keys.iter().map(|k| (k.kid.clone(), k.clone())).collect(),
             revoked: HashMap::new(),
             grants: HashMap::new(),
+            services: loaded.services.iter().map(|s| (s.id.clone(), s.clone())).collect(),
         };
         local.revoked.extend(loaded.revoked.iter().map(|r| (r.jti.clone(), r.exp)));
         local.grants.extend(loaded.grants.iter().map(|g| (g.grant_id.clone(), GrantView::from_wire(g))));
@@ -81,10 +87,12 @@ impl Local {
     pub fn from_snapshot(snapshot: &Snapshot) -> Local {
         let mut local = Local {
             issuer: snapshot.issuer.clone(),
+            currency: Currency::parse(&snapshot.currency).ok(),
             keys: Arc::new(VerifyingKeys::from_jwks(&[]).expect("an empty key set is always valid")),
             jwks: snapshot.keys.iter().map(|k| (k.kid.clone(), k.clone())).collect(),
             revoked: snapshot.revoked.iter().map(|r| (r.jti.clone(), r.exp)).collect(),
             grants: snapshot.grants.iter().map(|g| (g.grant_id.clone(), GrantView::from_wire(g))).collect(),
+            services: snapshot.services.iter().map(|s| (s.id.clone(), s.clone())).collect(),
         };
         local.rebuild_keys();
         local
@@ -106,8 +114,11 @@ impl Local {
             FeedEvent::Grant(grant) => {
                 self.grants.insert(grant.grant_id.clone(), GrantView::from_wire(grant));
             }
-            // Services, recalls and wallet figures are money matters, kept by the billing state.
-            FeedEvent::Service(_) | FeedEvent::LeaseRecalled { .. } | FeedEvent::WalletAvailable { .. } => {}
+            FeedEvent::Service(service) => {
+                self.services.insert(service.id.clone(), service.clone());
+            }
+            // Recalls and wallet figures are money matters, handled by `sidecar::leases`.
+            FeedEvent::LeaseRecalled { .. } | FeedEvent::WalletAvailable { .. } => {}
         }
     }
 
@@ -117,6 +128,11 @@ impl Local {
 
     pub fn grant(&self, grant_id: &str) -> Option<&GrantView> {
         self.grants.get(grant_id)
+    }
+
+    /// A service of the company, as the feed last described it.
+    pub fn service(&self, id: &str) -> Option<&SyncService> {
+        self.services.get(id)
     }
 
     pub fn has_keys(&self) -> bool {

@@ -13,9 +13,9 @@ use crate::domain::token::scope::ScopeSet;
 use crate::http::problem::Problem;
 use crate::http::query::ApiQuery;
 use crate::sidecar::access::{self, Refusal};
-use crate::sidecar::direct_users;
 use crate::sidecar::metrics::Outcome;
 use crate::sidecar::state::SharedState;
+use crate::sidecar::{billing, direct_users};
 use crate::wire::oauth::Permission;
 
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
@@ -30,6 +30,13 @@ pub struct PermissionQuery {
 pub fn router() -> OpenApiRouter<SharedState> {
     OpenApiRouter::new()
         .routes(routes!(authorize))
+        .routes(routes!(billing::balance))
+        .routes(routes!(billing::create_hold))
+        .routes(routes!(billing::get_hold))
+        .routes(routes!(billing::capture))
+        .routes(routes!(billing::release))
+        .routes(routes!(billing::create_charge))
+        .routes(routes!(billing::get_charge))
         .routes(routes!(direct_users::create))
         .routes(routes!(healthz))
         .routes(routes!(readyz))

@@ -6,6 +6,7 @@ use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use anyhow::Context;
 use axum::Json;
@@ -18,11 +19,13 @@ use crate::sidecar::client::{CentralClient, ClientCredentials};
 use crate::sidecar::config::SidecarConfig;
 use crate::sidecar::local::Local;
 use crate::sidecar::state::{SharedState, SidecarState};
-use crate::sidecar::{openapi, sync};
+use crate::sidecar::{leases, openapi, sync, usage};
 use crate::storage::sidecar::open::open_sidecar;
-use crate::storage::sidecar::sync_state;
+use crate::storage::sidecar::{money, sync_state};
 use crate::storage::{Store, StoreOptions};
 use crate::vocab::ids::CompanyId;
+use crate::vocab::limits::usage_final_flush_s;
+use crate::vocab::mono::{MonoHandle, SystemMono, boot_id};
 use crate::vocab::time::ClockHandle;
 
 /// A sidecar serving on `addr`.
@@ -34,10 +37,22 @@ pub struct RunningSidecar {
     served: tokio::task::JoinHandle<std::io::Result<()>>,
     served_unix: Option<(PathBuf, tokio::task::JoinHandle<std::io::Result<()>>)>,
     sync: tokio::task::JoinHandle<()>,
+    keeper: tokio::task::JoinHandle<()>,
+    flusher: tokio::task::JoinHandle<()>,
 }
 
-/// Opens the data dir, loads the stored state and starts serving and syncing.
+/// Opens the data dir, loads the stored state and starts serving and syncing, with deadlines
+/// on the machine's monotonic clock.
 pub async fn start(config: SidecarConfig, clock: ClockHandle) -> anyhow::Result<RunningSidecar> {
+    start_with_mono(config, clock, Arc::new(SystemMono)).await
+}
+
+/// [`start`] with a chosen monotonic clock (tests move a manual one).
+pub async fn start_with_mono(
+    config: SidecarConfig,
+    clock: ClockHandle,
+    mono: MonoHandle,
+) -> anyhow::Result<RunningSidecar> {
     // Owner-only: the database holds the sidecar's secret.
     if !config.data_dir.exists() {
         use std::os::unix::fs::DirBuilderExt;
@@ -49,7 +64,7 @@ pub async fn start(config: SidecarConfig, clock: ClockHandle) -> anyhow::Result<
     }
     let dir = config.data_dir.clone();
     let store = tokio::task::spawn_blocking(move || open_sidecar(&dir, &StoreOptions::default())).await??;
-    match serve_on(config, clock, store.clone()).await {
+    match serve_on(config, clock, mono, store.clone()).await {
         Ok(running) => Ok(running),
         Err(error) => {
             tokio::task::spawn_blocking(move || store.close()).await?;
@@ -58,17 +73,30 @@ pub async fn start(config: SidecarConfig, clock: ClockHandle) -> anyhow::Result<
     }
 }
 
-async fn serve_on(config: SidecarConfig, clock: ClockHandle, store: Store) -> anyhow::Result<RunningSidecar> {
+async fn serve_on(
+    config: SidecarConfig,
+    clock: ClockHandle,
+    mono: MonoHandle,
+    store: Store,
+) -> anyhow::Result<RunningSidecar> {
     let client = CentralClient::new(&config.central)?;
     let loaded = store.read(sync_state::load).await.context("loading the sidecar's state")?;
+    let boot = boot_id();
+    if store.write(move |tx| money::adopt_boot(tx, &boot)).await.context("adopting this boot")? {
+        tracing::warn!("the machine rebooted since the last run: every lease counts as past its deadline");
+    }
     let company = match &loaded.enrolment {
         Some(me) => Some(CompanyId::parse(&me.company_id).map_err(|_| anyhow::anyhow!("stored enrolment is corrupt"))?),
         None => None,
     };
     let credentials = ClientCredentials { id: config.client_id, secret: config.client_secret };
-    let state = Arc::new(SidecarState::new(store, clock, client.clone(), credentials, Local::from_loaded(&loaded)));
+    let local = Local::from_loaded(&loaded);
+    let state = Arc::new(SidecarState::new(store, clock, client.clone(), credentials, local, mono, config.lease_chunk));
     if let Some(company) = company {
         let _ = state.company.set(company);
+    }
+    if let Some(me) = &loaded.enrolment {
+        let _ = state.enrolment.set(me.clone());
     }
     if let Some(cursor) = loaded.cursor {
         state.metrics.cursor.store(cursor, Ordering::Relaxed);
@@ -108,6 +136,8 @@ async fn serve_on(config: SidecarConfig, clock: ClockHandle, store: Store) -> an
     });
     let start = sync::Start { enrolment: loaded.enrolment, cursor: loaded.cursor };
     let sync = tokio::spawn(sync::run(state.clone(), client, start, stop.subscribe()));
+    let keeper = tokio::spawn(leases::keep(state.clone(), stop.subscribe()));
+    let flusher = tokio::spawn(usage::flush(state.clone(), stop.subscribe()));
     let served = tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(async move {
@@ -115,7 +145,7 @@ async fn serve_on(config: SidecarConfig, clock: ClockHandle, store: Store) -> an
             })
             .await
     });
-    Ok(RunningSidecar { addr, state, stop, served, served_unix, sync })
+    Ok(RunningSidecar { addr, state, stop, served, served_unix, sync, keeper, flusher })
 }
 
 /// Binds the unix socket at `path` (mode 0660). A socket file left by a sidecar that died is
@@ -135,7 +165,8 @@ async fn bind_unix(path: &Path) -> anyhow::Result<UnixListener> {
 }
 
 impl RunningSidecar {
-    /// Stops accepting requests, finishes those in flight, stops syncing and closes the database.
+    /// Stops accepting requests, finishes those in flight, stops syncing, reports what usage it
+    /// can within `usage_final_flush_s`, and closes the database.
     pub async fn shutdown(self) -> anyhow::Result<()> {
         let _ = self.stop.send(true);
         self.served.await??;
@@ -144,6 +175,9 @@ impl RunningSidecar {
             let _ = std::fs::remove_file(path);
         }
         let _ = self.sync.await;
+        let _ = self.keeper.await;
+        let _ = self.flusher.await;
+        usage::final_flush(&self.state, Duration::from_secs(usage_final_flush_s)).await;
         let store = self.state.store.clone();
         drop(self.state);
         tokio::task::spawn_blocking(move || store.close()).await?;

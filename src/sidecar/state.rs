@@ -1,13 +1,19 @@
 //! What every sidecar request and background task shares.
 
-use std::sync::{Arc, OnceLock, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use tokio::sync::Notify;
 
 use crate::domain::token::cache::TokenCache;
 use crate::sidecar::client::{CentralClient, ClientCredentials};
 use crate::sidecar::local::Local;
 use crate::sidecar::metrics::Metrics;
 use crate::storage::Store;
+use crate::storage::sidecar::sync_state::Enrolment;
 use crate::vocab::ids::CompanyId;
+use crate::vocab::money::Amount;
+use crate::vocab::mono::MonoHandle;
 use crate::vocab::time::{ClockHandle, Timestamp};
 
 pub type SharedState = Arc<SidecarState>;
@@ -25,6 +31,21 @@ pub struct SidecarState {
     local: RwLock<Option<Local>>,
     pub cache: TokenCache,
     pub metrics: Metrics,
+    /// Lease and hold deadlines run on this clock (DESIGN §7), never on `clock`.
+    pub mono: MonoHandle,
+    /// The sidecar's own credentials at central. Set at enrolment (or loaded).
+    pub enrolment: OnceLock<Enrolment>,
+    /// How much more than a request needs a new or renewed lease asks for.
+    pub lease_chunk: Amount,
+    /// One lease request to central per account at a time.
+    lease_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Central's `available` per account, and when central said so.
+    wallets: Mutex<HashMap<String, (Amount, Timestamp)>>,
+    /// (idempotency key) of billing calls being answered now.
+    pub in_flight: Mutex<HashSet<String>>,
+    /// Woken when a charge is committed (the usage flusher) or a lease needs attention (the keeper).
+    pub usage_wake: Notify,
+    pub keeper_wake: Notify,
 }
 
 impl SidecarState {
@@ -34,6 +55,8 @@ impl SidecarState {
         central: CentralClient,
         credentials: ClientCredentials,
         local: Option<Local>,
+        mono: MonoHandle,
+        lease_chunk: Amount,
     ) -> SidecarState {
         SidecarState {
             store,
@@ -44,7 +67,35 @@ impl SidecarState {
             local: RwLock::new(local),
             cache: TokenCache::new(),
             metrics: Metrics::default(),
+            mono,
+            enrolment: OnceLock::new(),
+            lease_chunk,
+            lease_locks: Mutex::new(HashMap::new()),
+            wallets: Mutex::new(HashMap::new()),
+            in_flight: Mutex::new(HashSet::new()),
+            usage_wake: Notify::new(),
+            keeper_wake: Notify::new(),
         }
+    }
+
+    /// The lock that serialises lease requests for `account`.
+    pub fn lease_lock(&self, account: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.lease_locks.lock().unwrap_or_else(PoisonError::into_inner);
+        locks.entry(account.to_owned()).or_default().clone()
+    }
+
+    /// Remembers central's `available` for `account` as of `at` (newer news wins).
+    pub fn note_wallet(&self, account: &str, available: Amount, at: Timestamp) {
+        let mut wallets = self.wallets.lock().unwrap_or_else(PoisonError::into_inner);
+        let entry = wallets.entry(account.to_owned()).or_insert((available, at));
+        if at >= entry.1 {
+            *entry = (available, at);
+        }
+    }
+
+    /// Central's last known `available` for `account`, with when it was known.
+    pub fn wallet(&self, account: &str) -> Option<(Amount, Timestamp)> {
+        self.wallets.lock().unwrap_or_else(PoisonError::into_inner).get(account).copied()
     }
 
     pub fn now(&self) -> Timestamp {

@@ -9,15 +9,18 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+use crate::sidecar::backoff::Backoff;
 use crate::sidecar::client::{CentralClient, SyncError};
+use crate::sidecar::leases;
 use crate::sidecar::local::Local;
 use crate::sidecar::state::SharedState;
 use crate::storage::StoreError;
 use crate::storage::sidecar::sync_state::{self, Enrolment};
 use crate::vocab::ids::CompanyId;
-use crate::vocab::limits::{sync_backoff_ms_max, sync_backoff_ms_min, sync_feed_wait_s, sync_prune_interval_s};
+use crate::vocab::limits::{sync_feed_wait_s, sync_prune_interval_s};
+use crate::vocab::money::Amount;
 use crate::vocab::time::Timestamp;
-use crate::wire::sync::FeedPage;
+use crate::wire::sync::{FeedEntry, FeedEvent, FeedPage};
 
 /// Where the sync task starts from, as loaded from redb.
 #[derive(Debug)]
@@ -94,6 +97,7 @@ async fn enrol(state: &SharedState, client: &CentralClient) -> Result<Enrolment,
     let stored = me.clone();
     state.store.write(move |tx| sync_state::put_enrolment(tx, &stored)).await?;
     let _ = state.company.set(company);
+    let _ = state.enrolment.set(me.clone());
     tracing::info!(sidecar_id = %me.sidecar_id, company_id = %me.company_id, "enrolled with central");
     Ok(me)
 }
@@ -136,6 +140,9 @@ async fn apply_page(state: &SharedState, page: FeedPage) -> Result<u64, RoundErr
             let lag_ms = state.now().unix_ms().saturating_sub(at.unix_ms());
             state.metrics.last_event_lag_ms.store(lag_ms, Ordering::Relaxed);
         }
+        for entry in &page.events {
+            money_event(state, entry).await?;
+        }
         state.metrics.events_applied.fetch_add(page.events.len() as u64, Ordering::Relaxed);
         tracing::debug!(events = page.events.len(), cursor = page.cursor, "feed page applied");
     } else if page.cursor != state.metrics.cursor.load(Ordering::Relaxed) {
@@ -148,6 +155,33 @@ async fn apply_page(state: &SharedState, page: FeedPage) -> Result<u64, RoundErr
     Ok(page.cursor)
 }
 
+/// The money side of a feed event: recalls go to the lease keeper, wallet figures to `check`,
+/// and revocations are timed for the propagation metric.
+async fn money_event(state: &SharedState, entry: &FeedEntry) -> Result<(), StoreError> {
+    let at = Timestamp::parse_rfc3339(&entry.at);
+    match &entry.event {
+        FeedEvent::LeaseRecalled { lease_id, account_id } => {
+            leases::recalled(state, account_id.clone(), lease_id.clone()).await?;
+        }
+        FeedEvent::WalletAvailable { account_id, available } => {
+            if let (Ok(available), Some(at)) = (Amount::parse_stored(available), at) {
+                state.note_wallet(account_id, available, at);
+            }
+        }
+        FeedEvent::TokenRevoked(_) => note_revocation(state, at),
+        FeedEvent::Grant(grant) if grant.status != "active" => note_revocation(state, at),
+        _ => {}
+    }
+    Ok(())
+}
+
+fn note_revocation(state: &SharedState, at: Option<Timestamp>) {
+    if let Some(at) = at {
+        let lag_ms = state.now().unix_ms().saturating_sub(at.unix_ms());
+        state.metrics.revocation_lag_ms.store(lag_ms, Ordering::Relaxed);
+    }
+}
+
 async fn prune(state: &SharedState) {
     let now_s = state.now().unix_s();
     match state.store.write(move |tx| sync_state::prune_revoked(tx, now_s)).await {
@@ -157,44 +191,5 @@ async fn prune(state: &SharedState) {
             }
         }
         Err(error) => tracing::warn!(error = %error, "pruning expired revocations failed"),
-    }
-}
-
-/// Capped exponential backoff: `sync_backoff_ms_min`, doubling, at most `sync_backoff_ms_max`.
-#[derive(Debug, Default)]
-struct Backoff {
-    failures: u32,
-}
-
-impl Backoff {
-    fn next_delay(&mut self) -> Duration {
-        let factor = 1u64 << self.failures.min(16);
-        self.failures = self.failures.saturating_add(1);
-        Duration::from_millis(sync_backoff_ms_min.saturating_mul(factor).min(sync_backoff_ms_max))
-    }
-
-    fn reset(&mut self) {
-        self.failures = 0;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_up_to_its_cap_and_resets() {
-        // Proves reconnect delays grow exponentially from the minimum, never pass the cap, and reset.
-        let mut backoff = Backoff::default();
-        let first: Vec<u64> = (0..4).map(|_| backoff.next_delay().as_millis() as u64).collect();
-        assert_eq!(
-            first,
-            [sync_backoff_ms_min, 2 * sync_backoff_ms_min, 4 * sync_backoff_ms_min, 8 * sync_backoff_ms_min]
-        );
-        for _ in 0..100 {
-            assert!(backoff.next_delay().as_millis() as u64 <= sync_backoff_ms_max);
-        }
-        backoff.reset();
-        assert_eq!(backoff.next_delay().as_millis() as u64, sync_backoff_ms_min);
     }
 }

@@ -17,7 +17,6 @@ pub struct IdempotencyRecord {
     pub created_at: Timestamp,
 }
 
-
 /// What a key already means for a request with `fingerprint`.
 #[derive(Debug, Clone)]
 pub enum Recall {

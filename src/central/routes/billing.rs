@@ -12,15 +12,15 @@ use crate::central::error::{ApiResult, OrInternal};
 use crate::central::idempotency::{self, IdempotentRequest, WorkResult};
 use crate::central::state::SharedState;
 use crate::domain::token::scope::Scope;
+use crate::http::billing_input::{CaptureAsk, HoldAsk, capture_ask, hold_ask};
 use crate::http::json::ApiJson;
-use crate::http::problem::{FieldErrors, Problem};
+use crate::http::problem::Problem;
 use crate::storage::Tx;
 use crate::storage::central::billing::{self, BillingError, ChargeInput, HoldInput};
 use crate::storage::central::changes::queue_event;
 use crate::storage::central::records::ChargeRecord;
 use crate::storage::central::{ledger, services, spending};
-use crate::vocab::ids::{HoldId, ServiceId};
-use crate::vocab::limits::{description_len_max, hold_ttl_s_default, hold_ttl_s_max, partner_payload_bytes_max};
+use crate::vocab::ids::HoldId;
 use crate::vocab::money::Currency;
 use crate::vocab::time::Timestamp;
 use crate::wire::billing::{Balance, CaptureHold, CreateHold, Hold};
@@ -44,31 +44,6 @@ pub fn refusal(error: BillingError) -> Problem {
         | BillingError::ServiceInactive => Problem::conflict("conflict", error.to_string()),
         BillingError::CaptureExceedsHold => Problem::field("amount", error.to_string()),
     }
-}
-
-/// A partner payload: a JSON object of at most 4 KiB (413 above, DESIGN §5).
-pub fn check_payload(payload: Option<serde_json::Value>) -> ApiResult<Option<serde_json::Value>> {
-    let Some(payload) = payload else { return Ok(None) };
-    if !payload.is_object() {
-        return Err(Problem::field("payload", "must be a JSON object"));
-    }
-    if serde_json::to_vec(&payload).map_or(usize::MAX, |b| b.len()) > partner_payload_bytes_max {
-        return Err(Problem::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            "payload must be at most 4 KiB of JSON",
-        ));
-    }
-    Ok(Some(payload))
-}
-
-pub fn check_description(errors: &mut FieldErrors, description: Option<String>) -> Option<String> {
-    let description = description.map(|d| d.trim().to_owned()).filter(|d| !d.is_empty())?;
-    if description.chars().count() > description_len_max || description.chars().any(char::is_control) {
-        errors.check::<(), _>("description", Err("must be at most 500 characters, without control characters"));
-        return None;
-    }
-    Some(description)
 }
 
 /// What the account can spend now (`check`).
@@ -101,16 +76,7 @@ pub async fn create_hold(
     body: ApiJson<CreateHold>,
 ) -> ApiResult<Response> {
     let (granted, request) = token_request(&state, &headers, Scope::Hold, "/api/v1/billing/holds", &body.raw).await?;
-    let input = body.value;
-    let mut errors = FieldErrors::default();
-    let amount = errors.check("amount", input.amount.parse(state.currency));
-    let ttl_s = input.expires_in_s.unwrap_or(hold_ttl_s_default);
-    if !(1..=hold_ttl_s_max).contains(&ttl_s) {
-        errors.check::<(), _>("expires_in_s", Err("must be from 1 to 604800 seconds"));
-    }
-    let description = check_description(&mut errors, input.description);
-    errors.finish()?;
-    let Some(amount) = amount else { return Err(Problem::internal()) };
+    let HoldAsk { amount, ttl_s, description } = hold_ask(body.value, state.currency)?;
     let (now, currency, cap) = (state.now(), state.currency, granted.grant.spending_cap);
     let hold = HoldInput {
         company_id: granted.grant.company_id.clone(),
@@ -191,13 +157,7 @@ pub async fn capture(
     let path = format!("/api/v1/billing/holds/{id}/capture");
     let request = IdempotentRequest::new(&headers, format!("company:{}", who.company_id()), "POST", &path, &body.raw)?;
     let hold_id = parse_hold_id(&id)?;
-    let input = body.value;
-    let mut errors = FieldErrors::default();
-    let amount = input.amount.as_ref().and_then(|a| errors.check("amount", a.parse(state.currency)));
-    let service_id = input.service_id.as_deref().and_then(|s| errors.check("service_id", ServiceId::parse(s)));
-    let description = check_description(&mut errors, input.description);
-    errors.finish()?;
-    let payload = check_payload(input.payload)?;
+    let CaptureAsk { amount, service_id, description, payload } = capture_ask(body.value, state.currency)?;
     let (now, currency, company) = (state.now(), state.currency, who.company_id().clone());
     let key = request_key(&headers);
     let (response, _) = idempotency::run(&state, request, move |tx| {

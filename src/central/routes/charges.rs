@@ -9,14 +9,15 @@ use axum::response::Response;
 use crate::central::billing_auth::caller;
 use crate::central::error::{ApiResult, OrInternal};
 use crate::central::idempotency;
-use crate::central::routes::billing::{check_description, check_payload, refusal, request_key, settled, token_request};
+use crate::central::routes::billing::{refusal, request_key, settled, token_request};
 use crate::central::state::SharedState;
 use crate::domain::token::scope::Scope;
+use crate::http::billing_input::{ChargeAsk, charge_ask};
 use crate::http::json::ApiJson;
-use crate::http::problem::{FieldErrors, Problem};
+use crate::http::problem::Problem;
 use crate::storage::central::billing::{self, BillingError, ChargeInput};
 use crate::storage::central::{services, spending};
-use crate::vocab::ids::{ChargeId, ServiceId};
+use crate::vocab::ids::ChargeId;
 use crate::wire::billing::CreateCharge;
 use crate::wire::money::Charge;
 
@@ -35,20 +36,7 @@ pub async fn create(
 ) -> ApiResult<Response> {
     let (granted, request) =
         token_request(&state, &headers, Scope::Charge, "/api/v1/billing/charges", &body.raw).await?;
-    let input = body.value;
-    let mut errors = FieldErrors::default();
-    let service_id = input.service_id.as_deref().and_then(|s| errors.check("service_id", ServiceId::parse(s)));
-    let amount = input.amount.as_ref().and_then(|a| errors.check("amount", a.parse(state.currency)));
-    let description = check_description(&mut errors, input.description);
-    let (field, shape): (&str, Result<(), &str>) = match (input.service_id.is_some(), input.amount.is_some()) {
-        (true, true) => ("amount", Err("give either service_id or amount, not both")),
-        (false, false) => ("service_id", Err("give service_id, or amount with description")),
-        (false, true) if description.is_none() => ("description", Err("is required with amount")),
-        _ => ("body", Ok(())),
-    };
-    errors.check(field, shape);
-    errors.finish()?;
-    let payload = check_payload(input.payload)?;
+    let ChargeAsk { service_id, amount, description, payload } = charge_ask(body.value, state.currency)?;
     let (now, currency, cap, key) = (state.now(), state.currency, granted.grant.spending_cap, request_key(&headers));
     let (company, account) = (granted.grant.company_id.clone(), granted.grant.account_id.clone());
     let (response, _) = idempotency::run(&state, request, move |tx| {

@@ -3,3 +3,4 @@
 
 pub mod open;
 pub mod sync_state;
+pub mod money;

@@ -1,0 +1,336 @@
+//! The billing API at the sidecar (DESIGN §5.1, §5.2): the same paths, bodies and errors as
+//! central, answered from local state inside leases. Holds and direct charges take the
+//! customer's token; capture, release and the GETs are local calls of the company (anything
+//! that reaches the sidecar acts for it). Objects are the ones this sidecar decided.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+
+use crate::domain::token::scope::Scope;
+use crate::http::billing_input::{CaptureAsk, ChargeAsk, HoldAsk, capture_ask, charge_ask, hold_ask};
+use crate::http::json::ApiJson;
+use crate::http::problem::Problem;
+use crate::sidecar::access::{self, Access, Refusal};
+use crate::sidecar::idempotency::{self, Keyed, Step};
+use crate::sidecar::leases::{self, AcquireError, central_unavailable};
+use crate::sidecar::state::SharedState;
+use crate::storage::sidecar::money::{
+    self, At, ChargeDetails, HoldRefusal, LocalCharge, LocalHold, LocalHoldStatus, NewHold, status_word,
+};
+use crate::storage::{StoreError, Tx};
+use crate::vocab::ids::{ChargeId, HoldId};
+use crate::vocab::money::{Amount, Currency};
+use crate::wire::billing::{Balance, CaptureHold, CreateCharge, CreateHold, Hold};
+use crate::wire::money::Charge;
+use crate::wire::sync::SyncService;
+
+fn refused(refusal: Refusal) -> Problem {
+    refusal.problem
+}
+
+/// The customer's token, checked for `scope`, with the deployment currency.
+fn token(state: &SharedState, headers: &HeaderMap, scope: Scope) -> Result<(Access, Currency), Problem> {
+    let granted = access::authenticate(state, headers).and_then(|g| g.require(scope).map(|()| g));
+    let granted = granted.inspect_err(|r| state.metrics.decided(r.outcome)).map_err(refused)?;
+    Ok((granted, currency(state)?))
+}
+
+fn currency(state: &SharedState) -> Result<Currency, Problem> {
+    leases::currency(state).ok_or_else(central_unavailable)
+}
+
+/// `INV-<the sidecar id's last 8 characters>-<seq>`: unique across sidecars, readable.
+fn invoice_prefix(state: &SharedState) -> String {
+    let id = state.enrolment.get().map(|e| e.sidecar_id.clone()).unwrap_or_default();
+    id.chars().rev().take(8).collect::<Vec<_>>().into_iter().rev().collect::<String>().to_uppercase()
+}
+
+fn hold_json(hold: &LocalHold, currency: Currency) -> serde_json::Value {
+    let wire = Hold {
+        id: hold.id.to_string(),
+        account_id: hold.account_id.clone(),
+        amount: hold.amount.to_wire(currency),
+        captured: hold.captured.to_wire(currency),
+        capturable: hold.capturable,
+        status: status_word(hold.status).to_owned(),
+        description: hold.description.clone(),
+        created_at: hold.created_at.to_rfc3339(),
+        expires_at: hold.expires_at.to_rfc3339(),
+    };
+    serde_json::to_value(wire).unwrap_or_default()
+}
+
+fn charge_wire(charge: &LocalCharge, currency: Currency) -> Charge {
+    Charge {
+        id: charge.id.to_string(),
+        invoice_number: charge.invoice_number.clone(),
+        account_id: charge.account_id.clone(),
+        amount: charge.amount.to_wire(currency),
+        service_id: charge.service_id.clone(),
+        service_name: charge.service_name.clone(),
+        description: charge.description.clone(),
+        payload: charge.payload.clone(),
+        status: if charge.settled { "settled" } else { "accepted" }.to_owned(),
+        created_at: charge.created_at.to_rfc3339(),
+    }
+}
+
+fn hold_refusal(refusal: HoldRefusal) -> Problem {
+    match refusal {
+        HoldRefusal::NotFound => Problem::not_found("no such hold"),
+        HoldRefusal::ExceedsHold => Problem::field("amount", refusal.to_string()),
+        HoldRefusal::NotOpen(_) | HoldRefusal::Expired | HoldRefusal::NotCapturable => {
+            Problem::conflict("conflict", refusal.to_string())
+        }
+    }
+}
+
+/// A service of the company that can be charged now.
+fn chargeable_service(state: &SharedState, id: &str, currency: Currency) -> Result<(SyncService, Amount), Problem> {
+    let local = state.local();
+    let service =
+        local.as_ref().and_then(|l| l.service(id)).cloned().ok_or_else(|| Problem::not_found("no such service"))?;
+    if !service.active {
+        return Err(Problem::conflict("conflict", "the service is inactive"));
+    }
+    let price = Amount::parse_request(&service.price, currency).map_err(|_| Problem::internal())?;
+    Ok((service, price))
+}
+
+/// What the account can spend now (`check`): central's `available` as of the last contact plus
+/// this sidecar's unused leases of the account.
+#[utoipa::path(get, path = "/api/v1/billing/balance", tag = "billing", security(("access_token" = [])),
+    responses((status = 200, body = Balance), (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"), (status = 503, body = Problem, content_type = "application/problem+json")))]
+pub async fn balance(State(state): State<SharedState>, headers: HeaderMap) -> Result<Json<Balance>, Problem> {
+    let (granted, currency) = token(&state, &headers, Scope::Check)?;
+    let account = granted.claims.sub.to_string();
+    if state.wallet(&account).is_none() {
+        // Nothing heard about this wallet yet: a lease call brings central's figure.
+        match leases::acquire(&state, &account, state.lease_chunk).await {
+            Ok(()) | Err(AcquireError::NoFunds) => {}
+            Err(error) => return Err(error.into_problem()),
+        }
+    }
+    let owned = account.clone();
+    let leases = state.store.read(move |r| money::leases_of(r, &owned)).await.map_err(internal)?;
+    let now_ms = state.mono.now_ms();
+    let unused = leases
+        .iter()
+        .filter(|l| l.usable(now_ms))
+        .fold(Amount::ZERO, |total, l| total.checked_add(l.unused()).unwrap_or(total));
+    let (central, as_of) = state.wallet(&account).unwrap_or((Amount::ZERO, state.now()));
+    Ok(Json(Balance {
+        account_id: account,
+        currency: currency.code().to_owned(),
+        available: central.checked_add(unused).unwrap_or(central).to_wire(currency),
+        as_of: as_of.to_rfc3339(),
+    }))
+}
+
+fn internal(error: StoreError) -> Problem {
+    tracing::error!(error = %error, "reading the sidecar's store failed");
+    Problem::internal()
+}
+
+/// The decision clocks, read afresh for each try.
+fn at<'a>(state: &SharedState, currency: Currency, prefix: &'a str) -> At<'a> {
+    At { now: state.now(), now_ms: state.mono.now_ms(), currency, invoice_prefix: prefix }
+}
+
+/// Block funds until captured, released or expired (`hold`). Requires `Idempotency-Key`.
+#[utoipa::path(post, path = "/api/v1/billing/holds", tag = "billing", security(("access_token" = [])), request_body = CreateHold,
+    params(("Idempotency-Key" = String, Header, description = "1–255 printable characters")),
+    responses((status = 201, body = Hold), (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"), (status = 402, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json")))]
+pub async fn create_hold(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    body: ApiJson<CreateHold>,
+) -> Result<Response, Problem> {
+    let (granted, currency) = token(&state, &headers, Scope::Hold)?;
+    let keyed = Keyed::new(&headers, "/api/v1/billing/holds", &body.raw)?;
+    let HoldAsk { amount, ttl_s, description } = hold_ask(body.value, currency)?;
+    let new = NewHold {
+        account_id: granted.claims.sub.to_string(),
+        amount,
+        capturable: granted.effective.contains(Scope::Charge),
+        description,
+        ttl_s,
+    };
+    let (task_state, prefix) = (state.clone(), invoice_prefix(&state));
+    idempotency::run(&state, keyed, move |tx: &mut Tx<'_>| {
+        Ok(match money::place_hold(tx, new.clone(), at(&task_state, currency, &prefix))? {
+            Ok(hold) => Step::Answer(StatusCode::CREATED, hold_json(&hold, currency)),
+            Err(short) => Step::Short(short),
+        })
+    })
+    .await
+}
+
+fn parse_hold_id(id: &str) -> Result<HoldId, Problem> {
+    HoldId::parse(id).map_err(|_| Problem::not_found("no such hold"))
+}
+
+/// One hold decided by this sidecar.
+#[utoipa::path(get, path = "/api/v1/billing/holds/{id}", tag = "billing",
+    params(("id" = String, Path, description = "hold id")),
+    responses((status = 200, body = Hold), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json")))]
+pub async fn get_hold(
+    State(state): State<SharedState>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, Problem> {
+    let currency = currency(&state)?;
+    let id = parse_hold_id(&id)?;
+    let hold = state.store.read(move |r| money::get_hold(r, &id)).await.map_err(internal)?;
+    let mut hold = hold.ok_or_else(|| Problem::not_found("no such hold"))?;
+    // Shown as it is now, even before the sweeper gets to it.
+    if hold.status == LocalHoldStatus::Held && state.mono.now_ms() >= hold.expires_ms {
+        hold.status = LocalHoldStatus::Expired;
+    }
+    Ok(Json(hold_json(&hold, currency)))
+}
+
+/// Capture all or part of a hold as a charge; the rest is released. One capture per hold.
+#[utoipa::path(post, path = "/api/v1/billing/holds/{id}/capture", tag = "billing", request_body = CaptureHold,
+    params(("id" = String, Path, description = "hold id"), ("Idempotency-Key" = String, Header, description = "1–255 printable characters")),
+    responses((status = 201, body = Charge), (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json")))]
+pub async fn capture(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: ApiJson<CaptureHold>,
+) -> Result<Response, Problem> {
+    let currency = currency(&state)?;
+    let keyed = Keyed::new(&headers, &format!("/api/v1/billing/holds/{id}/capture"), &body.raw)?;
+    let hold_id = parse_hold_id(&id)?;
+    let CaptureAsk { amount, service_id, description, payload } = capture_ask(body.value, currency)?;
+    let service = match &service_id {
+        Some(id) => Some(chargeable_service(&state, id.as_str(), currency)?.0),
+        None => None,
+    };
+    let details = ChargeDetails {
+        service_id: service.as_ref().map(|s| s.id.clone()),
+        service_name: service.map(|s| s.name),
+        description,
+        payload,
+        idempotency_key: keyed.key().to_owned(),
+    };
+    let (task_state, prefix) = (state.clone(), invoice_prefix(&state));
+    let response = idempotency::run(&state, keyed, move |tx: &mut Tx<'_>| {
+        let at = at(&task_state, currency, &prefix);
+        let mut details = details.clone();
+        if details.description.is_none() {
+            details.description = hold_description(tx, &hold_id)?;
+        }
+        Ok(match money::capture(tx, &hold_id, amount, details, at)? {
+            Ok(charge) => Step::Answer(
+                StatusCode::CREATED,
+                serde_json::to_value(charge_wire(&charge, currency)).unwrap_or_default(),
+            ),
+            Err(refusal) => Step::Refuse(hold_refusal(refusal)),
+        })
+    })
+    .await;
+    state.usage_wake.notify_one();
+    response
+}
+
+/// A capture without its own description takes the hold's.
+fn hold_description(tx: &Tx<'_>, id: &HoldId) -> Result<Option<String>, StoreError> {
+    Ok(money::get_hold_in_tx(tx, id)?.and_then(|h| h.description))
+}
+
+/// Release a hold: its whole amount goes back to the lease.
+#[utoipa::path(post, path = "/api/v1/billing/holds/{id}/release", tag = "billing",
+    params(("id" = String, Path, description = "hold id"), ("Idempotency-Key" = String, Header, description = "1–255 printable characters")),
+    responses((status = 200, body = Hold), (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json")))]
+pub async fn release(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let currency = currency(&state)?;
+    let keyed = Keyed::new(&headers, &format!("/api/v1/billing/holds/{id}/release"), &serde_json::Value::Null)?;
+    let hold_id = parse_hold_id(&id)?;
+    let mono = state.mono.clone();
+    idempotency::run(&state, keyed, move |tx: &mut Tx<'_>| {
+        Ok(match money::release(tx, &hold_id, mono.now_ms())? {
+            Ok(hold) => Step::Answer(StatusCode::OK, hold_json(&hold, currency)),
+            Err(refusal) => Step::Refuse(hold_refusal(refusal)),
+        })
+    })
+    .await
+}
+
+/// Charge the token's account. Requires `Idempotency-Key`.
+#[utoipa::path(post, path = "/api/v1/billing/charges", tag = "billing", security(("access_token" = [])), request_body = CreateCharge,
+    params(("Idempotency-Key" = String, Header, description = "1–255 printable characters")),
+    responses((status = 201, body = Charge), (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"), (status = 402, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"), (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"), (status = 503, body = Problem, content_type = "application/problem+json")))]
+pub async fn create_charge(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    body: ApiJson<CreateCharge>,
+) -> Result<Response, Problem> {
+    let (granted, currency) = token(&state, &headers, Scope::Charge)?;
+    let keyed = Keyed::new(&headers, "/api/v1/billing/charges", &body.raw)?;
+    let ChargeAsk { service_id, amount, description, payload } = charge_ask(body.value, currency)?;
+    let (amount, service) = match (&service_id, amount) {
+        (Some(id), _) => {
+            let (service, price) = chargeable_service(&state, id.as_str(), currency)?;
+            (price, Some(service))
+        }
+        (None, Some(amount)) => (amount, None),
+        (None, None) => return Err(Problem::internal()),
+    };
+    let details = ChargeDetails {
+        service_id: service.as_ref().map(|s| s.id.clone()),
+        service_name: service.map(|s| s.name),
+        description,
+        payload,
+        idempotency_key: keyed.key().to_owned(),
+    };
+    let account = granted.claims.sub.to_string();
+    let (task_state, prefix) = (state.clone(), invoice_prefix(&state));
+    let response = idempotency::run(&state, keyed, move |tx: &mut Tx<'_>| {
+        let at = at(&task_state, currency, &prefix);
+        Ok(match money::place_charge(tx, &account, amount, details.clone(), at)? {
+            Ok(charge) => Step::Answer(
+                StatusCode::CREATED,
+                serde_json::to_value(charge_wire(&charge, currency)).unwrap_or_default(),
+            ),
+            Err(short) => Step::Short(short),
+        })
+    })
+    .await;
+    state.usage_wake.notify_one();
+    response
+}
+
+/// One charge accepted by this sidecar (`accepted` until central acknowledged it, then `settled`).
+#[utoipa::path(get, path = "/api/v1/billing/charges/{id}", tag = "billing",
+    params(("id" = String, Path, description = "charge id")),
+    responses((status = 200, body = Charge), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json")))]
+pub async fn get_charge(State(state): State<SharedState>, Path(id): Path<String>) -> Result<Json<Charge>, Problem> {
+    let currency = currency(&state)?;
+    let id = ChargeId::parse(&id).map_err(|_| Problem::not_found("no such charge"))?;
+    let charge = state.store.read(move |r| money::get_charge(r, &id)).await.map_err(internal)?;
+    let charge = charge.ok_or_else(|| Problem::not_found("no such charge"))?;
+    Ok(Json(charge_wire(&charge, currency)))
+}

@@ -1,0 +1,337 @@
+//! Leases at the sidecar (DESIGN §7): getting more of an account's funds from central when a
+//! hold or charge needs them (synchronously, one request per account at a time), keeping leases
+//! that are in use renewed ahead of their deadline, closing leases that are idle or recalled,
+//! and expiring holds whose time or lease has run out. A deadline is the sidecar's monotonic
+//! time when it *sent* the request plus the `ttl_s` central answered, so a slow answer only ever
+//! shortens it.
+
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use tokio::sync::watch;
+
+use crate::http::problem::Problem;
+use crate::sidecar::client::SyncError;
+use crate::sidecar::state::SharedState;
+use crate::storage::StoreError;
+use crate::storage::sidecar::money::{self, LeaseState, LocalLease};
+use crate::storage::sidecar::sync_state::Enrolment;
+use crate::vocab::limits::{lease_idle_close_s, lease_renew_ahead_s, lease_safety_margin_s};
+use crate::vocab::money::{Amount, Currency};
+use crate::vocab::rng::random_bytes;
+use crate::wire::leases::{CloseLease, LeaseGranted, OpenLease, RenewLease};
+
+/// Why a lease could not be had.
+#[derive(Debug)]
+pub enum AcquireError {
+    /// Central could not be asked (down, slow, or answering 5xx): 503 `central_unavailable`.
+    Unavailable(String),
+    /// Central reserved less than needed: the wallet or the grant's cap cannot pay.
+    NoFunds,
+    /// Central refused the account (its grant is no longer active there, or it is unknown).
+    Refused(Problem),
+    Store(StoreError),
+}
+
+impl From<StoreError> for AcquireError {
+    fn from(error: StoreError) -> Self {
+        AcquireError::Store(error)
+    }
+}
+
+impl AcquireError {
+    pub fn into_problem(self) -> Problem {
+        match self {
+            AcquireError::Unavailable(why) => {
+                tracing::warn!(error = %why, "central is unreachable for a lease");
+                central_unavailable()
+            }
+            AcquireError::NoFunds => Problem::new(
+                StatusCode::PAYMENT_REQUIRED,
+                "insufficient_funds",
+                "the wallet's available funds (within the grant's spending cap) do not cover the amount",
+            ),
+            AcquireError::Refused(problem) => problem,
+            AcquireError::Store(error) => {
+                tracing::error!(error = %error, "storing a lease failed");
+                Problem::internal()
+            }
+        }
+    }
+}
+
+pub fn central_unavailable() -> Problem {
+    Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "central_unavailable",
+        "this needs central, which the sidecar cannot reach now; retry later",
+    )
+    .with_retry_after(1)
+}
+
+fn request_id() -> String {
+    format!("req_{}", hex::encode(random_bytes::<16>()))
+}
+
+fn unavailable(error: SyncError) -> AcquireError {
+    match error {
+        SyncError::Rejected { status: 403, .. } => AcquireError::Refused(
+            Problem::new(StatusCode::UNAUTHORIZED, "invalid_token", "the customer's grant is no longer active")
+                .with_www_authenticate("Bearer error=\"invalid_token\""),
+        ),
+        SyncError::Rejected { status: 404, .. } => AcquireError::Refused(Problem::not_found("no such account")),
+        other => AcquireError::Unavailable(other.to_string()),
+    }
+}
+
+/// Makes sure a usable lease of `account` has `need` unused: renews the lease that lives
+/// longest (adding what is missing plus the chunk) or opens a new one.
+pub async fn acquire(state: &SharedState, account: &str, need: Amount) -> Result<(), AcquireError> {
+    let lock = state.lease_lock(account);
+    let _one_at_a_time = lock.lock().await;
+    let me = state.enrolment.get().cloned().ok_or_else(|| AcquireError::Unavailable("not enrolled".into()))?;
+    let currency = currency(state).ok_or_else(|| AcquireError::Unavailable("no snapshot yet".into()))?;
+    let owned = account.to_owned();
+    let leases = state.store.read(move |r| money::leases_of(r, &owned)).await?;
+    let now_ms = state.mono.now_ms();
+    let usable = leases.iter().filter(|l| l.usable(now_ms));
+    if usable.clone().any(|l| l.unused() >= need) {
+        return Ok(());
+    }
+    let sent_ms = now_ms;
+    let chunk = state.lease_chunk;
+    let granted = match usable.max_by_key(|l| l.deadline_ms) {
+        Some(lease) => {
+            let add = need.saturating_sub(lease.unused()).checked_add(chunk).unwrap_or(need);
+            let body = RenewLease { request_id: request_id(), add_amount: Some(add.to_wire(currency)) };
+            match state.central.renew_lease(&me, &lease.id, &body).await {
+                Ok(granted) => granted,
+                // Central no longer has it (closed or expired there): stop using it, open anew.
+                Err(SyncError::Rejected { status: 404 | 409, .. }) => {
+                    let (account, id) = (lease.account_id.clone(), lease.id.clone());
+                    state.store.write(move |tx| money::recall_lease(tx, &account, &id)).await?;
+                    open(state, &me, account_of(lease), need, chunk, currency).await?
+                }
+                Err(error) => return Err(unavailable(error)),
+            }
+        }
+        None => open(state, &me, account.to_owned(), need, chunk, currency).await?,
+    };
+    let lease = record(state, granted, sent_ms, currency).await?;
+    state.metrics.lease_calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    match lease {
+        Some(lease) if lease.unused() >= need => Ok(()),
+        _ => Err(AcquireError::NoFunds),
+    }
+}
+
+fn account_of(lease: &LocalLease) -> String {
+    lease.account_id.clone()
+}
+
+async fn open(
+    state: &SharedState,
+    me: &Enrolment,
+    account_id: String,
+    need: Amount,
+    chunk: Amount,
+    currency: Currency,
+) -> Result<LeaseGranted, AcquireError> {
+    let amount = need.checked_add(chunk).unwrap_or(need);
+    let body = OpenLease { request_id: request_id(), account_id, amount: amount.to_wire(currency) };
+    state.central.open_lease(me, &body).await.map_err(unavailable)
+}
+
+/// Stores what central granted; `None` when it granted nothing.
+async fn record(
+    state: &SharedState,
+    granted: LeaseGranted,
+    sent_ms: u64,
+    currency: Currency,
+) -> Result<Option<LocalLease>, AcquireError> {
+    let parse = |text: &str| {
+        Amount::parse_request(text, currency).or_else(|_| Amount::parse_stored(text)).map_err(|e| {
+            AcquireError::Unavailable(format!("central answered an amount that is not one ({text:?}): {e}"))
+        })
+    };
+    if let Ok(available) = parse(&granted.available) {
+        state.note_wallet(&granted.account_id, available, state.now());
+    }
+    if granted.lease_id.is_empty() {
+        return Ok(None);
+    }
+    let ceiling = parse(&granted.amount)?;
+    let deadline_ms = sent_ms.saturating_add(granted.ttl_s.saturating_mul(1000));
+    let lease = state
+        .store
+        .write(move |tx| money::grant_lease(tx, &granted.account_id, &granted.lease_id, ceiling, deadline_ms))
+        .await?;
+    Ok(Some(lease))
+}
+
+/// The deployment currency, once a snapshot told it.
+pub fn currency(state: &SharedState) -> Option<Currency> {
+    state.local().as_ref().and_then(|l| l.currency)
+}
+
+/// Central recalled `lease_id`: stop using it and let the keeper close it.
+pub async fn recalled(state: &SharedState, account: String, lease_id: String) -> Result<(), StoreError> {
+    let known = state.store.write(move |tx| money::recall_lease(tx, &account, &lease_id)).await?;
+    if let Some(lease) = known {
+        tracing::info!(lease_id = %lease.id, account_id = %lease.account_id, "central recalled a lease");
+        state.keeper_wake.notify_one();
+    }
+    Ok(())
+}
+
+/// Tends leases and holds until `stop` turns true: once a second, and whenever woken.
+pub async fn keep(state: SharedState, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            () = state.keeper_wake.notified() => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        if let Err(error) = tend(&state).await {
+            tracing::warn!(error = %error, "tending leases failed; trying again shortly");
+        }
+    }
+}
+
+/// What to do with one lease now.
+#[derive(Debug, PartialEq, Eq)]
+enum Care {
+    Nothing,
+    Renew,
+    Close,
+}
+
+/// The rule: a lease near its deadline is renewed while it backs holds or was used lately,
+/// else closed; an idle lease with no holds is closed; a recalled one is closed once its holds
+/// are done; a closing one is (re)sent.
+fn care(lease: &LocalLease, now_ms: u64) -> Care {
+    let renew_at = lease.deadline_ms.saturating_sub((lease_safety_margin_s + lease_renew_ahead_s) * 1000);
+    let idle = now_ms.saturating_sub(lease.last_used_ms) > lease_idle_close_s * 1000;
+    match lease.state {
+        LeaseState::Closing { .. } => Care::Close,
+        LeaseState::Recalled if lease.held.is_zero() => Care::Close,
+        LeaseState::Recalled => Care::Nothing,
+        LeaseState::Open if now_ms >= lease.deadline_ms => {
+            if lease.held.is_zero() {
+                Care::Close
+            } else {
+                Care::Nothing
+            }
+        }
+        LeaseState::Open if now_ms >= renew_at => {
+            if !lease.held.is_zero() || !idle {
+                Care::Renew
+            } else {
+                Care::Close
+            }
+        }
+        LeaseState::Open if idle && lease.held.is_zero() => Care::Close,
+        LeaseState::Open => Care::Nothing,
+    }
+}
+
+async fn tend(state: &SharedState) -> Result<(), StoreError> {
+    let now_ms = state.mono.now_ms();
+    let expired = state.store.write(move |tx| money::expire_holds(tx, now_ms)).await?;
+    if expired > 0 {
+        tracing::info!(holds = expired, "holds expired");
+    }
+    let (Some(me), Some(currency)) = (state.enrolment.get().cloned(), currency(state)) else { return Ok(()) };
+    let leases = state.store.read(money::all_leases).await?;
+    state.metrics.note_leases(&leases);
+    for lease in leases {
+        match care(&lease, now_ms) {
+            Care::Nothing => {}
+            Care::Renew => renew(state, &me, &lease, currency).await?,
+            Care::Close => close(state, &me, lease).await?,
+        }
+    }
+    Ok(())
+}
+
+async fn renew(state: &SharedState, me: &Enrolment, lease: &LocalLease, currency: Currency) -> Result<(), StoreError> {
+    let lock = state.lease_lock(&lease.account_id);
+    let _one_at_a_time = lock.lock().await;
+    let sent_ms = state.mono.now_ms();
+    let body = RenewLease { request_id: request_id(), add_amount: None };
+    match state.central.renew_lease(me, &lease.id, &body).await {
+        Ok(granted) => {
+            if let Err(error) = record(state, granted, sent_ms, currency).await {
+                tracing::warn!(lease_id = %lease.id, error = ?error, "recording a renewed lease failed");
+            }
+        }
+        Err(SyncError::Rejected { status: 404 | 409, .. }) => {
+            let (account, id) = (lease.account_id.clone(), lease.id.clone());
+            state.store.write(move |tx| money::recall_lease(tx, &account, &id)).await?;
+        }
+        Err(error) => tracing::warn!(lease_id = %lease.id, error = %error, "renewing a lease failed"),
+    }
+    Ok(())
+}
+
+/// Marks the lease closing (unless a hold still needs it) and asks central to close it
+/// through the latest usage seq; forgets it once central took the close.
+async fn close(state: &SharedState, me: &Enrolment, lease: LocalLease) -> Result<(), StoreError> {
+    let lock = state.lease_lock(&lease.account_id);
+    let _one_at_a_time = lock.lock().await;
+    let (account, id) = (lease.account_id.clone(), lease.id.clone());
+    let closing = state.store.write(move |tx| money::start_closing(tx, &account, &id, request_id())).await?;
+    let Some(LocalLease { state: LeaseState::Closing { request_id, through_seq }, .. }) = closing else {
+        return Ok(());
+    };
+    match state.central.close_lease(me, &lease.id, &CloseLease { request_id, through_seq }).await {
+        Ok(closed) => {
+            tracing::debug!(lease_id = %lease.id, status = %closed.status, "lease closed");
+            let (account, id) = (lease.account_id.clone(), lease.id.clone());
+            state.store.write(move |tx| money::forget_lease(tx, &account, &id)).await?;
+        }
+        Err(SyncError::Rejected { status: 404, .. }) => {
+            let (account, id) = (lease.account_id.clone(), lease.id.clone());
+            state.store.write(move |tx| money::forget_lease(tx, &account, &id)).await?;
+        }
+        Err(error) => tracing::warn!(lease_id = %lease.id, error = %error, "closing a lease failed; will retry"),
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lease(state: LeaseState, held: &str, deadline_ms: u64, last_used_ms: u64) -> LocalLease {
+        let amount = |t: &str| Amount::parse_stored(t).expect("amount");
+        LocalLease {
+            id: "lse_1".into(),
+            account_id: "acct_1".into(),
+            ceiling: amount("100"),
+            charged: Amount::ZERO,
+            held: amount(held),
+            deadline_ms,
+            state,
+            last_used_ms,
+        }
+    }
+
+    #[test]
+    fn leases_are_renewed_while_in_use_and_closed_when_idle_or_recalled() {
+        // Proves the keeper's rule for each state: renew near the deadline only when holds or recent use need it, close idle and recalled leases, never close one with live holds.
+        let deadline = 1_000_000;
+        let near = deadline - (lease_safety_margin_s + lease_renew_ahead_s) * 1000 + 1;
+        let idle_since = near - lease_idle_close_s * 1000 - 1;
+        assert_eq!(care(&lease(LeaseState::Open, "0", deadline, near), near), Care::Renew);
+        assert_eq!(care(&lease(LeaseState::Open, "5", deadline, idle_since), near), Care::Renew);
+        assert_eq!(care(&lease(LeaseState::Open, "0", deadline, idle_since), near), Care::Close);
+        assert_eq!(care(&lease(LeaseState::Open, "0", deadline, 0), 1 + lease_idle_close_s * 1000), Care::Close);
+        assert_eq!(care(&lease(LeaseState::Open, "0", deadline, 10), 20), Care::Nothing);
+        assert_eq!(care(&lease(LeaseState::Open, "5", deadline, 0), deadline), Care::Nothing);
+        assert_eq!(care(&lease(LeaseState::Recalled, "5", deadline, 0), 10), Care::Nothing);
+        assert_eq!(care(&lease(LeaseState::Recalled, "0", deadline, 0), 10), Care::Close);
+        let closing = LeaseState::Closing { request_id: "req_1".into(), through_seq: 3 };
+        assert_eq!(care(&lease(closing, "0", deadline, 0), 10), Care::Close);
+    }
+}

@@ -1,0 +1,108 @@
+//! The usage flusher (DESIGN §7): sends the outbox's oldest records to central in batches,
+//! and deletes them (marking their charges settled) only after central acknowledged them.
+//! A record is sent until acknowledged, so it may reach central twice; central applies each
+//! (sidecar, seq) once. At shutdown a last flush runs within a deadline.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::sidecar::backoff::Backoff;
+use crate::sidecar::client::SyncError;
+use crate::sidecar::state::SharedState;
+use crate::storage::StoreError;
+use crate::storage::sidecar::money;
+use crate::vocab::limits::{usage_batch_len_max, usage_flush_idle_ms};
+use crate::wire::leases::UsageBatch;
+
+#[derive(Debug, thiserror::Error)]
+enum FlushError {
+    #[error(transparent)]
+    Central(#[from] SyncError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("central acknowledged nothing of a batch starting at seq {0}")]
+    NoProgress(u64),
+}
+
+/// One batch: read, send, delete what central acknowledged. Returns how many records were sent
+/// (0 when the outbox is empty or the sidecar is not enrolled yet).
+async fn flush_once(state: &SharedState) -> Result<usize, FlushError> {
+    let Some(me) = state.enrolment.get().cloned() else { return Ok(0) };
+    let records = state.store.read(|r| money::usage_batch(r, usage_batch_len_max)).await?;
+    let Some(first) = records.first().map(|r| r.seq) else {
+        state.metrics.outbox_depth.store(0, Ordering::Relaxed);
+        return Ok(0);
+    };
+    let sent = records.len();
+    let ack = state.central.report_usage(&me, &UsageBatch { records }).await?;
+    for rejected in &ack.rejected {
+        tracing::warn!(seq = rejected.seq, reason = %rejected.reason, "central quarantined a usage record");
+    }
+    if ack.applied_through < first {
+        return Err(FlushError::NoProgress(first));
+    }
+    let through = ack.applied_through;
+    let acked = state.store.write(move |tx| money::ack_usage(tx, through)).await?;
+    state.metrics.usage_batches.fetch_add(1, Ordering::Relaxed);
+    state.metrics.usage_acked.fetch_add(acked as u64, Ordering::Relaxed);
+    state.metrics.usage_rejected.fetch_add(ack.rejected.len() as u64, Ordering::Relaxed);
+    let depth = state.store.read(money::outbox_depth).await?;
+    state.metrics.outbox_depth.store(depth, Ordering::Relaxed);
+    // A closing lease may be waiting for these records.
+    state.keeper_wake.notify_one();
+    Ok(sent)
+}
+
+/// Flushes until `stop` turns true. After a charge wakes it, it lingers `usage_flush_idle_ms`
+/// so that charges arriving together travel in one request.
+pub async fn flush(state: SharedState, mut stop: watch::Receiver<bool>) {
+    let mut backoff = Backoff::default();
+    loop {
+        let delay = match flush_once(&state).await {
+            Ok(sent) if sent >= usage_batch_len_max => {
+                backoff.reset();
+                continue;
+            }
+            Ok(_) => {
+                backoff.reset();
+                tokio::select! {
+                    () = state.usage_wake.notified() => {}
+                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    _ = stop.wait_for(|s| *s) => return,
+                }
+                Duration::from_millis(usage_flush_idle_ms)
+            }
+            Err(error) => {
+                state.metrics.sync_failures.fetch_add(1, Ordering::Relaxed);
+                let delay = backoff.next_delay();
+                tracing::warn!(error = %error, retry_in_ms = delay.as_millis() as u64, "reporting usage failed");
+                delay
+            }
+        };
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+    }
+}
+
+/// The last flush at shutdown: sends until the outbox is empty, central fails, or `within` passes.
+pub async fn final_flush(state: &SharedState, within: Duration) {
+    let flushed = tokio::time::timeout(within, async {
+        loop {
+            match flush_once(state).await {
+                Ok(0) => return Ok(()),
+                Ok(_) => {}
+                Err(error) => return Err(error),
+            }
+        }
+    })
+    .await;
+    match flushed {
+        Ok(Ok(())) => tracing::info!("usage flushed"),
+        Ok(Err(error)) => tracing::warn!(error = %error, "the last usage flush failed; the records stay in the outbox"),
+        Err(_) => tracing::warn!("the last usage flush ran out of time; the records stay in the outbox"),
+    }
+}

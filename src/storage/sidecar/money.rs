@@ -1,0 +1,577 @@
+//! The sidecar's money at rest (DESIGN §7): the leases central reserved for it, the holds and
+//! charges it decided inside them, and the usage outbox that reports each charge. Every decision
+//! re-reads its lease inside the write transaction, and the single writer runs them one after
+//! another, so Σ live holds + Σ charges of a lease never pass its ceiling, whatever the
+//! concurrency. A charge and its usage record are committed together.
+
+use redb::{ReadableTable, ReadableTableMetadata};
+use serde::{Deserialize, Serialize};
+
+use crate::storage::codec::{decode, encode};
+use crate::storage::schema::{
+    COUNTERS, SIDECAR_CHARGES, SIDECAR_HOLD_EXPIRY, SIDECAR_HOLDS, SIDECAR_LEASES, SIDECAR_STATE, SIDECAR_USAGE_OUTBOX,
+};
+use crate::storage::{Reader, StoreError, Tx};
+use crate::vocab::ids::{ChargeId, HoldId};
+use crate::vocab::limits::lease_safety_margin_s;
+use crate::vocab::money::{Amount, Currency};
+use crate::vocab::time::Timestamp;
+use crate::wire::leases::UsageRecord;
+
+const BOOT: &str = "boot";
+const USAGE_COUNTER: &str = "usage";
+
+/// A lease: a ceiling of one account's funds reserved at central for this sidecar.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocalLease {
+    pub id: String,
+    pub account_id: String,
+    pub ceiling: Amount,
+    /// Σ of every charge accepted against it (reported or not).
+    pub charged: Amount,
+    /// Σ of its live holds.
+    pub held: Amount,
+    /// Central's deadline on this boot's monotonic clock: when the request that opened or last
+    /// renewed it was sent, plus its `ttl_s`.
+    pub deadline_ms: u64,
+    pub state: LeaseState,
+    pub last_used_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum LeaseState {
+    Open,
+    /// Central asked for it back: no new holds or charges; closed once its holds are done.
+    Recalled,
+    /// A close was sent (or is to be sent) with this request id and usage seq.
+    Closing {
+        request_id: String,
+        through_seq: u64,
+    },
+}
+
+impl LocalLease {
+    /// What is left for new holds and charges.
+    pub fn unused(&self) -> Amount {
+        self.ceiling.saturating_sub(self.charged).saturating_sub(self.held)
+    }
+
+    /// Open and more than the safety margin before its deadline.
+    pub fn usable(&self, now_ms: u64) -> bool {
+        self.state == LeaseState::Open && now_ms.saturating_add(lease_safety_margin_s * 1000) < self.deadline_ms
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LocalHoldStatus {
+    Held,
+    Captured,
+    Released,
+    Expired,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocalHold {
+    pub id: HoldId,
+    pub account_id: String,
+    pub lease_id: String,
+    pub amount: Amount,
+    pub captured: Amount,
+    pub capturable: bool,
+    pub status: LocalHoldStatus,
+    pub description: Option<String>,
+    pub created_at: Timestamp,
+    /// For display; the sidecar decides expiry by `expires_ms`.
+    pub expires_at: Timestamp,
+    pub expires_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LocalCharge {
+    pub id: ChargeId,
+    pub invoice_number: String,
+    pub account_id: String,
+    pub lease_id: String,
+    pub amount: Amount,
+    pub service_id: Option<String>,
+    pub service_name: Option<String>,
+    pub description: Option<String>,
+    pub payload: Option<serde_json::Value>,
+    pub hold_id: Option<HoldId>,
+    pub idempotency_key: String,
+    /// Its usage record's seq.
+    pub seq: u64,
+    /// Central acknowledged its usage record.
+    pub settled: bool,
+    pub created_at: Timestamp,
+}
+
+/// What a charge says apart from its amount and where the money comes from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChargeDetails {
+    pub service_id: Option<String>,
+    pub service_name: Option<String>,
+    pub description: Option<String>,
+    pub payload: Option<serde_json::Value>,
+    pub idempotency_key: String,
+}
+
+/// A new hold, as asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewHold {
+    pub account_id: String,
+    pub amount: Amount,
+    pub capturable: bool,
+    pub description: Option<String>,
+    pub ttl_s: i64,
+}
+
+/// The clocks and names a decision needs.
+#[derive(Debug, Clone, Copy)]
+pub struct At<'a> {
+    pub now: Timestamp,
+    pub now_ms: u64,
+    pub currency: Currency,
+    /// Makes invoice numbers unique across sidecars (`INV-<prefix>-<seq>`).
+    pub invoice_prefix: &'a str,
+}
+
+/// No usable lease of the account has `need` unused: the caller gets more from central.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shortfall {
+    pub account_id: String,
+    pub need: Amount,
+}
+
+/// Why a capture or release was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum HoldRefusal {
+    #[error("no such hold")]
+    NotFound,
+    #[error("the hold is already {}", status_word(*.0))]
+    NotOpen(LocalHoldStatus),
+    #[error("the hold has expired")]
+    Expired,
+    #[error("the hold was created without the charge scope and cannot be captured")]
+    NotCapturable,
+    #[error("the capture amount exceeds the held amount")]
+    ExceedsHold,
+}
+
+pub fn status_word(status: LocalHoldStatus) -> &'static str {
+    match status {
+        LocalHoldStatus::Held => "held",
+        LocalHoldStatus::Captured => "captured",
+        LocalHoldStatus::Released => "released",
+        LocalHoldStatus::Expired => "expired",
+    }
+}
+
+fn sum(a: Amount, b: Amount) -> Amount {
+    a.checked_add(b).expect("lease totals stay within the amount range")
+}
+
+fn get_lease(tx: &Tx<'_>, account: &str, lease: &str) -> Result<Option<LocalLease>, StoreError> {
+    let table = tx.txn.open_table(SIDECAR_LEASES)?;
+    let value = table.get((account, lease))?;
+    value.map(|v| decode("sidecar_leases", v.value())).transpose()
+}
+
+fn put_lease(tx: &mut Tx<'_>, lease: &LocalLease) -> Result<(), StoreError> {
+    let bytes = encode(lease);
+    tx.txn.open_table(SIDECAR_LEASES)?.insert((lease.account_id.as_str(), lease.id.as_str()), bytes.as_slice())?;
+    Ok(())
+}
+
+fn leases_in(
+    table: &impl ReadableTable<(&'static str, &'static str), &'static [u8]>,
+    account: &str,
+) -> Result<Vec<LocalLease>, StoreError> {
+    let mut out = Vec::new();
+    for entry in table.range((account, "")..)? {
+        let (key, value) = entry?;
+        if key.value().0 != account {
+            break;
+        }
+        out.push(decode("sidecar_leases", value.value())?);
+    }
+    Ok(out)
+}
+
+/// The account's leases, read in a reader.
+pub fn leases_of(reader: &Reader, account: &str) -> Result<Vec<LocalLease>, StoreError> {
+    leases_in(&reader.txn.open_table(SIDECAR_LEASES)?, account)
+}
+
+/// Every lease the sidecar holds.
+pub fn all_leases(reader: &Reader) -> Result<Vec<LocalLease>, StoreError> {
+    let mut out = Vec::new();
+    for entry in reader.txn.open_table(SIDECAR_LEASES)?.iter()? {
+        out.push(decode("sidecar_leases", entry?.1.value())?);
+    }
+    Ok(out)
+}
+
+/// The usable lease of `account` with `amount` unused that expires last, if any.
+fn lease_for(tx: &Tx<'_>, account: &str, amount: Amount, now_ms: u64) -> Result<Option<LocalLease>, StoreError> {
+    let leases = leases_in(&tx.txn.open_table(SIDECAR_LEASES)?, account)?;
+    Ok(leases.into_iter().filter(|l| l.usable(now_ms) && l.unused() >= amount).max_by_key(|l| l.deadline_ms))
+}
+
+/// Central granted (or renewed) a lease: record its ceiling and deadline. An unknown lease is
+/// added as open; a known one keeps its holds, charges and state.
+pub fn grant_lease(
+    tx: &mut Tx<'_>,
+    account: &str,
+    lease_id: &str,
+    ceiling: Amount,
+    deadline_ms: u64,
+) -> Result<LocalLease, StoreError> {
+    let lease = match get_lease(tx, account, lease_id)? {
+        Some(mut known) => {
+            known.ceiling = known.ceiling.max(ceiling);
+            known.deadline_ms = known.deadline_ms.max(deadline_ms);
+            known
+        }
+        None => LocalLease {
+            id: lease_id.to_owned(),
+            account_id: account.to_owned(),
+            ceiling,
+            charged: Amount::ZERO,
+            held: Amount::ZERO,
+            deadline_ms,
+            state: LeaseState::Open,
+            last_used_ms: 0,
+        },
+    };
+    put_lease(tx, &lease)?;
+    Ok(lease)
+}
+
+/// Central recalled a lease: stop using it. Returns it when this sidecar holds it.
+pub fn recall_lease(tx: &mut Tx<'_>, account: &str, lease_id: &str) -> Result<Option<LocalLease>, StoreError> {
+    let Some(mut lease) = get_lease(tx, account, lease_id)? else { return Ok(None) };
+    if lease.state == LeaseState::Open {
+        lease.state = LeaseState::Recalled;
+        put_lease(tx, &lease)?;
+    }
+    Ok(Some(lease))
+}
+
+/// Marks a lease as closing through the latest usage seq (kept if already closing, so a retry
+/// sends the same request). Returns the state to send; a lease that still backs live holds is
+/// left as it is (and returned so), and `None` means an unknown lease.
+pub fn start_closing(
+    tx: &mut Tx<'_>,
+    account: &str,
+    lease_id: &str,
+    request_id: String,
+) -> Result<Option<LocalLease>, StoreError> {
+    let Some(mut lease) = get_lease(tx, account, lease_id)? else { return Ok(None) };
+    if !matches!(lease.state, LeaseState::Closing { .. }) {
+        if !lease.held.is_zero() {
+            return Ok(Some(lease));
+        }
+        let through_seq = latest_usage_seq(tx)?;
+        lease.state = LeaseState::Closing { request_id, through_seq };
+        put_lease(tx, &lease)?;
+    }
+    Ok(Some(lease))
+}
+
+/// Central took the close: forget the lease.
+pub fn forget_lease(tx: &mut Tx<'_>, account: &str, lease_id: &str) -> Result<(), StoreError> {
+    tx.txn.open_table(SIDECAR_LEASES)?.remove((account, lease_id))?;
+    Ok(())
+}
+
+/// Places a hold inside a lease, or says how much more the account needs.
+pub fn place_hold(tx: &mut Tx<'_>, new: NewHold, at: At<'_>) -> Result<Result<LocalHold, Shortfall>, StoreError> {
+    let Some(mut lease) = lease_for(tx, &new.account_id, new.amount, at.now_ms)? else {
+        return Ok(Err(Shortfall { account_id: new.account_id, need: new.amount }));
+    };
+    let ttl_ms = u64::try_from(new.ttl_s).unwrap_or(0).saturating_mul(1000);
+    let hold = LocalHold {
+        id: HoldId::generate(),
+        account_id: new.account_id,
+        lease_id: lease.id.clone(),
+        amount: new.amount,
+        captured: Amount::ZERO,
+        capturable: new.capturable,
+        status: LocalHoldStatus::Held,
+        description: new.description,
+        created_at: at.now,
+        expires_at: at.now.plus_s(new.ttl_s),
+        expires_ms: at.now_ms.saturating_add(ttl_ms),
+    };
+    lease.held = sum(lease.held, hold.amount);
+    lease.last_used_ms = at.now_ms;
+    put_lease(tx, &lease)?;
+    put_hold(tx, &hold)?;
+    tx.txn.open_table(SIDECAR_HOLD_EXPIRY)?.insert((hold.expires_ms, hold.id.as_str()), ())?;
+    Ok(Ok(hold))
+}
+
+fn put_hold(tx: &mut Tx<'_>, hold: &LocalHold) -> Result<(), StoreError> {
+    tx.txn.open_table(SIDECAR_HOLDS)?.insert(hold.id.as_str(), encode(hold).as_slice())?;
+    Ok(())
+}
+
+/// A direct charge inside a lease, with its usage record, or how much more the account needs.
+pub fn place_charge(
+    tx: &mut Tx<'_>,
+    account: &str,
+    amount: Amount,
+    details: ChargeDetails,
+    at: At<'_>,
+) -> Result<Result<LocalCharge, Shortfall>, StoreError> {
+    let Some(mut lease) = lease_for(tx, account, amount, at.now_ms)? else {
+        return Ok(Err(Shortfall { account_id: account.to_owned(), need: amount }));
+    };
+    lease.charged = sum(lease.charged, amount);
+    lease.last_used_ms = at.now_ms;
+    put_lease(tx, &lease)?;
+    record_charge(tx, &lease, amount, details, None, at).map(Ok)
+}
+
+/// Books a charge against `lease` (already updated by the caller) and its usage record.
+fn record_charge(
+    tx: &mut Tx<'_>,
+    lease: &LocalLease,
+    amount: Amount,
+    details: ChargeDetails,
+    hold_id: Option<HoldId>,
+    at: At<'_>,
+) -> Result<LocalCharge, StoreError> {
+    let seq = tx.next(USAGE_COUNTER)?;
+    let charge = LocalCharge {
+        id: ChargeId::generate(),
+        invoice_number: format!("INV-{}-{seq:08}", at.invoice_prefix),
+        account_id: lease.account_id.clone(),
+        lease_id: lease.id.clone(),
+        amount,
+        service_id: details.service_id,
+        service_name: details.service_name,
+        description: details.description,
+        payload: details.payload,
+        hold_id,
+        idempotency_key: details.idempotency_key,
+        seq,
+        settled: false,
+        created_at: at.now,
+    };
+    let usage = UsageRecord {
+        seq,
+        lease_id: charge.lease_id.clone(),
+        account_id: charge.account_id.clone(),
+        charge_id: charge.id.to_string(),
+        hold_id: charge.hold_id.as_ref().map(ToString::to_string),
+        amount: amount.to_wire(at.currency),
+        invoice_number: charge.invoice_number.clone(),
+        service_id: charge.service_id.clone(),
+        service_name: charge.service_name.clone(),
+        description: charge.description.clone(),
+        payload: charge.payload.clone(),
+        idempotency_key: charge.idempotency_key.clone(),
+        accepted_at: at.now.to_rfc3339(),
+    };
+    tx.txn.open_table(SIDECAR_CHARGES)?.insert(charge.id.as_str(), encode(&charge).as_slice())?;
+    tx.txn.open_table(SIDECAR_USAGE_OUTBOX)?.insert(seq, encode(&usage).as_slice())?;
+    Ok(charge)
+}
+
+/// An open hold and its lease, or why it cannot be settled now. A hold past its own expiry or
+/// its lease's deadline is expired on the spot.
+fn open_hold(
+    tx: &mut Tx<'_>,
+    id: &HoldId,
+    now_ms: u64,
+) -> Result<Result<(LocalHold, LocalLease), HoldRefusal>, StoreError> {
+    let hold: Option<LocalHold> = {
+        let table = tx.txn.open_table(SIDECAR_HOLDS)?;
+        let value = table.get(id.as_str())?;
+        value.map(|v| decode("sidecar_holds", v.value())).transpose()?
+    };
+    let Some(hold) = hold else { return Ok(Err(HoldRefusal::NotFound)) };
+    if hold.status != LocalHoldStatus::Held {
+        return Ok(Err(HoldRefusal::NotOpen(hold.status)));
+    }
+    let lease = get_lease(tx, &hold.account_id, &hold.lease_id)?
+        .ok_or_else(|| StoreError::Corrupt { table: "sidecar_holds", detail: format!("hold {id} has no lease") })?;
+    if now_ms >= hold.expires_ms || now_ms >= lease.deadline_ms {
+        end_hold(tx, hold, lease, LocalHoldStatus::Expired)?;
+        return Ok(Err(HoldRefusal::Expired));
+    }
+    Ok(Ok((hold, lease)))
+}
+
+/// Closes a hold (released or expired): its amount leaves the lease's live holds.
+fn end_hold(
+    tx: &mut Tx<'_>,
+    mut hold: LocalHold,
+    mut lease: LocalLease,
+    status: LocalHoldStatus,
+) -> Result<LocalHold, StoreError> {
+    lease.held = lease.held.saturating_sub(hold.amount);
+    put_lease(tx, &lease)?;
+    hold.status = status;
+    put_hold(tx, &hold)?;
+    tx.txn.open_table(SIDECAR_HOLD_EXPIRY)?.remove((hold.expires_ms, hold.id.as_str()))?;
+    Ok(hold)
+}
+
+/// Captures all (`amount: None`) or part of a hold as a charge; the rest goes back to the lease.
+pub fn capture(
+    tx: &mut Tx<'_>,
+    id: &HoldId,
+    amount: Option<Amount>,
+    details: ChargeDetails,
+    at: At<'_>,
+) -> Result<Result<LocalCharge, HoldRefusal>, StoreError> {
+    let (mut hold, mut lease) = match open_hold(tx, id, at.now_ms)? {
+        Ok(open) => open,
+        Err(refusal) => return Ok(Err(refusal)),
+    };
+    if !hold.capturable {
+        return Ok(Err(HoldRefusal::NotCapturable));
+    }
+    let amount = amount.unwrap_or(hold.amount);
+    if amount > hold.amount {
+        return Ok(Err(HoldRefusal::ExceedsHold));
+    }
+    lease.held = lease.held.saturating_sub(hold.amount);
+    lease.charged = sum(lease.charged, amount);
+    lease.last_used_ms = at.now_ms;
+    put_lease(tx, &lease)?;
+    hold.status = LocalHoldStatus::Captured;
+    hold.captured = amount;
+    put_hold(tx, &hold)?;
+    tx.txn.open_table(SIDECAR_HOLD_EXPIRY)?.remove((hold.expires_ms, hold.id.as_str()))?;
+    record_charge(tx, &lease, amount, details, Some(hold.id.clone()), at).map(Ok)
+}
+
+/// Releases a hold: its amount goes back to the lease.
+pub fn release(tx: &mut Tx<'_>, id: &HoldId, now_ms: u64) -> Result<Result<LocalHold, HoldRefusal>, StoreError> {
+    match open_hold(tx, id, now_ms)? {
+        Ok((hold, lease)) => end_hold(tx, hold, lease, LocalHoldStatus::Released).map(Ok),
+        Err(refusal) => Ok(Err(refusal)),
+    }
+}
+
+/// Expires every open hold past its own expiry or its lease's deadline. Returns how many.
+pub fn expire_holds(tx: &mut Tx<'_>, now_ms: u64) -> Result<usize, StoreError> {
+    let open: Vec<HoldId> = {
+        let table = tx.txn.open_table(SIDECAR_HOLD_EXPIRY)?;
+        let mut ids = Vec::new();
+        for entry in table.iter()? {
+            let (key, _) = entry?;
+            if let Ok(id) = HoldId::parse(key.value().1) {
+                ids.push(id);
+            }
+        }
+        ids
+    };
+    let mut expired = 0;
+    for id in open {
+        if open_hold(tx, &id, now_ms)? == Err(HoldRefusal::Expired) {
+            expired += 1;
+        }
+    }
+    Ok(expired)
+}
+
+pub fn get_hold_in_tx(tx: &Tx<'_>, id: &HoldId) -> Result<Option<LocalHold>, StoreError> {
+    let table = tx.txn.open_table(SIDECAR_HOLDS)?;
+    let value = table.get(id.as_str())?;
+    value.map(|v| decode("sidecar_holds", v.value())).transpose()
+}
+
+pub fn get_hold(reader: &Reader, id: &HoldId) -> Result<Option<LocalHold>, StoreError> {
+    let table = reader.txn.open_table(SIDECAR_HOLDS)?;
+    let value = table.get(id.as_str())?;
+    value.map(|v| decode("sidecar_holds", v.value())).transpose()
+}
+
+pub fn get_charge(reader: &Reader, id: &ChargeId) -> Result<Option<LocalCharge>, StoreError> {
+    let table = reader.txn.open_table(SIDECAR_CHARGES)?;
+    let value = table.get(id.as_str())?;
+    value.map(|v| decode("sidecar_charges", v.value())).transpose()
+}
+
+/// The seq of the newest usage record ever written (0 before the first).
+pub fn latest_usage_seq(tx: &Tx<'_>) -> Result<u64, StoreError> {
+    Ok(tx.txn.open_table(COUNTERS)?.get(USAGE_COUNTER)?.map_or(0, |v| v.value()))
+}
+
+/// The oldest usage records waiting for central, at most `limit`.
+pub fn usage_batch(reader: &Reader, limit: usize) -> Result<Vec<UsageRecord>, StoreError> {
+    let mut out = Vec::new();
+    for entry in reader.txn.open_table(SIDECAR_USAGE_OUTBOX)?.iter()?.take(limit) {
+        out.push(decode("sidecar_usage_outbox", entry?.1.value())?);
+    }
+    Ok(out)
+}
+
+/// Usage records waiting for central.
+pub fn outbox_depth(reader: &Reader) -> Result<u64, StoreError> {
+    Ok(reader.txn.open_table(SIDECAR_USAGE_OUTBOX)?.len()?)
+}
+
+/// Central applied every record up to `through`: delete them and mark their charges settled.
+/// Returns how many were deleted.
+pub fn ack_usage(tx: &mut Tx<'_>, through: u64) -> Result<usize, StoreError> {
+    let acked: Vec<(u64, UsageRecord)> = {
+        let table = tx.txn.open_table(SIDECAR_USAGE_OUTBOX)?;
+        let mut acked = Vec::new();
+        for entry in table.range(..=through)? {
+            let (seq, bytes) = entry?;
+            acked.push((seq.value(), decode("sidecar_usage_outbox", bytes.value())?));
+        }
+        acked
+    };
+    let mut charges = tx.txn.open_table(SIDECAR_CHARGES)?;
+    let mut outbox = tx.txn.open_table(SIDECAR_USAGE_OUTBOX)?;
+    for (seq, usage) in &acked {
+        let stored: Option<LocalCharge> =
+            charges.get(usage.charge_id.as_str())?.map(|v| decode("sidecar_charges", v.value())).transpose()?;
+        if let Some(mut charge) = stored {
+            charge.settled = true;
+            charges.insert(usage.charge_id.as_str(), encode(&charge).as_slice())?;
+        }
+        outbox.remove(*seq)?;
+    }
+    Ok(acked.len())
+}
+
+/// Adopts this boot: when the stored deadlines were read on another boot's monotonic clock,
+/// they mean nothing now, so every lease counts as past its deadline (its holds expire, its
+/// charges are still reported) and the boot id is updated. Returns whether that happened.
+pub fn adopt_boot(tx: &mut Tx<'_>, boot_id: &str) -> Result<bool, StoreError> {
+    let stored: Option<String> = {
+        let state = tx.txn.open_table(SIDECAR_STATE)?;
+        let value = state.get(BOOT)?;
+        value.map(|v| decode("sidecar_state", v.value())).transpose()?
+    };
+    if stored.as_deref() == Some(boot_id) {
+        return Ok(false);
+    }
+    let rebooted = stored.is_some();
+    if rebooted {
+        let leases: Vec<LocalLease> = {
+            let table = tx.txn.open_table(SIDECAR_LEASES)?;
+            let mut out = Vec::new();
+            for entry in table.iter()? {
+                out.push(decode("sidecar_leases", entry?.1.value())?);
+            }
+            out
+        };
+        for mut lease in leases {
+            lease.deadline_ms = 0;
+            put_lease(tx, &lease)?;
+        }
+    }
+    tx.txn.open_table(SIDECAR_STATE)?.insert(BOOT, encode(&boot_id).as_slice())?;
+    Ok(rebooted)
+}
