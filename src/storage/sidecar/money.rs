@@ -575,3 +575,180 @@ pub fn adopt_boot(tx: &mut Tx<'_>, boot_id: &str) -> Result<bool, StoreError> {
     tx.txn.open_table(SIDECAR_STATE)?.insert(BOOT, encode(&boot_id).as_slice())?;
     Ok(rebooted)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::sidecar::open::open_sidecar;
+    use crate::storage::{Store, StoreOptions};
+
+    fn amt(text: &str) -> Amount {
+        Amount::parse_stored(text).expect("amount")
+    }
+
+    fn at(now_ms: u64) -> At<'static> {
+        At {
+            now: Timestamp::from_unix_ms(1_700_000_000_000),
+            now_ms,
+            currency: Currency::parse("RUB").expect("known"),
+            invoice_prefix: "TEST",
+        }
+    }
+
+    fn hold(amount: &str, ttl_s: i64) -> NewHold {
+        NewHold { account_id: "acct_1".into(), amount: amt(amount), capturable: true, description: None, ttl_s }
+    }
+
+    fn details(key: &str) -> ChargeDetails {
+        ChargeDetails { idempotency_key: key.into(), ..ChargeDetails::default() }
+    }
+
+    fn store(dir: &tempfile::TempDir) -> Store {
+        open_sidecar(dir.path(), &StoreOptions::default()).expect("open")
+    }
+
+    fn lease_of(store: &Store) -> LocalLease {
+        store.read_blocking(|r| leases_of(r, "acct_1")).expect("read").pop().expect("one lease")
+    }
+
+    const DEADLINE: u64 = 1_000_000;
+
+    #[test]
+    fn holds_and_charges_never_pass_the_lease_ceiling() {
+        // Proves Σ live holds + Σ charges stays within the ceiling: what does not fit is a shortfall, and a release makes room again.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = store(&dir);
+        let now = 1_000;
+        assert_eq!(
+            store.write_blocking(move |tx| place_hold(tx, hold("1", 60), at(now))).expect("write"),
+            Err(Shortfall { account_id: "acct_1".into(), need: amt("1") }),
+            "no lease yet"
+        );
+        store.write_blocking(|tx| grant_lease(tx, "acct_1", "lse_1", amt("10"), DEADLINE)).expect("lease");
+        let held = store.write_blocking(move |tx| place_hold(tx, hold("6", 60), at(now))).expect("write").expect("fits");
+        let charged = store
+            .write_blocking(move |tx| place_charge(tx, "acct_1", amt("3"), details("k1"), at(now)))
+            .expect("write")
+            .expect("fits");
+        assert_eq!((charged.seq, charged.invoice_number.as_str()), (1, "INV-TEST-00000001"));
+        let short = store.write_blocking(move |tx| place_charge(tx, "acct_1", amt("1.01"), details("k2"), at(now)));
+        assert_eq!(short.expect("write"), Err(Shortfall { account_id: "acct_1".into(), need: amt("1.01") }));
+        let lease = lease_of(&store);
+        assert_eq!((lease.held, lease.charged, lease.unused()), (amt("6"), amt("3"), amt("1")));
+        let id = held.id.clone();
+        let released = store.write_blocking(move |tx| release(tx, &id, now)).expect("write").expect("open");
+        assert_eq!(released.status, LocalHoldStatus::Released);
+        assert_eq!(lease_of(&store).unused(), amt("7"));
+        let id = held.id.clone();
+        assert_eq!(
+            store.write_blocking(move |tx| release(tx, &id, now)).expect("write"),
+            Err(HoldRefusal::NotOpen(LocalHoldStatus::Released))
+        );
+        store.close();
+    }
+
+    #[test]
+    fn a_capture_books_a_charge_and_its_usage_record_together_and_the_ack_settles_it() {
+        // Proves a partial capture charges only the captured part, frees the rest, writes one usage record, and an ack deletes it and marks the charge settled.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = store(&dir);
+        store.write_blocking(|tx| grant_lease(tx, "acct_1", "lse_1", amt("10"), DEADLINE)).expect("lease");
+        let held = store.write_blocking(|tx| place_hold(tx, hold("8", 60), at(5))).expect("write").expect("fits");
+        let id = held.id.clone();
+        assert_eq!(
+            store.write_blocking(move |tx| capture(tx, &id, Some(amt("9")), details("c0"), at(6))).expect("write"),
+            Err(HoldRefusal::ExceedsHold)
+        );
+        let id = held.id.clone();
+        let charge = store
+            .write_blocking(move |tx| capture(tx, &id, Some(amt("2.50")), details("c1"), at(6)))
+            .expect("write")
+            .expect("captured");
+        assert_eq!((charge.amount, charge.hold_id.as_ref()), (amt("2.50"), Some(&held.id)));
+        let lease = lease_of(&store);
+        assert_eq!((lease.held, lease.charged, lease.unused()), (Amount::ZERO, amt("2.50"), amt("7.50")));
+        let batch = store.read_blocking(|r| usage_batch(r, 10)).expect("read");
+        assert_eq!(batch.len(), 1);
+        assert_eq!(
+            (batch[0].amount.as_str(), batch[0].charge_id.as_str(), batch[0].idempotency_key.as_str()),
+            ("2.50", charge.id.as_str(), "c1")
+        );
+        let id = held.id.clone();
+        assert_eq!(
+            store.write_blocking(move |tx| capture(tx, &id, None, details("c2"), at(7))).expect("write"),
+            Err(HoldRefusal::NotOpen(LocalHoldStatus::Captured)),
+            "one capture per hold"
+        );
+        assert_eq!(store.write_blocking(|tx| ack_usage(tx, 1)).expect("ack"), 1);
+        assert_eq!(store.read_blocking(outbox_depth).expect("read"), 0);
+        let id = charge.id.clone();
+        assert!(store.read_blocking(move |r| get_charge(r, &id)).expect("read").expect("kept").settled);
+        store.close();
+    }
+
+    #[test]
+    fn holds_expire_on_their_own_time_or_with_their_lease_and_are_not_captured_after() {
+        // Proves the monotonic deadlines: a hold past its expiry, or whose lease passed its deadline unrenewed, expires and frees its amount.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = store(&dir);
+        store.write_blocking(|tx| grant_lease(tx, "acct_1", "lse_1", amt("10"), DEADLINE)).expect("lease");
+        let short = store.write_blocking(|tx| place_hold(tx, hold("2", 10), at(0))).expect("write").expect("fits");
+        let long = store.write_blocking(|tx| place_hold(tx, hold("3", 7200), at(0))).expect("write").expect("fits");
+        assert_eq!(store.write_blocking(|tx| expire_holds(tx, 9_999)).expect("sweep"), 0);
+        assert_eq!(store.write_blocking(|tx| expire_holds(tx, 10_000)).expect("sweep"), 1);
+        assert_eq!(lease_of(&store).held, amt("3"));
+        let id = short.id.clone();
+        assert_eq!(
+            store.write_blocking(move |tx| capture(tx, &id, None, details("x"), at(10_001))).expect("write"),
+            Err(HoldRefusal::NotOpen(LocalHoldStatus::Expired))
+        );
+        let id = long.id.clone();
+        assert_eq!(
+            store.write_blocking(move |tx| capture(tx, &id, None, details("y"), at(DEADLINE))).expect("write"),
+            Err(HoldRefusal::Expired),
+            "the lease's deadline passed before the hold's own"
+        );
+        assert_eq!(lease_of(&store).held, Amount::ZERO);
+        store.close();
+    }
+
+    #[test]
+    fn a_lease_is_unusable_within_the_safety_margin_and_after_a_reboot() {
+        // Proves the 30 s margin before the deadline and that deadlines read on another boot count as past.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = store(&dir);
+        assert!(!store.write_blocking(|tx| adopt_boot(tx, "boot-a")).expect("first boot"));
+        store.write_blocking(|tx| grant_lease(tx, "acct_1", "lse_1", amt("10"), DEADLINE)).expect("lease");
+        let margin_ms = lease_safety_margin_s * 1000;
+        assert!(lease_of(&store).usable(DEADLINE - margin_ms - 1));
+        assert!(!lease_of(&store).usable(DEADLINE - margin_ms));
+        let late = store.write_blocking(move |tx| place_hold(tx, hold("1", 60), at(DEADLINE - margin_ms)));
+        assert!(late.expect("write").is_err(), "no new hold inside the margin");
+        assert!(!store.write_blocking(|tx| adopt_boot(tx, "boot-a")).expect("same boot"));
+        assert!(store.write_blocking(|tx| adopt_boot(tx, "boot-b")).expect("rebooted"));
+        assert_eq!(lease_of(&store).deadline_ms, 0);
+        store.close();
+    }
+
+    #[test]
+    fn closing_waits_for_live_holds_and_records_the_latest_usage_seq() {
+        // Proves a lease backing a hold is not closed, and a close carries the newest usage seq so central returns the rest only after applying it.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = store(&dir);
+        store.write_blocking(|tx| grant_lease(tx, "acct_1", "lse_1", amt("10"), DEADLINE)).expect("lease");
+        let held = store.write_blocking(|tx| place_hold(tx, hold("4", 60), at(0))).expect("write").expect("fits");
+        store.write_blocking(|tx| place_charge(tx, "acct_1", amt("1"), details("a"), at(0))).expect("write").expect("fits");
+        let kept = store.write_blocking(|tx| start_closing(tx, "acct_1", "lse_1", "req_1".into())).expect("write");
+        assert_eq!(kept.map(|l| l.state), Some(LeaseState::Open), "a live hold keeps it open");
+        let id = held.id.clone();
+        store.write_blocking(move |tx| release(tx, &id, 1)).expect("write").expect("released");
+        let closing = store.write_blocking(|tx| start_closing(tx, "acct_1", "lse_1", "req_2".into())).expect("write");
+        let expected = LeaseState::Closing { request_id: "req_2".into(), through_seq: 1 };
+        assert_eq!(closing.map(|l| l.state), Some(expected.clone()));
+        let again = store.write_blocking(|tx| start_closing(tx, "acct_1", "lse_1", "req_3".into())).expect("write");
+        assert_eq!(again.map(|l| l.state), Some(expected), "a retry resends the same close");
+        store.write_blocking(|tx| forget_lease(tx, "acct_1", "lse_1")).expect("forget");
+        assert!(store.read_blocking(all_leases).expect("read").is_empty());
+        store.close();
+    }
+}
