@@ -14,6 +14,7 @@ pub mod backoff;
 pub mod sync;
 pub mod leases;
 pub mod usage;
+pub mod verified_tokens;
 pub mod idempotency;
 pub mod billing;
 pub mod direct_users;

@@ -19,12 +19,12 @@ use crate::sidecar::client::{CentralClient, ClientCredentials};
 use crate::sidecar::config::SidecarConfig;
 use crate::sidecar::local::Local;
 use crate::sidecar::state::{SharedState, SidecarState};
-use crate::sidecar::{leases, openapi, sync, usage};
+use crate::sidecar::{leases, openapi, sync, usage, verified_tokens};
 use crate::storage::sidecar::open::open_sidecar;
-use crate::storage::sidecar::{money, sync_state};
+use crate::storage::sidecar::{money, sync_state, tokens};
 use crate::storage::{Store, StoreOptions};
 use crate::vocab::ids::CompanyId;
-use crate::vocab::limits::usage_final_flush_s;
+use crate::vocab::limits::{token_cache_len_max, usage_final_flush_s};
 use crate::vocab::mono::{MonoHandle, SystemMono, boot_id};
 use crate::vocab::time::ClockHandle;
 
@@ -39,6 +39,7 @@ pub struct RunningSidecar {
     sync: tokio::task::JoinHandle<()>,
     keeper: tokio::task::JoinHandle<()>,
     flusher: tokio::task::JoinHandle<()>,
+    recorder: tokio::task::JoinHandle<()>,
 }
 
 /// Opens the data dir, loads the stored state and starts serving and syncing, with deadlines
@@ -98,6 +99,12 @@ async fn serve_on(
     if let Some(me) = &loaded.enrolment {
         let _ = state.enrolment.set(me.clone());
     }
+    let now_s = state.now().unix_s();
+    let verified = state.store.read(move |r| tokens::load(r, now_s, token_cache_len_max)).await?;
+    let warmed = verified.len();
+    for (digest, claims) in verified {
+        state.cache.warm(digest, claims);
+    }
     if let Some(cursor) = loaded.cursor {
         state.metrics.cursor.store(cursor, Ordering::Relaxed);
     }
@@ -105,6 +112,7 @@ async fn serve_on(
         enrolled = loaded.enrolment.is_some(),
         cursor = loaded.cursor,
         ready = state.is_ready(),
+        warm_tokens = warmed,
         "sidecar state loaded"
     );
 
@@ -138,6 +146,7 @@ async fn serve_on(
     let sync = tokio::spawn(sync::run(state.clone(), client, start, stop.subscribe()));
     let keeper = tokio::spawn(leases::keep(state.clone(), stop.subscribe()));
     let flusher = tokio::spawn(usage::flush(state.clone(), stop.subscribe()));
+    let recorder = tokio::spawn(verified_tokens::record(state.clone(), stop.subscribe()));
     let served = tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(async move {
@@ -145,7 +154,7 @@ async fn serve_on(
             })
             .await
     });
-    Ok(RunningSidecar { addr, state, stop, served, served_unix, sync, keeper, flusher })
+    Ok(RunningSidecar { addr, state, stop, served, served_unix, sync, keeper, flusher, recorder })
 }
 
 /// Binds the unix socket at `path` (mode 0660). A socket file left by a sidecar that died is
@@ -177,6 +186,7 @@ impl RunningSidecar {
         let _ = self.sync.await;
         let _ = self.keeper.await;
         let _ = self.flusher.await;
+        let _ = self.recorder.await;
         usage::final_flush(&self.state, Duration::from_secs(usage_final_flush_s)).await;
         let store = self.state.store.clone();
         drop(self.state);

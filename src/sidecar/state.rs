@@ -65,7 +65,7 @@ impl SidecarState {
             credentials,
             company: OnceLock::new(),
             local: RwLock::new(local),
-            cache: TokenCache::new(),
+            cache: TokenCache::with_recording(),
             metrics: Metrics::default(),
             mono,
             enrolment: OnceLock::new(),

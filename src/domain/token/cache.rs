@@ -13,12 +13,19 @@
 //! token's claims. Only tokens that verified are inserted, and each lives until its `exp` plus the
 //! skew. When full, expired entries go first (one sweep over the cache, run only when some entry
 //! has expired and at most every `SWEEP_INTERVAL_S`), then the oldest insertion.
+//!
+//! A process that restarts can warm the cache without keeping tokens at rest: it records the
+//! SHA-256 of each token it verified with the claims (`with_recording` + `take_fresh`), and at
+//! start hands them back (`warm`). A token whose digest is warm skips the signature check once
+//! (the key, time, issuer and audience are re-checked as on a hit) and then lives in the cache.
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+
+use sha2::{Digest, Sha256};
 
 use crate::domain::token::claims::AccessClaims;
 use crate::domain::token::jwt::{self, Expectations, TokenError};
@@ -38,6 +45,18 @@ pub struct TokenCache {
     /// Lookups answered from the cache and lookups that verified the signature, for metrics.
     hits: AtomicU64,
     misses: AtomicU64,
+    /// SHA-256 of tokens verified by an earlier run → their claims (at most `capacity`).
+    warm: Mutex<HashMap<[u8; 32], Arc<AccessClaims>>>,
+    /// Tokens verified since the last `take_fresh`, when recording (at most `capacity`).
+    fresh: Option<Mutex<Vec<Verified>>>,
+}
+
+/// A token verified by this process: its SHA-256 digest and its claims.
+pub type Verified = ([u8; 32], Arc<AccessClaims>);
+
+/// The SHA-256 of a token: what is kept at rest instead of the token.
+pub fn token_digest(token: &str) -> [u8; 32] {
+    Sha256::digest(token.as_bytes()).into()
 }
 
 struct Inner {
@@ -87,7 +106,30 @@ impl TokenCache {
             inner: Mutex::new(inner),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
+            warm: Mutex::new(HashMap::new()),
+            fresh: None,
         }
+    }
+
+    /// A cache that also keeps what it newly verifies for [`TokenCache::take_fresh`].
+    pub fn with_recording() -> TokenCache {
+        TokenCache { fresh: Some(Mutex::new(Vec::new())), ..TokenCache::new() }
+    }
+
+    /// Hands back a token verified by an earlier run (by digest); kept until it is seen again.
+    pub fn warm(&self, digest: [u8; 32], claims: AccessClaims) {
+        let mut warm = self.warm.lock().unwrap_or_else(PoisonError::into_inner);
+        if warm.len() < self.capacity {
+            warm.insert(digest, Arc::new(claims));
+        }
+    }
+
+    /// The tokens verified since the last call (digest and claims), oldest first.
+    pub fn take_fresh(&self) -> Vec<Verified> {
+        self.fresh
+            .as_ref()
+            .map(|fresh| std::mem::take(&mut *fresh.lock().unwrap_or_else(PoisonError::into_inner)))
+            .unwrap_or_default()
     }
 
     /// Like [`jwt::verify`], but a token verified before is answered from the cache after the
@@ -134,9 +176,32 @@ impl TokenCache {
             jwt::check_claims(&claims, expect)?;
             return Ok(claims);
         }
+        if let Some(claims) = self.take_warm(token) {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+            if !jwt::header_is_known(keys, token) {
+                return Err(TokenError::UnknownKey);
+            }
+            jwt::check_claims(&claims, expect)?;
+            return Ok(self.insert(hash, token, claims, expect.now.unix_s()));
+        }
         self.misses.fetch_add(1, Ordering::Relaxed);
         let claims = Arc::new(jwt::verify(keys, token, expect)?);
+        if let Some(fresh) = &self.fresh {
+            let mut fresh = fresh.lock().unwrap_or_else(PoisonError::into_inner);
+            if fresh.len() < self.capacity {
+                fresh.push((token_digest(token), Arc::clone(&claims)));
+            }
+        }
         Ok(self.insert(hash, token, claims, expect.now.unix_s()))
+    }
+
+    /// The warm claims of `token`, removed from the warm set (the cache holds them from now on).
+    fn take_warm(&self, token: &str) -> Option<Arc<AccessClaims>> {
+        let mut warm = self.warm.lock().unwrap_or_else(PoisonError::into_inner);
+        if warm.is_empty() {
+            return None;
+        }
+        warm.remove(&token_digest(token))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {

@@ -197,3 +197,30 @@ fn debug_never_shows_tokens() {
     let shown = format!("{cache:?}");
     assert_eq!(shown, "TokenCache { len: 1, capacity: 8 }");
 }
+
+#[test]
+fn a_recorded_token_warms_a_new_cache_without_its_signature_check_but_with_every_other_check() {
+    // Proves what one run records (digest + claims, never the token) lets the next run skip the signature once, while key, expiry and audience still apply.
+    let f = Fixture::new();
+    let first = TokenCache::with_recording();
+    let (token, claims) = f.token(3600);
+    first.verify(&f.keys, &token, &f.at(1)).expect("valid token");
+    let fresh = first.take_fresh();
+    assert_eq!(fresh.len(), 1);
+    assert_eq!((fresh[0].0, (*fresh[0].1).clone()), (token_digest(&token), claims.clone()));
+    assert!(first.take_fresh().is_empty(), "taken once");
+
+    let second = TokenCache::with_capacity(8);
+    second.warm(fresh[0].0, claims.clone());
+    assert_eq!(second.verify(&f.keys, &token, &f.at(1)).map(|c| (*c).clone()), Ok(claims.clone()));
+    assert_eq!(second.hits_and_misses(), (1, 0), "answered without verifying the signature");
+
+    let expired = TokenCache::with_capacity(8);
+    expired.warm(fresh[0].0, claims.clone());
+    assert!(expired.verify(&f.keys, &token, &f.at(3600 + 61)).is_err(), "a warm token past exp + skew is refused");
+
+    let no_key = TokenCache::with_capacity(8);
+    no_key.warm(fresh[0].0, claims);
+    let other_keys = Fixture::new().keys;
+    assert_eq!(no_key.verify(&other_keys, &token, &f.at(1)), Err(TokenError::UnknownKey));
+}

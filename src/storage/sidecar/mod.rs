@@ -4,3 +4,4 @@
 pub mod open;
 pub mod sync_state;
 pub mod money;
+pub mod tokens;

@@ -625,7 +625,8 @@ mod tests {
             "no lease yet"
         );
         store.write_blocking(|tx| grant_lease(tx, "acct_1", "lse_1", amt("10"), DEADLINE)).expect("lease");
-        let held = store.write_blocking(move |tx| place_hold(tx, hold("6", 60), at(now))).expect("write").expect("fits");
+        let held =
+            store.write_blocking(move |tx| place_hold(tx, hold("6", 60), at(now))).expect("write").expect("fits");
         let charged = store
             .write_blocking(move |tx| place_charge(tx, "acct_1", amt("3"), details("k1"), at(now)))
             .expect("write")
@@ -737,7 +738,10 @@ mod tests {
         let store = store(&dir);
         store.write_blocking(|tx| grant_lease(tx, "acct_1", "lse_1", amt("10"), DEADLINE)).expect("lease");
         let held = store.write_blocking(|tx| place_hold(tx, hold("4", 60), at(0))).expect("write").expect("fits");
-        store.write_blocking(|tx| place_charge(tx, "acct_1", amt("1"), details("a"), at(0))).expect("write").expect("fits");
+        store
+            .write_blocking(|tx| place_charge(tx, "acct_1", amt("1"), details("a"), at(0)))
+            .expect("write")
+            .expect("fits");
         let kept = store.write_blocking(|tx| start_closing(tx, "acct_1", "lse_1", "req_1".into())).expect("write");
         assert_eq!(kept.map(|l| l.state), Some(LeaseState::Open), "a live hold keeps it open");
         let id = held.id.clone();
