@@ -26,3 +26,5 @@ mod oauth_keys;
 mod webhooks;
 mod sync_central;
 mod sidecar;
+mod sidecar_support;
+mod sidecar_billing;

@@ -2,111 +2,15 @@
 //! local permission checks, revocation through the feed, a restart that reuses its state, direct
 //! users forwarded to central, and its OpenAPI document.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::child::PROTUS;
 use crate::oauth_support::{consent, exchange, partner};
+use crate::sidecar_support::{ChildSidecar, metric};
 use crate::support::TestCentral;
-
-/// A `protus sidecar` child process, with every log line it wrote.
-struct ChildSidecar {
-    child: Child,
-    base: String,
-    logs: Arc<Mutex<Vec<Value>>>,
-}
-
-impl ChildSidecar {
-    fn start(central: &str, client: (&str, &str), data_dir: &Path) -> Self {
-        Self::start_with(central, client, data_dir, &[])
-    }
-
-    fn start_with(central: &str, client: (&str, &str), data_dir: &Path, extra: &[&std::ffi::OsStr]) -> Self {
-        let mut child = Command::new(PROTUS)
-            .args(["sidecar", "--log-format", "json", "--listen", "127.0.0.1:0", "--central", central])
-            .args(["--client-id", client.0, "--data-dir"])
-            .arg(data_dir)
-            .args(extra)
-            .env("PROTUS_CLIENT_SECRET", client.1)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("protus binary starts");
-        let stderr = child.stderr.take().expect("stderr is piped");
-        let logs = Arc::new(Mutex::new(Vec::new()));
-        let (sender, receiver) = std::sync::mpsc::channel();
-        let kept = logs.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let Ok(event) = serde_json::from_str::<Value>(&line) else { continue };
-                if event["message"] == "sidecar listening" {
-                    let _ = sender.send(event["address"].as_str().unwrap_or_default().to_owned());
-                }
-                kept.lock().expect("log lock").push(event);
-            }
-        });
-        let address = receiver.recv_timeout(Duration::from_secs(30)).expect("sidecar logs its address within 30 s");
-        ChildSidecar { child, base: format!("http://{address}"), logs }
-    }
-
-    /// The log events with this message.
-    fn logged(&self, message: &str) -> Vec<Value> {
-        self.logs.lock().expect("log lock").iter().filter(|e| e["message"] == message).cloned().collect()
-    }
-
-    /// SIGTERM and wait for the exit.
-    fn terminate(mut self) -> std::process::ExitStatus {
-        let pid = self.child.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status().expect("kill -TERM runs");
-        self.child.wait().expect("reap")
-    }
-
-    async fn get(&self, path: &str, token: Option<&str>) -> (u16, reqwest::header::HeaderMap, String) {
-        let mut request = reqwest::Client::new().get(format!("{}{path}", self.base));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        let response = request.send().await.expect("request reaches the sidecar");
-        let (status, headers) = (response.status().as_u16(), response.headers().clone());
-        (status, headers, response.text().await.expect("body"))
-    }
-
-    /// `POST /api/v1/direct-users` as a partner app does it: no credentials, only the key.
-    async fn direct_user(&self, key: Option<&str>, body: &Value) -> (u16, reqwest::header::HeaderMap, String) {
-        let mut request = reqwest::Client::new().post(format!("{}/api/v1/direct-users", self.base)).json(body);
-        if let Some(key) = key {
-            request = request.header("idempotency-key", key);
-        }
-        let response = request.send().await.expect("request reaches the sidecar");
-        let (status, headers) = (response.status().as_u16(), response.headers().clone());
-        (status, headers, response.text().await.expect("body"))
-    }
-
-    /// Polls `path` until it answers `status`, for at most `within`; returns the last answer.
-    async fn wait_for(&self, path: &str, token: Option<&str>, status: u16, within: Duration) -> (u16, String) {
-        let deadline = Instant::now() + within;
-        loop {
-            let (got, _, body) = self.get(path, token).await;
-            if got == status || Instant::now() >= deadline {
-                return (got, body);
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-}
-
-impl Drop for ChildSidecar {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// One HTTP/1.1 GET over a unix socket; returns the whole answer as text.
 async fn get_over_unix_socket(path: &Path, target: &str, token: &str) -> String {
@@ -118,13 +22,6 @@ async fn get_over_unix_socket(path: &Path, target: &str, token: &str) -> String 
     let mut answer = String::new();
     stream.read_to_string(&mut answer).await.expect("answer read");
     answer
-}
-
-fn metric(text: &str, name: &str) -> i64 {
-    let line = text.lines().find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '));
-    line.and_then(|l| l.rsplit(' ').next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("no {name} in {text}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -81,6 +81,16 @@ impl TestCentral {
         self.running = Some(running);
     }
 
+    /// Starts central again on the same data dir and the same address, as a process restart does.
+    pub async fn restart_on_same_port(&mut self) {
+        self.stop().await;
+        let mut config = CentralConfig::for_tests(self.dir.path().to_owned());
+        config.listen = self.base.trim_start_matches("http://").parse().expect("a socket address");
+        config.public_url = Some(self.base.clone());
+        let running = server::start(config, self.clock.clone()).await.expect("central restarts");
+        self.running = Some(running);
+    }
+
     pub async fn call(
         &self,
         method: Method,
