@@ -169,10 +169,9 @@ fn feed_entry(
         Change::LeaseRecalled { lease_id, account_id } => {
             FeedEvent::LeaseRecalled { lease_id: lease_id.to_string(), account_id: account_id.to_string() }
         }
-        Change::WalletAvailable { account_id, available } => FeedEvent::WalletAvailable {
-            account_id: account_id.to_string(),
-            available: available.to_wire(currency),
-        },
+        Change::WalletAvailable { account_id, available } => {
+            FeedEvent::WalletAvailable { account_id: account_id.to_string(), available: available.to_wire(currency) }
+        }
     };
     Some(FeedEntry { seq, at: record.at.to_rfc3339(), event })
 }
