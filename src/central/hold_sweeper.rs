@@ -1,14 +1,16 @@
-//! The hold sweeper: releases holds whose expiry has passed on central's clock, durably, with a
-//! `hold.expired` event in the same commit.
+//! The sweeper: releases holds whose expiry has passed on central's clock, with a
+//! `hold.expired` event in the same commit, and returns the remainder of leases whose deadline
+//! and grace period have passed (DESIGN §7) — durably, in batches.
 
 use std::time::Duration;
 
 use crate::storage::Store;
 use crate::storage::central::changes::queue_event;
 use crate::storage::central::hold_expiry::{any_due, expire_due};
-use crate::vocab::limits::{hold_expiry_batch_len_max, hold_sweep_interval_ms};
+use crate::storage::central::leases;
+use crate::vocab::limits::{hold_expiry_batch_len_max, hold_sweep_interval_ms, lease_expiry_batch_len_max};
 use crate::vocab::money::Currency;
-use crate::vocab::time::ClockHandle;
+use crate::vocab::time::{ClockHandle, Timestamp};
 use crate::wire::billing::Hold;
 
 /// Runs until dropped.
@@ -18,28 +20,48 @@ pub async fn run(store: Store, clock: ClockHandle, currency: Currency) {
     loop {
         every.tick().await;
         let now = clock.now();
-        match store.read(move |r| any_due(r, now)).await {
-            Ok(true) => {}
-            Ok(false) => continue,
-            Err(error) => {
-                tracing::warn!(error = %error, "hold sweep could not read");
-                continue;
+        let due = store.read(move |r| Ok((any_due(r, now)?, leases::any_due(r, now)?))).await;
+        match due {
+            Ok((holds, leases)) => {
+                if holds {
+                    sweep_holds(&store, now, currency).await;
+                }
+                if leases {
+                    sweep_leases(&store, now).await;
+                }
+            }
+            Err(error) => tracing::warn!(error = %error, "sweep could not read"),
+        }
+    }
+}
+
+async fn sweep_holds(store: &Store, now: Timestamp, currency: Currency) {
+    let swept = store
+        .write(move |tx| {
+            let expired = expire_due(tx, now, hold_expiry_batch_len_max)?;
+            for hold in &expired {
+                let data = serde_json::to_value(Hold::from_record(hold, currency)).unwrap_or_default();
+                queue_event(tx, &hold.company_id, "hold.expired", data, now)?;
+            }
+            Ok(expired.len())
+        })
+        .await;
+    match swept {
+        Ok(0) => {}
+        Ok(count) => tracing::info!(count, "expired holds released"),
+        Err(error) => tracing::warn!(error = %error, "hold sweep failed"),
+    }
+}
+
+async fn sweep_leases(store: &Store, now: Timestamp) {
+    let swept = store.write(move |tx| leases::expire_due(tx, now, lease_expiry_batch_len_max)).await;
+    match swept {
+        Ok(expired) if expired.is_empty() => {}
+        Ok(expired) => {
+            for lease in &expired {
+                tracing::info!(lease_id = %lease.id, sidecar_id = %lease.sidecar_id, "lease expired; remainder returned");
             }
         }
-        let swept = store
-            .write(move |tx| {
-                let expired = expire_due(tx, now, hold_expiry_batch_len_max)?;
-                for hold in &expired {
-                    let data = serde_json::to_value(Hold::from_record(hold, currency)).unwrap_or_default();
-                    queue_event(tx, &hold.company_id, "hold.expired", data, now)?;
-                }
-                Ok(expired.len())
-            })
-            .await;
-        match swept {
-            Ok(0) => {}
-            Ok(count) => tracing::info!(count, "expired holds released"),
-            Err(error) => tracing::warn!(error = %error, "hold sweep failed"),
-        }
+        Err(error) => tracing::warn!(error = %error, "lease sweep failed"),
     }
 }

@@ -2,6 +2,8 @@
 //! written in the same commit as the work, replayed for the same request, and refused for a
 //! different request or while the first is still running.
 
+use std::time::Duration;
+
 use axum::Json;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -14,6 +16,7 @@ use crate::http::problem::Problem;
 use crate::storage::central::records::IdempotencyRecord;
 use crate::storage::idempotency::{Recall, recall_in_tx, remember};
 use crate::storage::{StoreError, Tx};
+use crate::vocab::limits::{lease_recall_poll_ms, lease_recall_wait_ms};
 use crate::vocab::names::IdempotencyKey;
 
 /// A request that carries an `Idempotency-Key`, with its scope and fingerprint.
@@ -46,6 +49,17 @@ enum Outcome<X> {
     Done(StatusCode, serde_json::Value, Option<X>, Option<Problem>),
     Replay(IdempotencyRecord),
     Mismatch,
+    /// The work recalled leases and asks to be tried again; nothing was stored under the key.
+    Wait,
+}
+
+/// The `code` of the problem a work answers to say "leases were recalled, try me again"
+/// (`run_recalling`); a 503, so it is never stored and never reaches a client.
+const RECALL_PENDING: &str = "lease_recall_pending";
+
+/// What a work answers when it could be served once recalled leases come back (DESIGN §7).
+pub fn recall_pending() -> Problem {
+    Problem::new(StatusCode::SERVICE_UNAVAILABLE, RECALL_PENDING, "waiting for recalled leases")
 }
 
 /// Removes the in-flight mark however the request ends.
@@ -65,6 +79,53 @@ impl Drop for InFlight<'_> {
 /// Runs `work` once per (scope, key). Returns the answer and, only when the work ran now and
 /// succeeded, its extra value.
 pub async fn run<X, F>(state: &SharedState, request: IdempotentRequest, work: F) -> ApiResult<(Response, Option<X>)>
+where
+    X: Send + 'static,
+    F: FnOnce(&mut Tx<'_>) -> WorkResult<X> + Send + 'static,
+{
+    answer(run_once(state, request, work).await?)
+}
+
+/// Like `run`, for work that central could serve once recalled leases return (DESIGN §7
+/// "leases never starve others"): while the work answers `recall_pending()` and
+/// `lease_recall_wait_ms` has not passed, it is tried again every `lease_recall_poll_ms`,
+/// outside the writer. The work's flag says whether it may still ask to wait; the last try
+/// gives the final answer (a 402, stored as usual).
+pub async fn run_recalling<X, F>(
+    state: &SharedState,
+    request: IdempotentRequest,
+    work: F,
+) -> ApiResult<(Response, Option<X>)>
+where
+    X: Send + 'static,
+    F: Fn(&mut Tx<'_>, bool) -> WorkResult<X> + Clone + Send + 'static,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(lease_recall_wait_ms);
+    loop {
+        let may_wait = tokio::time::Instant::now() < deadline;
+        let attempt = work.clone();
+        match run_once(state, request.clone(), move |tx| attempt(tx, may_wait)).await? {
+            Outcome::Wait if may_wait => tokio::time::sleep(Duration::from_millis(lease_recall_poll_ms)).await,
+            outcome => return answer(outcome),
+        }
+    }
+}
+
+fn answer<X>(outcome: Outcome<X>) -> ApiResult<(Response, Option<X>)> {
+    match outcome {
+        Outcome::Done(_, _, _, Some(problem)) => Ok((problem.into_response(), None)),
+        Outcome::Done(status, body, extra, None) => Ok(((status, Json(body)).into_response(), extra)),
+        Outcome::Mismatch => Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency_key_reused",
+            "this Idempotency-Key was already used for a different request",
+        )),
+        Outcome::Replay(record) => Ok((replay(&record), None)),
+        Outcome::Wait => Err(Problem::internal()),
+    }
+}
+
+async fn run_once<X, F>(state: &SharedState, request: IdempotentRequest, work: F) -> ApiResult<Outcome<X>>
 where
     X: Send + 'static,
     F: FnOnce(&mut Tx<'_>) -> WorkResult<X> + Send + 'static,
@@ -93,6 +154,7 @@ where
             }
             let (status, body, extra, problem) = match work(tx)? {
                 Ok((status, body, extra)) => (status, body, Some(extra), None),
+                Err(problem) if problem.code == RECALL_PENDING => return Ok(Outcome::Wait),
                 Err(problem) => {
                     let body = serde_json::to_value(&problem).unwrap_or_default();
                     (problem.status_code(), body, None, Some(problem))
@@ -108,19 +170,11 @@ where
         })
         .await
         .or_internal()?;
-    match outcome {
-        Outcome::Done(_, _, _, Some(problem)) => Ok((problem.into_response(), None)),
-        Outcome::Done(status, body, extra, None) => Ok(((status, Json(body)).into_response(), extra)),
-        Outcome::Mismatch => Err(Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "idempotency_key_reused",
-            "this Idempotency-Key was already used for a different request",
-        )),
-        Outcome::Replay(record) => Ok((replay(&record), None)),
-    }
+    Ok(outcome)
 }
 
-fn replay(record: &IdempotencyRecord) -> Response {
+/// A stored answer, replayed with `Idempotent-Replayed: true`.
+pub fn replay(record: &IdempotencyRecord) -> Response {
     let status = StatusCode::from_u16(record.status).unwrap_or(StatusCode::OK);
     let mut response = (status, Json(&record.body)).into_response();
     let headers = response.headers_mut();

@@ -237,6 +237,26 @@ pub fn plan_late_charge(
     plan
 }
 
+/// Reserve `amount` of `available` in `leased` for a sidecar (DESIGN §7).
+pub fn plan_lease(
+    wallet: &WalletBalances,
+    customer: &CustomerId,
+    amount: Amount,
+) -> Result<Vec<Transfer>, LedgerError> {
+    require_available(wallet, amount)?;
+    Ok(vec![Transfer::new(LedgerAccount::Available(customer.clone()), LedgerAccount::Leased(customer.clone()), amount)])
+}
+
+/// Return a lease's unused `amount` from `leased` to `available`.
+pub fn plan_lease_return(customer: &CustomerId, amount: Amount) -> Vec<Transfer> {
+    vec![Transfer::new(LedgerAccount::Leased(customer.clone()), LedgerAccount::Available(customer.clone()), amount)]
+}
+
+/// A sidecar's charge paid from its lease: `leased → revenue`.
+pub fn plan_lease_charge(customer: &CustomerId, company: &CompanyId, amount: Amount) -> Vec<Transfer> {
+    vec![Transfer::new(LedgerAccount::Leased(customer.clone()), LedgerAccount::Revenue(company.clone()), amount)]
+}
+
 /// `wallet` after `transfer`, or `None` if a balance would go negative (a bug in the plan).
 pub fn apply_to_wallet(wallet: &WalletBalances, customer: &CustomerId, transfer: &Transfer) -> Option<WalletBalances> {
     let mut next = wallet.clone();
@@ -305,6 +325,21 @@ mod tests {
         assert_eq!((w.available, w.held), (amt("4"), amt("6")));
         w = run(&w, &cus, &plan_capture(&cus, &co, amt("6"), amt("2.50")));
         assert_eq!((w.available, w.held, w.spent_total), (amt("7.5"), Amount::ZERO, amt("2.5")));
+        assert_eq!(w.violation(), None);
+    }
+
+    #[test]
+    fn a_lease_reserves_pays_and_returns_its_rest() {
+        // Proves lease, lease charge and return keep the wallet invariant and move money where §7 says.
+        let (cus, co) = (CustomerId::generate(), CompanyId::generate());
+        let mut w =
+            run(&WalletBalances::default(), &cus, &plan_top_up(&WalletBalances::default(), &cus, "test", amt("10")));
+        assert!(plan_lease(&w, &cus, amt("11")).is_err());
+        w = run(&w, &cus, &plan_lease(&w, &cus, amt("8")).expect("covered"));
+        w = run(&w, &cus, &plan_lease_charge(&cus, &co, amt("3")));
+        assert_eq!((w.available, w.leased, w.spent_total), (amt("2"), amt("5"), amt("3")));
+        w = run(&w, &cus, &plan_lease_return(&cus, amt("5")));
+        assert_eq!((w.available, w.leased), (amt("7"), Amount::ZERO));
         assert_eq!(w.violation(), None);
     }
 

@@ -1,10 +1,11 @@
-//! Stored answers to idempotent requests, looked up by (scope, key); both roles keep them.
+//! Stored answers to idempotent requests, looked up by (scope, key); and those of a sidecar's
+//! lease calls, looked up by (sidecar, request id).
 
 use redb::ReadableTable;
 use serde::{Deserialize, Serialize};
 
 use crate::storage::codec::{decode, encode};
-use crate::storage::schema::IDEMPOTENCY;
+use crate::storage::schema::{IDEMPOTENCY, LEASE_REQUESTS};
 use crate::storage::{Reader, StoreError, Tx};
 use crate::vocab::time::Timestamp;
 
@@ -50,5 +51,26 @@ pub fn recall_in_tx(tx: &Tx<'_>, scope: &str, key: &str, fingerprint: &str) -> R
 /// Stores the final answer, in the same transaction as the work it answers for.
 pub fn remember(tx: &mut Tx<'_>, scope: &str, key: &str, record: &IdempotencyRecord) -> Result<(), StoreError> {
     tx.txn.open_table(IDEMPOTENCY)?.insert((scope, key), encode(record).as_slice())?;
+    Ok(())
+}
+
+/// A lease call's `request_id` as this sidecar used it before, if at all (DESIGN §7).
+pub fn recall_lease_request(
+    tx: &Tx<'_>,
+    sidecar: &str,
+    request_id: &str,
+    fingerprint: &str,
+) -> Result<Recall, StoreError> {
+    recall_from(&tx.txn.open_table(LEASE_REQUESTS)?, sidecar, request_id, fingerprint)
+}
+
+/// Stores a lease call's final answer, in the transaction of the call.
+pub fn remember_lease_request(
+    tx: &mut Tx<'_>,
+    sidecar: &str,
+    request_id: &str,
+    record: &IdempotencyRecord,
+) -> Result<(), StoreError> {
+    tx.txn.open_table(LEASE_REQUESTS)?.insert((sidecar, request_id), encode(record).as_slice())?;
     Ok(())
 }

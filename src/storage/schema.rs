@@ -117,7 +117,8 @@ pub const SIDECAR_TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("s
 pub const SIDECARS: TableDefinition<&str, &[u8]> = TableDefinition::new("sidecars");
 /// lease id → lease record (its sidecar, account, ceiling, charged total, state, deadline).
 pub const LEASES: TableDefinition<&str, &[u8]> = TableDefinition::new("leases");
-/// (account, seq) → lease id: an account's leases, for recalls and the spending cap.
+/// (account, seq) → lease id: an account's unreturned (open or closing) leases, for recalls and
+/// the spending cap; an entry goes when its lease's remainder is returned.
 pub const LEASES_BY_ACCOUNT: TableDefinition<(&str, u64), &str> = TableDefinition::new("leases_by_account");
 /// (return-after unix ms, lease id) → (): open leases by deadline + grace, for the sweeper.
 pub const LEASE_EXPIRY: TableDefinition<(u64, &str), ()> = TableDefinition::new("lease_expiry");
@@ -128,6 +129,13 @@ pub const USAGE_APPLIED: TableDefinition<&str, u64> = TableDefinition::new("usag
 /// (sidecar, seq) → charge id: what each usage record was, to detect a cloned data dir.
 pub const USAGE_SEEN: TableDefinition<(&str, u64), &str> = TableDefinition::new("usage_seen");
 /// (sidecar, seq) → quarantined usage record with its reason; seen by the operator and company.
+/// A clone's record (a seq already applied with another charge) is kept under
+/// (`<sidecar>/clone/<its charge id>`, seq), which no sidecar id can equal.
 pub const USAGE_QUARANTINE: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("usage_quarantine");
 /// (company, idempotency key) → the charge settled under it: settlement-time dedupe (DESIGN §5).
 pub const SETTLED_KEYS: TableDefinition<(&str, &str), &str> = TableDefinition::new("settled_keys");
+/// (sidecar, through_seq, lease id) → (): closing leases waiting for usage up to `through_seq`.
+pub const CLOSING_LEASES: TableDefinition<(&str, u64, &str), ()> = TableDefinition::new("closing_leases");
+/// (company, seq) → quarantined usage record: what the company's quarantine list shows.
+pub const USAGE_QUARANTINE_BY_COMPANY: TableDefinition<(&str, u64), &[u8]> =
+    TableDefinition::new("usage_quarantine_by_company");

@@ -178,10 +178,21 @@ pub const lease_recall_wait_ms: u64 = 2_000;
 /// Usage records in one batch, and how often the flusher looks for records when idle.
 pub const usage_batch_len_max: usize = 500;
 pub const usage_flush_idle_ms: u64 = 50;
+/// Largest body of a usage batch, in bytes: 500 records with a 4 KiB payload each fit.
+pub const usage_body_bytes_max: usize = 4 * 1024 * 1024;
+/// Leases whose deadline and grace have passed, returned per sweep transaction.
+pub const lease_expiry_batch_len_max: usize = 256;
+/// Milliseconds central sleeps between tries while recalled leases come back.
+pub const lease_recall_poll_ms: u64 = 50;
+/// Length bound of a sidecar's `invoice_number`.
+pub const invoice_number_len_max: usize = 64;
 /// Seconds a sidecar's last flush may take at shutdown.
 pub const usage_final_flush_s: u64 = 5;
 
 const _: () = assert!(lease_safety_margin_s + lease_renew_ahead_s < lease_ttl_s);
+const _: () = assert!(usage_batch_len_max * (partner_payload_bytes_max + 2048) <= usage_body_bytes_max);
+const _: () = assert!(request_body_bytes_max <= usage_body_bytes_max);
+const _: () = assert!(lease_recall_poll_ms < lease_recall_wait_ms);
 
 const _: () = assert!(sync_backoff_ms_min > 0 && sync_backoff_ms_min <= sync_backoff_ms_max);
 const _: () = assert!(sync_feed_wait_s <= feed_wait_s_max);

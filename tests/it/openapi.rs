@@ -44,6 +44,11 @@ const ENDPOINTS: &[(&str, &str)] = &[
     ("post", "/sync/v1/sidecars"),
     ("get", "/sync/v1/snapshot"),
     ("get", "/sync/v1/events"),
+    ("post", "/sync/v1/leases"),
+    ("post", "/sync/v1/leases/{id}/renew"),
+    ("post", "/sync/v1/leases/{id}/close"),
+    ("post", "/sync/v1/usage"),
+    ("get", "/api/v1/company/usage/quarantine"),
 ];
 
 /// Server-rendered pages: documented too, answering HTML.

@@ -9,6 +9,7 @@ use axum::response::Response;
 use crate::central::access::{self, Access};
 use crate::central::billing_auth::caller;
 use crate::central::error::{ApiResult, OrInternal};
+use crate::central::events;
 use crate::central::idempotency::{self, IdempotentRequest, WorkResult};
 use crate::central::state::SharedState;
 use crate::domain::token::scope::Scope;
@@ -17,9 +18,8 @@ use crate::http::json::ApiJson;
 use crate::http::problem::Problem;
 use crate::storage::Tx;
 use crate::storage::central::billing::{self, BillingError, ChargeInput, HoldInput};
-use crate::storage::central::changes::queue_event;
 use crate::storage::central::records::ChargeRecord;
-use crate::storage::central::{ledger, services, spending};
+use crate::storage::central::{leases, ledger, services, spending};
 use crate::vocab::ids::HoldId;
 use crate::vocab::money::Currency;
 use crate::vocab::time::Timestamp;
@@ -86,16 +86,20 @@ pub async fn create_hold(
         description,
         expires_at: now.plus_s(ttl_s),
     };
-    let (response, _) = idempotency::run(&state, request, move |tx| {
+    let (response, _) = idempotency::run_recalling(&state, request, move |tx, may_wait| {
         if let Err(refused) = spending::check(tx, &hold.account_id, cap, amount, now)? {
             return Ok(Err(refusal(refused)));
         }
-        match billing::hold(tx, hold, now)? {
+        match billing::hold(tx, hold.clone(), now)? {
             Ok(hold) => Ok(Ok((
                 StatusCode::CREATED,
                 serde_json::to_value(Hold::from_record(&hold, currency)).unwrap_or_default(),
                 (),
             ))),
+            // Short of funds while sidecars' leases hold some: recall them and try again (§7).
+            Err(BillingError::Funds(_)) if may_wait && leases::recall_for_funds(tx, &hold.account_id, None, now)? => {
+                Ok(Err(idempotency::recall_pending()))
+            }
             Err(refused) => Ok(Err(refusal(refused))),
         }
     })
@@ -233,8 +237,9 @@ pub fn request_key(headers: &HeaderMap) -> Option<String> {
     headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned)
 }
 
-/// The answer to a booked charge: 201 with the charge, and `charge.settled` queued in the same
-/// commit; or the refusal, which wrote nothing.
+/// The answer to a booked charge: 201 with the charge, and `charge.settled` (or, for a duplicate
+/// of a key a sidecar already settled, `charge.reversed`) queued in the same commit; or the
+/// refusal, which wrote nothing.
 pub fn settled(
     tx: &mut Tx<'_>,
     booked: Result<ChargeRecord, BillingError>,
@@ -246,6 +251,6 @@ pub fn settled(
         Err(refused) => return Ok(Err(refusal(refused))),
     };
     let body = serde_json::to_value(Charge::from_record(&charge, currency)).unwrap_or_default();
-    queue_event(tx, &charge.company_id, "charge.settled", body.clone(), now)?;
+    events::charge(tx, &charge, currency, now)?;
     Ok(Ok((StatusCode::CREATED, body, ())))
 }

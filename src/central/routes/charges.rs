@@ -1,5 +1,6 @@
 //! Direct charges at central (`charge` scope): by service (its current price, name
-//! snapshotted) or by amount and description, settled at once with `charge.settled`.
+//! snapshotted) or by amount and description, settled at once with `charge.settled`. Short of
+//! funds while sidecars' leases hold some, the charge recalls them and waits up to 2 s.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -16,7 +17,7 @@ use crate::http::billing_input::{ChargeAsk, charge_ask};
 use crate::http::json::ApiJson;
 use crate::http::problem::Problem;
 use crate::storage::central::billing::{self, BillingError, ChargeInput};
-use crate::storage::central::{services, spending};
+use crate::storage::central::{leases, services, spending};
 use crate::vocab::ids::ChargeId;
 use crate::wire::billing::CreateCharge;
 use crate::wire::money::Charge;
@@ -39,7 +40,7 @@ pub async fn create(
     let ChargeAsk { service_id, amount, description, payload } = charge_ask(body.value, state.currency)?;
     let (now, currency, cap, key) = (state.now(), state.currency, granted.grant.spending_cap, request_key(&headers));
     let (company, account) = (granted.grant.company_id.clone(), granted.grant.account_id.clone());
-    let (response, _) = idempotency::run(&state, request, move |tx| {
+    let (response, _) = idempotency::run_recalling(&state, request, move |tx, may_wait| {
         let (amount, service) = match (&service_id, amount) {
             (Some(id), _) => match services::get_in_tx(tx, &company, id)? {
                 Some(service) if service.active => (service.price, Some(service)),
@@ -58,11 +59,18 @@ pub async fn create(
             amount,
             service_name: service.as_ref().map(|s| s.name.as_str().to_owned()),
             service_id: service.map(|s| s.id),
-            description,
-            payload,
-            idempotency_key: key,
+            description: description.clone(),
+            payload: payload.clone(),
+            idempotency_key: key.clone(),
         };
         let booked = billing::charge(tx, input, now)?;
+        // Short of funds while sidecars' leases hold some: recall them and try again (§7).
+        if may_wait
+            && matches!(booked, Err(BillingError::Funds(_)))
+            && leases::recall_for_funds(tx, &account, None, now)?
+        {
+            return Ok(Err(idempotency::recall_pending()));
+        }
         settled(tx, booked, currency, now)
     })
     .await?;

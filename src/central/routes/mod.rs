@@ -18,6 +18,8 @@ pub mod services;
 pub mod webhooks;
 pub mod sessions;
 pub mod sync;
+pub mod leases;
+pub mod usage;
 
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -67,4 +69,9 @@ pub fn router() -> OpenApiRouter<SharedState> {
         .routes(routes!(sync::enrol))
         .routes(routes!(sync::snapshot))
         .routes(routes!(sync::events))
+        .routes(routes!(leases::open))
+        .routes(routes!(leases::renew))
+        .routes(routes!(leases::close))
+        .routes(routes!(usage::ingest))
+        .routes(routes!(usage::quarantine))
 }

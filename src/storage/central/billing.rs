@@ -1,4 +1,5 @@
-//! Central's money movements for companies: holds, releases, captures and direct charges.
+//! Central's money movements for companies: holds, releases, captures and direct charges, and
+//! the booking of every charge (sidecars' ones included).
 
 use redb::ReadableTable;
 
@@ -7,11 +8,11 @@ use crate::storage::central::open::{get_record, put_record};
 use crate::storage::central::records::{
     AccountRecord, ChargeRecord, ChargeStatus, HoldRecord, HoldStatus, OperationKind, OperationRecord,
 };
-use crate::storage::central::{TxResult, accounts, companies, customers, ledger};
+use crate::storage::central::{TxResult, accounts, companies, customers, ledger, settled_keys};
 use crate::storage::pages::{Page, page_desc};
 use crate::storage::schema::{CHARGES, CHARGES_BY_ACCOUNT, CHARGES_BY_COMPANY, HOLD_EXPIRY, HOLDS, HOLDS_BY_ACCOUNT};
 use crate::storage::{Reader, StoreError, Tx};
-use crate::vocab::ids::{AccountId, ChargeId, CompanyId, HoldId, ServiceId};
+use crate::vocab::ids::{AccountId, ChargeId, CompanyId, HoldId, LeaseId, ServiceId};
 use crate::vocab::money::Amount;
 use crate::vocab::time::Timestamp;
 
@@ -65,31 +66,69 @@ fn company_account(tx: &Tx<'_>, company: &CompanyId, id: &AccountId) -> Result<O
     Ok(accounts::get_in_tx(tx, id)?.filter(|a| &a.company_id == company))
 }
 
-/// A direct charge from `available`, settled at once.
+/// A direct charge from `available`, settled at once. A key that a sidecar's charge already
+/// settled books this one `reversed`, moving no money (DESIGN §5).
 pub fn charge(tx: &mut Tx<'_>, input: ChargeInput, now: Timestamp) -> TxResult<ChargeRecord, BillingError> {
     let Some(account) = company_account(tx, &input.company_id, &input.account_id)? else {
         return Ok(Err(BillingError::AccountNotFound));
     };
+    let charge_id = ChargeId::generate();
+    if is_settled_key(tx, &input)? {
+        return book_charge(tx, account, charge_id, input, Booking::reversed(None), now).map(Ok);
+    }
     let wallet = ledger::wallet_in_tx(tx, &account.customer_id)?;
     let plan = match plan_charge(&wallet, &account.customer_id, &account.company_id, input.amount) {
         Ok(plan) => plan,
         Err(refusal) => return Ok(Err(refusal.into())),
     };
-    let charge_id = ChargeId::generate();
     ledger::post(tx, &plan, now, &format!("charge {charge_id}"))?;
-    book_charge(tx, account, charge_id, input, None, now).map(Ok)
+    book_charge(tx, account, charge_id, input, Booking::settled(None), now).map(Ok)
 }
 
-/// Records the charge, its indexes, the account's paid total and the statement line.
-fn book_charge(
+fn is_settled_key(tx: &Tx<'_>, input: &ChargeInput) -> Result<bool, StoreError> {
+    match &input.idempotency_key {
+        Some(key) => Ok(settled_keys::settled_under(tx, &input.company_id, key)?.is_some()),
+        None => Ok(false),
+    }
+}
+
+/// How a charge is booked, beyond what it charges.
+#[derive(Debug, Clone)]
+pub struct Booking {
+    /// The sidecar's invoice number; `None` takes central's next one.
+    pub invoice_number: Option<String>,
+    pub hold_id: Option<HoldId>,
+    /// `Settled`, or `Reversed` for a duplicate of a key already settled (no money moved).
+    pub status: ChargeStatus,
+    pub lease_id: Option<LeaseId>,
+    pub late: bool,
+}
+
+impl Booking {
+    pub fn settled(hold_id: Option<HoldId>) -> Self {
+        Booking { invoice_number: None, hold_id, status: ChargeStatus::Settled, lease_id: None, late: false }
+    }
+
+    pub fn reversed(hold_id: Option<HoldId>) -> Self {
+        Booking { status: ChargeStatus::Reversed, ..Booking::settled(hold_id) }
+    }
+}
+
+/// Records the charge and its indexes; a settled one also raises the account's paid total,
+/// writes the statement line and claims its idempotency key in `settled_keys`. The money
+/// movement, if any, is the caller's.
+pub(crate) fn book_charge(
     tx: &mut Tx<'_>,
     mut account: AccountRecord,
     id: ChargeId,
     input: ChargeInput,
-    hold_id: Option<HoldId>,
+    booking: Booking,
     now: Timestamp,
 ) -> Result<ChargeRecord, StoreError> {
-    let invoice_number = format!("INV-{:08}", tx.next("invoice")?);
+    let invoice_number = match booking.invoice_number {
+        Some(number) => number,
+        None => format!("INV-{:08}", tx.next("invoice")?),
+    };
     let charge = ChargeRecord {
         id,
         invoice_number,
@@ -101,15 +140,24 @@ fn book_charge(
         service_name: input.service_name,
         description: input.description,
         payload: input.payload,
-        hold_id,
+        hold_id: booking.hold_id,
         idempotency_key: input.idempotency_key,
-        status: ChargeStatus::Settled,
+        status: booking.status,
         created_at: now,
+        lease_id: booking.lease_id,
+        late: booking.late,
     };
     put_record(&mut tx.txn.open_table(CHARGES)?, charge.id.as_str(), &charge)?;
     let seq = tx.next("seq")?;
     tx.txn.open_table(CHARGES_BY_COMPANY)?.insert((charge.company_id.as_str(), seq), charge.id.as_str())?;
     tx.txn.open_table(CHARGES_BY_ACCOUNT)?.insert((charge.account_id.as_str(), seq), charge.id.as_str())?;
+    if charge.status == ChargeStatus::Reversed {
+        // A duplicate moved no money: no paid total, no statement line.
+        return Ok(charge);
+    }
+    if let Some(key) = &charge.idempotency_key {
+        settled_keys::settle(tx, &charge.company_id, key, &charge.id)?;
+    }
     accounts::add_paid(tx, &mut account, charge.amount)?;
     let company_name = companies::get_in_tx(tx, &charge.company_id)?.map(|c| c.name.as_str().to_owned());
     let line = OperationRecord {
@@ -230,17 +278,22 @@ pub fn capture(
     let account = accounts::get_in_tx(tx, &hold.account_id)?
         .ok_or(StoreError::Corrupt { table: "holds", detail: format!("hold {id} names a missing account") })?;
     let charge_id = ChargeId::generate();
+    // A key a sidecar already settled: the capture is a duplicate, so the hold is released
+    // whole and the charge booked `reversed` (DESIGN §5).
+    let duplicate = is_settled_key(tx, &input)?;
+    let captured = if duplicate { Amount::ZERO } else { input.amount };
     ledger::post(
         tx,
-        &plan_capture(&hold.customer_id, &hold.company_id, hold.amount, input.amount),
+        &plan_capture(&hold.customer_id, &hold.company_id, hold.amount, captured),
         now,
         &format!("capture {id} {charge_id}"),
     )?;
-    hold.status = HoldStatus::Captured;
-    hold.captured = input.amount;
+    hold.status = if duplicate { HoldStatus::Released } else { HoldStatus::Captured };
+    hold.captured = captured;
     put_record(&mut tx.txn.open_table(HOLDS)?, id.as_str(), &hold)?;
     tx.txn.open_table(HOLD_EXPIRY)?.remove((expiry_key(&hold), hold.id.as_str()))?;
-    book_charge(tx, account, charge_id, input, Some(id.clone()), now).map(Ok)
+    let booking = if duplicate { Booking::reversed(Some(id.clone())) } else { Booking::settled(Some(id.clone())) };
+    book_charge(tx, account, charge_id, input, booking, now).map(Ok)
 }
 
 pub fn get_hold_in_tx(tx: &Tx<'_>, company: &CompanyId, id: &HoldId) -> Result<Option<HoldRecord>, StoreError> {

@@ -1,15 +1,16 @@
 //! Grants: a customer's consent to a company (scopes, spending cap, status), created or updated
-//! by consent, narrowed, confirmed or revoked by the person. Every change is logged for the feed.
+//! by consent, narrowed, confirmed or revoked by the person. Every change is logged for the feed;
+//! a revocation or suspension also recalls the account's leases (DESIGN §7).
 
 use redb::ReadableTable;
 
 use crate::domain::token::scope::ScopeSet;
 use crate::storage::central::TxResult;
-use crate::storage::central::accounts;
 use crate::storage::central::changes::record_change;
 use crate::storage::central::oauth_records::{Change, GrantOrigin, GrantRecord, GrantStatus};
 use crate::storage::central::open::{get_record, put_record};
 use crate::storage::central::records::AccountRecord;
+use crate::storage::central::{accounts, leases};
 use crate::storage::pages::{Page, page_desc};
 use crate::storage::schema::{GRANT_BY_PAIR, GRANTS, GRANTS_BY_COMPANY, GRANTS_BY_CUSTOMER};
 use crate::storage::{Reader, StoreError, Tx};
@@ -201,6 +202,7 @@ pub fn revoke(
     tx.txn.open_table(GRANT_BY_PAIR)?.remove((grant.company_id.as_str(), grant.customer_id.as_str()))?;
     save(tx, &grant)?;
     log_grant(tx, &grant, now)?;
+    leases::recall_account(tx, &grant.account_id, now)?;
     Ok(Ok(grant))
 }
 
@@ -225,6 +227,7 @@ pub fn suspend_partner_grants(
             grant.updated_at = now;
             save(tx, &grant)?;
             log_grant(tx, &grant, now)?;
+            leases::recall_account(tx, &grant.account_id, now)?;
             suspended.push(grant);
         }
     }

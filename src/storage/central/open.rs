@@ -54,6 +54,8 @@ fn create_tables(txn: &WriteTransaction) -> Result<(), StoreError> {
     txn.open_table(USAGE_SEEN)?;
     txn.open_table(USAGE_QUARANTINE)?;
     txn.open_table(SETTLED_KEYS)?;
+    txn.open_table(CLOSING_LEASES)?;
+    txn.open_table(USAGE_QUARANTINE_BY_COMPANY)?;
     txn.open_table(REVOKED_TOKENS)?;
     txn.open_table(CHANGES)?;
     txn.open_table(OUTBOX)?;

@@ -204,6 +204,84 @@ pub struct ChargeRecord {
     pub idempotency_key: Option<String>,
     pub status: ChargeStatus,
     pub created_at: Timestamp,
+    /// The lease a sidecar's charge was reported against (`None` for central's own charges).
+    #[serde(default)]
+    pub lease_id: Option<LeaseId>,
+    /// A sidecar's charge that its lease did not fully cover when it was applied: the rest came
+    /// from `available` and then `debt` (DESIGN §7).
+    #[serde(default)]
+    pub late: bool,
 }
 
 pub use crate::storage::idempotency::IdempotencyRecord;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LeaseStatus {
+    /// In use by its sidecar; its remainder sits in `leased`.
+    Open,
+    /// Closed by its sidecar; the remainder goes back once usage up to `through_seq` is applied.
+    Closing,
+    /// Closed; the remainder went back to `available`.
+    Closed,
+    /// Its deadline and the grace period passed; the sweeper returned the remainder.
+    Expired,
+}
+
+impl LeaseStatus {
+    /// Whether the lease's unused remainder is still in `leased`.
+    pub fn is_unreturned(self) -> bool {
+        matches!(self, LeaseStatus::Open | LeaseStatus::Closing)
+    }
+}
+
+/// Funds of one account reserved at central for one sidecar (DESIGN §7). While it is
+/// unreturned, `ceiling − charged` of it sits in the wallet's `leased`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LeaseRecord {
+    pub id: LeaseId,
+    pub sidecar_id: SidecarId,
+    pub company_id: CompanyId,
+    pub account_id: AccountId,
+    pub customer_id: CustomerId,
+    /// Everything reserved in this lease so far.
+    pub ceiling: Amount,
+    /// What usage took from the lease (`leased → revenue`); late parts are not in it.
+    pub charged: Amount,
+    pub status: LeaseStatus,
+    /// Central's clock: the sidecar's own deadline is earlier (it counts from when it sent).
+    pub deadline: Timestamp,
+    /// Set by close: the remainder goes back once this sidecar's usage reaches it.
+    pub through_seq: Option<u64>,
+    /// What went back to `available` when the lease was closed or expired.
+    pub returned: Option<Amount>,
+    /// Whether central has asked the sidecar to close it (sent once per lease).
+    pub recalled: bool,
+    /// Key of the lease in `leases_by_account` while it is unreturned.
+    pub account_seq: u64,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+impl LeaseRecord {
+    /// The part of the ceiling not charged yet.
+    pub fn remainder(&self) -> Amount {
+        self.ceiling.saturating_sub(self.charged)
+    }
+}
+
+/// A usage record central could not apply, kept for the operator and the company.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct QuarantineRecord {
+    pub sidecar_id: SidecarId,
+    pub company_id: CompanyId,
+    pub seq: u64,
+    /// A stable code: `clone`, `invalid_record`, `unknown_lease`, `unknown_account`,
+    /// `lease_account_mismatch`, `duplicate_charge_id`.
+    pub reason: String,
+    /// What exactly was wrong, for people.
+    pub detail: String,
+    /// The record as the sidecar sent it.
+    pub record: serde_json::Value,
+    pub at: Timestamp,
+}

@@ -4,6 +4,7 @@
 use redb::ReadableTable;
 
 use crate::storage::central::billing::BillingError;
+use crate::storage::central::leases;
 use crate::storage::central::open::get_record;
 use crate::storage::central::records::{ChargeRecord, ChargeStatus, HoldRecord, HoldStatus};
 use crate::storage::schema::{CHARGES, CHARGES_BY_ACCOUNT, HOLDS, HOLDS_BY_ACCOUNT};
@@ -45,7 +46,8 @@ pub fn used(tx: &Tx<'_>, account: &AccountId, now: Timestamp) -> Result<Amount, 
             total = add(total, hold.amount);
         }
     }
-    Ok(total)
+    // Open and closing leases count with what is not charged yet (their charges are above).
+    Ok(add(total, leases::unused_total(tx, account)?))
 }
 
 /// Refuses `amount` when it would take the account past `cap`; `cap: None` means no cap.

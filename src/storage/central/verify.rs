@@ -1,5 +1,6 @@
 //! `verify`: an fsck for the ledger. Re-derives every balance and total from the transfer log
-//! and the charges, and reports every way the stored state disagrees with DESIGN §3.
+//! and the charges, and reports every way the stored state disagrees with DESIGN §3 (leases
+//! and settled idempotency keys included).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -7,10 +8,13 @@ use redb::ReadableTable;
 
 use crate::domain::ledger::{LedgerAccount, WalletBalances};
 use crate::storage::central::records::{
-    AccountRecord, ChargeRecord, ChargeStatus, HoldRecord, HoldStatus, TransferRecord, WalletRecord,
+    AccountRecord, ChargeRecord, ChargeStatus, HoldRecord, HoldStatus, LeaseRecord, TransferRecord, WalletRecord,
 };
 use crate::storage::codec::decode;
-use crate::storage::schema::{ACCOUNTS, CHARGES, CUSTOMERS, HOLD_EXPIRY, HOLDS, LEDGER_BALANCES, TRANSFERS, WALLETS};
+use crate::storage::schema::{
+    ACCOUNTS, CHARGES, CUSTOMERS, HOLD_EXPIRY, HOLDS, LEASE_EXPIRY, LEASES, LEASES_BY_ACCOUNT, LEDGER_BALANCES,
+    SETTLED_KEYS, TRANSFERS, WALLETS,
+};
 use crate::storage::{Reader, StoreError};
 use crate::vocab::ids::CustomerId;
 use crate::vocab::money::Amount;
@@ -95,6 +99,8 @@ pub fn verify(reader: &Reader) -> Result<VerifyReport, StoreError> {
     check_wallets(reader, &stored, &topped_up, &spent, &mut report)?;
     check_accounts_and_charges(reader, &mut report)?;
     check_holds(reader, &stored, &mut report)?;
+    check_leases(reader, &stored, &mut report)?;
+    check_settled_keys(reader, &mut report)?;
     Ok(report)
 }
 
@@ -217,6 +223,84 @@ fn check_holds(
     for (customer, total) in &open {
         if !stored.contains_key(&LedgerAccount::Held(customer.clone())) && !total.is_zero() {
             report.violations.push(format!("wallet {customer}: open holds sum to {total} but nothing is held"));
+        }
+    }
+    Ok(())
+}
+
+/// Every wallet's `leased` equals Σ `ceiling − charged` over its unreturned leases, and exactly
+/// the unreturned leases are in the expiry and account indexes.
+fn check_leases(
+    reader: &Reader,
+    stored: &BTreeMap<LedgerAccount, Amount>,
+    report: &mut VerifyReport,
+) -> Result<(), StoreError> {
+    let mut unused: BTreeMap<CustomerId, Amount> = BTreeMap::new();
+    let mut by_expiry: BTreeSet<String> = BTreeSet::new();
+    for entry in reader.txn.open_table(LEASE_EXPIRY)?.iter()? {
+        by_expiry.insert(entry?.0.value().1.to_owned());
+    }
+    let mut by_account: BTreeSet<String> = BTreeSet::new();
+    for entry in reader.txn.open_table(LEASES_BY_ACCOUNT)?.iter()? {
+        by_account.insert(entry?.1.value().to_owned());
+    }
+    for entry in reader.txn.open_table(LEASES)?.iter()? {
+        let (_, bytes) = entry?;
+        let lease: LeaseRecord = decode("leases", bytes.value())?;
+        let unreturned = lease.status.is_unreturned();
+        if lease.charged > lease.ceiling {
+            report
+                .violations
+                .push(format!("lease {}: charged {} above its ceiling {}", lease.id, lease.charged, lease.ceiling));
+        }
+        if unreturned {
+            let total = unused.entry(lease.customer_id.clone()).or_default();
+            *total = total.checked_add(lease.remainder()).unwrap_or(*total);
+        }
+        if unreturned != by_expiry.contains(lease.id.as_str()) || unreturned != by_account.contains(lease.id.as_str()) {
+            report
+                .violations
+                .push(format!("lease {}: status {:?} but its indexes say otherwise", lease.id, lease.status));
+        }
+    }
+    for (account, balance) in stored {
+        if let LedgerAccount::Leased(customer) = account {
+            let derived = unused.get(customer).copied().unwrap_or_default();
+            if derived != *balance {
+                report
+                    .violations
+                    .push(format!("wallet {customer}: leased {balance} but unreturned leases hold {derived}"));
+            }
+        }
+    }
+    for (customer, total) in &unused {
+        if !stored.contains_key(&LedgerAccount::Leased(customer.clone())) && !total.is_zero() {
+            report.violations.push(format!("wallet {customer}: unreturned leases hold {total} but nothing is leased"));
+        }
+    }
+    Ok(())
+}
+
+/// Every settled idempotency key points at a settled charge of its company under that key.
+fn check_settled_keys(reader: &Reader, report: &mut VerifyReport) -> Result<(), StoreError> {
+    let charges = reader.txn.open_table(CHARGES)?;
+    for entry in reader.txn.open_table(SETTLED_KEYS)?.iter()? {
+        let (key, id) = entry?;
+        let (company, key) = key.value();
+        let id = id.value();
+        let charge: Option<ChargeRecord> = match charges.get(id)? {
+            Some(bytes) => Some(decode("charges", bytes.value())?),
+            None => None,
+        };
+        let fits = charge.is_some_and(|c| {
+            c.status == ChargeStatus::Settled
+                && c.company_id.as_str() == company
+                && c.idempotency_key.as_deref() == Some(key)
+        });
+        if !fits {
+            report.violations.push(format!(
+                "company {company}: settled key {key:?} points at {id}, which is not a settled charge under that key"
+            ));
         }
     }
     Ok(())
