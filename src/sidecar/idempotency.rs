@@ -17,10 +17,8 @@ use crate::sidecar::state::{SharedState, SidecarState};
 use crate::storage::idempotency::{IdempotencyRecord, Recall, recall_in_tx, remember};
 use crate::storage::sidecar::money::Shortfall;
 use crate::storage::{StoreError, Tx};
+use crate::vocab::limits::lease_attempts_max;
 use crate::vocab::names::IdempotencyKey;
-
-/// How many times work that fell short of its lease is tried again after a lease call.
-const LEASE_ATTEMPTS: usize = 3;
 
 /// A request with its key and fingerprint.
 #[derive(Debug, Clone)]
@@ -93,7 +91,7 @@ where
     }
     let _guard = InFlight { state, key: keyed.key().to_owned() };
     let scope = scope(state);
-    for _ in 0..LEASE_ATTEMPTS {
+    for _ in 0..lease_attempts_max {
         let (work, tx_scope, tx_keyed, now) = (work.clone(), scope.clone(), keyed.clone(), state.now());
         let outcome = state
             .store

@@ -171,6 +171,8 @@ pub const lease_grace_s: i64 = 3600;
 pub const lease_safety_margin_s: u64 = 30;
 /// Seconds before that point a sidecar renews a lease that still backs live holds.
 pub const lease_renew_ahead_s: u64 = 60;
+/// Tries of a hold or charge that fell short of its lease, each after a lease call to central.
+pub const lease_attempts_max: usize = 3;
 /// Seconds a lease may go unused, with no live holds, before the sidecar closes it.
 pub const lease_idle_close_s: u64 = 120;
 /// Milliseconds central waits for recalled leases to come back before answering 402.

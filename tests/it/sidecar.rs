@@ -228,7 +228,7 @@ async fn direct_users_answer_503_central_unavailable_when_central_is_unreachable
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sidecar_documents_its_endpoints_at_openapi_json() {
-    // Proves /openapi.json is an OpenAPI 3.1 document listing the permission check (access token), direct users (no secret) and the operation endpoints.
+    // Proves /openapi.json is an OpenAPI 3.1 document listing the permission check (access token), the billing API, direct users (no secret) and the operation endpoints.
     let data_dir = tempfile::tempdir().expect("temp dir");
     let sidecar = sidecar_without_central(data_dir.path());
     let (status, _, body) = sidecar.get("/openapi.json", None).await;
@@ -237,6 +237,13 @@ async fn the_sidecar_documents_its_endpoints_at_openapi_json() {
     assert!(doc["openapi"].as_str().expect("version").starts_with("3.1"), "{}", doc["openapi"]);
     let endpoints = [
         ("get", "/api/v1/authorize"),
+        ("get", "/api/v1/billing/balance"),
+        ("post", "/api/v1/billing/holds"),
+        ("get", "/api/v1/billing/holds/{id}"),
+        ("post", "/api/v1/billing/holds/{id}/capture"),
+        ("post", "/api/v1/billing/holds/{id}/release"),
+        ("post", "/api/v1/billing/charges"),
+        ("get", "/api/v1/billing/charges/{id}"),
         ("post", "/api/v1/direct-users"),
         ("get", "/healthz"),
         ("get", "/readyz"),

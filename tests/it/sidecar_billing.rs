@@ -261,7 +261,11 @@ async fn a_partitioned_sidecar_serves_inside_its_leases_refuses_beyond_with_503_
     let (status, hold) = sidecar.post("/api/v1/billing/holds", token, Some("p-hold"), json!({"amount": "50.00"})).await;
     assert_eq!((status, hold["code"].as_str()), (503, Some("central_unavailable")), "{hold}");
     let (_, _, metrics) = sidecar.get("/metrics", None).await;
-    assert_eq!(metric(&metrics, "protus_sidecar_usage_outbox_depth") >= 0, true);
+    assert_eq!(
+        metric(&metrics, "protus_sidecar_money_decisions_total{outcome=\"central_unavailable\"}"),
+        2,
+        "{metrics}"
+    );
 
     world.central.restart_on_same_port().await;
     let (status, after) = sidecar.post("/api/v1/billing/charges", token, Some("p-beyond"), body("6.00")).await;
