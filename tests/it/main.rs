@@ -26,3 +26,5 @@ mod oauth_keys;
 mod webhooks;
 mod sync_central;
 mod sidecar;
+mod sync_leases;
+mod sync_usage;
