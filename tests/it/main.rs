@@ -28,3 +28,5 @@ mod sync_central;
 mod sidecar;
 mod sidecar_support;
 mod sidecar_billing;
+mod sync_leases;
+mod sync_usage;
