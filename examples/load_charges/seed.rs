@@ -49,7 +49,12 @@ pub struct SeedArgs {
     /// Top-up of each spread wallet, in RUB.
     #[arg(long, default_value = "1000")]
     pub wallet_funding: String,
-    /// Where `seed.txt` (client credentials, hot email) and `tokens.txt` are written.
+    /// Extra distinct access tokens (each its own `jti`) minted for the hot wallet's grant into
+    /// `hot_tokens.txt`, for runs that need many live tokens of one customer (the sidecar's).
+    #[arg(long, default_value_t = 0)]
+    pub hot_tokens: usize,
+    /// Where `seed.txt` (client credentials, hot email), `tokens.txt` and `hot_tokens.txt` are
+    /// written.
     #[arg(long)]
     pub out: PathBuf,
 }
@@ -74,10 +79,20 @@ pub fn seed(args: &SeedArgs) -> anyhow::Result<()> {
     for chunk in names.chunks(seed_batch_len) {
         grants.extend(wallets(&store, &company_id, chunk.to_vec(), funding)?);
     }
-    let tokens = mint(&store, &args.public_url, &grants[1..], clock.now())?;
+    let spread = grants.len() - 1;
+    let hot_grant = grants[0].clone();
+    grants.extend(std::iter::repeat_n(hot_grant, args.hot_tokens));
+    let mut tokens = mint(&store, &args.public_url, &grants[1..], clock.now())?;
+    let hot_tokens = tokens.split_off(spread);
     store.close();
     write_seed(&args.out, &company_id, &secret, &hot_email, &tokens)?;
-    eprintln!("seeded 1 hot wallet and {} spread wallets with {} tokens", args.wallets, tokens.len());
+    write_tokens(&args.out.join("hot_tokens.txt"), &hot_tokens)?;
+    eprintln!(
+        "seeded 1 hot wallet and {} spread wallets with {} tokens, and {} tokens of the hot wallet",
+        args.wallets,
+        tokens.len(),
+        hot_tokens.len()
+    );
     Ok(())
 }
 
@@ -178,7 +193,12 @@ fn write_seed(
     writeln!(seed, "client_id={company}")?;
     writeln!(seed, "client_secret={}", secret.expose())?;
     writeln!(seed, "hot_email={hot_email}")?;
-    let mut file = std::io::BufWriter::new(std::fs::File::create(out.join("tokens.txt"))?);
+    write_tokens(&out.join("tokens.txt"), tokens)
+}
+
+/// One token a line.
+fn write_tokens(path: &Path, tokens: &[String]) -> anyhow::Result<()> {
+    let mut file = std::io::BufWriter::new(std::fs::File::create(path)?);
     for token in tokens {
         writeln!(file, "{token}")?;
     }
