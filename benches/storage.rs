@@ -320,7 +320,7 @@ fn ledger_commit(c: &mut Criterion) {
         .throughput(Throughput::Elements(charges_per_iteration_len as u64));
     let mut results = Vec::new();
     for (name, batch_len_max, threads, charges_each) in configurations() {
-        let ledger = ledger(&StoreOptions { batch_len_max }, threads);
+        let ledger = ledger(&StoreOptions { batch_len_max, ..StoreOptions::default() }, threads);
         let mut tally = Tally::default();
         group.bench_function(name, |b| {
             b.iter_custom(|iters| bursts(&ledger, threads, charges_each, iters, &mut tally));

@@ -26,6 +26,7 @@ use crate::central::state::{AppState, Limiters, OAuthSettings, SharedState};
 use crate::central::webhooks::dispatcher::{self, DispatcherSettings};
 use crate::central::{admin, hold_sweeper, openapi};
 use crate::http::limits::with_listener_limits;
+use crate::http::trace::RequestLog;
 use crate::storage::central::open::open_central;
 use crate::storage::central::{oauth, sessions, settings, top_ups};
 use crate::storage::{Store, StoreOptions};
@@ -111,7 +112,7 @@ async fn serve_on(config: CentralConfig, clock: ClockHandle, store: Store) -> an
         .route("/openapi.json", get(move || async move { Json(document.as_ref().clone()) }))
         .route("/healthz", get(|| async { Json(serde_json::json!({ "status": "ok" })) }))
         .with_state(state.clone());
-    let app = with_listener_limits(app);
+    let app = with_listener_limits(app, RequestLog::Info);
 
     let (stop, mut stopped) = watch::channel(false);
     let served = tokio::spawn(async move {

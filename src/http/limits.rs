@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use crate::http::trace::RequestLog;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::StatusCode;
@@ -32,13 +33,15 @@ async fn method_not_allowed() -> Problem {
     Problem::new(StatusCode::METHOD_NOT_ALLOWED, "invalid_request", "this endpoint does not accept that method")
 }
 
-/// Wraps a role's router with the listener limits.
-pub fn with_listener_limits(router: Router) -> Router {
+/// Wraps a role's router with the listener limits, logging each request at `log`'s level.
+pub fn with_listener_limits(router: Router, log: RequestLog) -> Router {
+    let router =
+        router.fallback(not_found).method_not_allowed_fallback(method_not_allowed).layer(middleware::from_fn(deadline));
+    let router = match log {
+        RequestLog::Info => router.layer(middleware::from_fn(crate::http::trace::log_request)),
+        RequestLog::Debug => router.layer(middleware::from_fn(crate::http::trace::log_request_quietly)),
+    };
     router
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn(deadline))
-        .layer(middleware::from_fn(crate::http::trace::log_request))
         .layer(DefaultBodyLimit::max(request_body_bytes_max))
         .layer(GlobalConcurrencyLimitLayer::new(listener_concurrency_max))
 }

@@ -15,6 +15,7 @@ use tokio::net::UnixListener;
 use tokio::sync::watch;
 
 use crate::http::limits::with_listener_limits;
+use crate::http::trace::RequestLog;
 use crate::sidecar::client::{CentralClient, ClientCredentials};
 use crate::sidecar::config::SidecarConfig;
 use crate::sidecar::local::Local;
@@ -24,7 +25,7 @@ use crate::storage::sidecar::open::open_sidecar;
 use crate::storage::sidecar::{money, sync_state, tokens};
 use crate::storage::{Store, StoreOptions};
 use crate::vocab::ids::CompanyId;
-use crate::vocab::limits::{token_cache_len_max, usage_final_flush_s};
+use crate::vocab::limits::{sidecar_db_cache_bytes_max, token_cache_len_max, usage_final_flush_s};
 use crate::vocab::mono::{MonoHandle, SystemMono, boot_id};
 use crate::vocab::time::ClockHandle;
 
@@ -64,7 +65,10 @@ pub async fn start_with_mono(
             .with_context(|| format!("creating the data dir {}", config.data_dir.display()))?;
     }
     let dir = config.data_dir.clone();
-    let store = tokio::task::spawn_blocking(move || open_sidecar(&dir, &StoreOptions::default())).await??;
+    let store = tokio::task::spawn_blocking(move || {
+        open_sidecar(&dir, &StoreOptions { cache_bytes: sidecar_db_cache_bytes_max, ..StoreOptions::default() })
+    })
+    .await??;
     match serve_on(config, clock, mono, store.clone()).await {
         Ok(running) => Ok(running),
         Err(error) => {
@@ -128,7 +132,7 @@ async fn serve_on(
     let app = routes
         .route("/openapi.json", get(move || async move { Json(document.as_ref().clone()) }))
         .with_state(state.clone());
-    let app = with_listener_limits(app);
+    let app = with_listener_limits(app, RequestLog::Debug);
 
     let (stop, mut stopped) = watch::channel(false);
     let served_unix = unix_listener.map(|(path, listener)| {

@@ -25,11 +25,13 @@ pub type CreateTables = fn(&WriteTransaction) -> Result<(), StoreError>;
 pub struct StoreOptions {
     /// Requests folded into one commit; 1 turns group commit off (for comparison in benches).
     pub batch_len_max: usize,
+    /// redb's page cache for this database.
+    pub cache_bytes: usize,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        StoreOptions { batch_len_max: write_batch_len_max }
+        StoreOptions { batch_len_max: write_batch_len_max, cache_bytes: db_cache_bytes_max }
     }
 }
 
@@ -96,7 +98,7 @@ impl Store {
     ) -> Result<Store, StoreError> {
         let shown = path.display().to_string();
         // redb caches up to 1 GiB of pages by default; a node's resident size is bounded instead.
-        let db = Database::builder().set_cache_size(db_cache_bytes_max).create(path).map_err(|e| match e {
+        let db = Database::builder().set_cache_size(options.cache_bytes).create(path).map_err(|e| match e {
             redb::DatabaseError::DatabaseAlreadyOpen => StoreError::AlreadyOpen(shown.clone()),
             other => StoreError::from(other),
         })?;

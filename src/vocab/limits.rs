@@ -201,3 +201,6 @@ const _: () = assert!(sync_feed_wait_s <= feed_wait_s_max);
 
 /// redb's page cache per database (its default is 1 GiB): bounds the resident size of a node.
 pub const db_cache_bytes_max: usize = 32 * 1024 * 1024;
+/// The sidecar's page cache: its hot data (leases, open holds, the outbox head) is small, and its
+/// memory budget goes to the token cache.
+pub const sidecar_db_cache_bytes_max: usize = 8 * 1024 * 1024;

@@ -8,9 +8,10 @@
 //! signing key is still in the given set, `exp`/`nbf` (with skew), `iss` and `aud`, so a token
 //! cached for company A still fails for company B and an expired entry is never served.
 //!
-//! Entries are keyed by a keyed (SipHash, random per cache) 64-bit hash of the token and keep the
-//! token itself: a hit compares the full token bytes, so a hash collision is a miss, never another
-//! token's claims. Only tokens that verified are inserted, and each lives until its `exp` plus the
+//! Entries are keyed by a keyed (SipHash, random per cache) 64-bit hash of the token and keep a
+//! second, independently keyed 64-bit hash of it instead of the token: a hit needs both to match,
+//! so another token's claims would need a 128-bit collision of a PRF whose keys never leave the
+//! process (the token itself, ~450 bytes, is not kept — it was most of an entry's memory). Only tokens that verified are inserted, and each lives until its `exp` plus the
 //! skew. When full, expired entries go first (one sweep over the cache, run only when some entry
 //! has expired and at most every `SWEEP_INTERVAL_S`), then the oldest insertion.
 //!
@@ -40,6 +41,8 @@ const SWEEP_INTERVAL_S: i64 = 10;
 /// critical sections are a map probe and a byte comparison).
 pub struct TokenCache {
     hasher: RandomState,
+    /// The second, independent hash that confirms a hit.
+    confirm: RandomState,
     capacity: usize,
     inner: Mutex<Inner>,
     /// Lookups answered from the cache and lookups that verified the signature, for metrics.
@@ -72,7 +75,7 @@ struct Inner {
 }
 
 struct Entry {
-    token: Box<str>,
+    confirm: u64,
     claims: Arc<AccessClaims>,
     seq: u64,
 }
@@ -102,6 +105,7 @@ impl TokenCache {
         };
         TokenCache {
             hasher: RandomState::new(),
+            confirm: RandomState::new(),
             capacity,
             inner: Mutex::new(inner),
             hits: AtomicU64::new(0),
@@ -211,23 +215,25 @@ impl TokenCache {
 
     /// The cached claims of exactly `token`, if any.
     fn lookup(&self, hash: u64, token: &str) -> Option<Arc<AccessClaims>> {
+        let confirm = self.confirm.hash_one(token);
         let inner = self.lock();
         let entry = inner.entries.get(&hash)?;
-        (*entry.token == *token).then(|| Arc::clone(&entry.claims))
+        (entry.confirm == confirm).then(|| Arc::clone(&entry.claims))
     }
 
     /// Caches `claims` for `token` and returns the claims now cached for it (another thread may
     /// have inserted the same token first). A colliding entry of another token is replaced.
     fn insert(&self, hash: u64, token: &str, claims: Arc<AccessClaims>, now_s: i64) -> Arc<AccessClaims> {
+        let confirm = self.confirm.hash_one(token);
         let mut inner = self.lock();
         match inner.entries.get(&hash) {
-            Some(entry) if *entry.token == *token => return Arc::clone(&entry.claims),
+            Some(entry) if entry.confirm == confirm => return Arc::clone(&entry.claims),
             Some(_) => {}
             None => inner.make_room(self.capacity, now_s),
         }
         let seq = inner.next_seq;
         inner.next_seq += 1;
-        let entry = Entry { token: token.into(), claims: Arc::clone(&claims), seq };
+        let entry = Entry { confirm, claims: Arc::clone(&claims), seq };
         inner.earliest_expiry_s = inner.earliest_expiry_s.min(entry.expires_at_s());
         inner.entries.insert(hash, entry);
         inner.order.push_back((hash, seq));

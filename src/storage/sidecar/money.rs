@@ -19,6 +19,7 @@ use crate::vocab::time::Timestamp;
 use crate::wire::leases::UsageRecord;
 
 const BOOT: &str = "boot";
+const USAGE_ACKED: &str = "usage_acked";
 const USAGE_COUNTER: &str = "usage";
 
 /// A lease: a ceiling of one account's funds reserved at central for this sidecar.
@@ -103,7 +104,8 @@ pub struct LocalCharge {
     pub idempotency_key: String,
     /// Its usage record's seq.
     pub seq: u64,
-    /// Central acknowledged its usage record.
+    /// Central acknowledged its usage record: not stored, derived from the acknowledged seq.
+    #[serde(skip)]
     pub settled: bool,
     pub created_at: Timestamp,
 }
@@ -494,10 +496,17 @@ pub fn get_hold(reader: &Reader, id: &HoldId) -> Result<Option<LocalHold>, Store
     value.map(|v| decode("sidecar_holds", v.value())).transpose()
 }
 
+/// A charge, `settled` once central acknowledged its usage record.
 pub fn get_charge(reader: &Reader, id: &ChargeId) -> Result<Option<LocalCharge>, StoreError> {
     let table = reader.txn.open_table(SIDECAR_CHARGES)?;
     let value = table.get(id.as_str())?;
-    value.map(|v| decode("sidecar_charges", v.value())).transpose()
+    let Some(mut charge): Option<LocalCharge> = value.map(|v| decode("sidecar_charges", v.value())).transpose()? else {
+        return Ok(None);
+    };
+    let state = reader.txn.open_table(SIDECAR_STATE)?;
+    let acked: u64 = state.get(USAGE_ACKED)?.map(|v| decode("sidecar_state", v.value())).transpose()?.unwrap_or(0);
+    charge.settled = charge.seq <= acked;
+    Ok(Some(charge))
 }
 
 /// The seq of the newest usage record ever written (0 before the first).
@@ -519,30 +528,18 @@ pub fn outbox_depth(reader: &Reader) -> Result<u64, StoreError> {
     Ok(reader.txn.open_table(SIDECAR_USAGE_OUTBOX)?.len()?)
 }
 
-/// Central applied every record up to `through`: delete them and mark their charges settled.
-/// Returns how many were deleted.
+/// Central applied every record up to `through`: delete them; their charges count as settled
+/// from now on (one watermark, not a rewrite of each charge). Returns how many were deleted.
 pub fn ack_usage(tx: &mut Tx<'_>, through: u64) -> Result<usize, StoreError> {
-    let acked: Vec<(u64, UsageRecord)> = {
-        let table = tx.txn.open_table(SIDECAR_USAGE_OUTBOX)?;
-        let mut acked = Vec::new();
-        for entry in table.range(..=through)? {
-            let (seq, bytes) = entry?;
-            acked.push((seq.value(), decode("sidecar_usage_outbox", bytes.value())?));
-        }
-        acked
-    };
-    let mut charges = tx.txn.open_table(SIDECAR_CHARGES)?;
     let mut outbox = tx.txn.open_table(SIDECAR_USAGE_OUTBOX)?;
-    for (seq, usage) in &acked {
-        let stored: Option<LocalCharge> =
-            charges.get(usage.charge_id.as_str())?.map(|v| decode("sidecar_charges", v.value())).transpose()?;
-        if let Some(mut charge) = stored {
-            charge.settled = true;
-            charges.insert(usage.charge_id.as_str(), encode(&charge).as_slice())?;
-        }
-        outbox.remove(*seq)?;
+    let acked = outbox.extract_from_if(..=through, |_, _| true)?.count();
+    drop(outbox);
+    let mut state = tx.txn.open_table(SIDECAR_STATE)?;
+    let before: u64 = state.get(USAGE_ACKED)?.map(|v| decode("sidecar_state", v.value())).transpose()?.unwrap_or(0);
+    if through > before {
+        state.insert(USAGE_ACKED, encode(&through).as_slice())?;
     }
-    Ok(acked.len())
+    Ok(acked)
 }
 
 /// Adopts this boot: when the stored deadlines were read on another boot's monotonic clock,
