@@ -16,7 +16,9 @@ use crate::sidecar::state::SharedState;
 use crate::storage::StoreError;
 use crate::storage::sidecar::money::{self, LeaseState, LocalLease};
 use crate::storage::sidecar::sync_state::Enrolment;
-use crate::vocab::limits::{lease_idle_close_s, lease_renew_ahead_s, lease_safety_margin_s};
+use crate::vocab::limits::{
+    lease_idle_close_s, lease_low_water_parts, lease_low_water_recent_s, lease_renew_ahead_s, lease_safety_margin_s,
+};
 use crate::vocab::money::{Amount, Currency};
 use crate::vocab::rng::random_bytes;
 use crate::wire::leases::{CloseLease, LeaseGranted, OpenLease, RenewLease};
@@ -203,13 +205,16 @@ pub async fn keep(state: SharedState, mut stop: watch::Receiver<bool>) {
 enum Care {
     Nothing,
     Renew,
+    /// Renew and raise the ceiling by a chunk: the lease is in use and nearly spent.
+    Grow,
     Close,
 }
 
 /// The rule: a lease near its deadline is renewed while it backs holds or was used lately,
-/// else closed; an idle lease with no holds is closed; a recalled one is closed once its holds
-/// are done; a closing one is (re)sent.
-fn care(lease: &LocalLease, now_ms: u64) -> Care {
+/// else closed; a lease in use whose unused part fell below `low_water` grows by a chunk
+/// before a request has to wait for it; an idle lease with no holds is closed; a recalled one
+/// is closed once its holds are done; a closing one is (re)sent.
+fn care(lease: &LocalLease, now_ms: u64, low_water: Amount) -> Care {
     let renew_at = lease.deadline_ms.saturating_sub((lease_safety_margin_s + lease_renew_ahead_s) * 1000);
     let idle = now_ms.saturating_sub(lease.last_used_ms) > lease_idle_close_s * 1000;
     match lease.state {
@@ -231,6 +236,12 @@ fn care(lease: &LocalLease, now_ms: u64) -> Care {
             }
         }
         LeaseState::Open if idle && lease.held.is_zero() => Care::Close,
+        LeaseState::Open
+            if lease.unused() < low_water
+                && now_ms.saturating_sub(lease.last_used_ms) <= lease_low_water_recent_s * 1000 =>
+        {
+            Care::Grow
+        }
         LeaseState::Open => Care::Nothing,
     }
 }
@@ -244,21 +255,32 @@ async fn tend(state: &SharedState) -> Result<(), StoreError> {
     let (Some(me), Some(currency)) = (state.enrolment.get().cloned(), currency(state)) else { return Ok(()) };
     let leases = state.store.read(money::all_leases).await?;
     state.metrics.note_leases(&leases);
+    let low_water =
+        Amount::from_decimal(state.lease_chunk.decimal() / rust_decimal::Decimal::from(lease_low_water_parts))
+            .unwrap_or(Amount::ZERO);
     for lease in leases {
-        match care(&lease, now_ms) {
+        match care(&lease, now_ms, low_water) {
             Care::Nothing => {}
-            Care::Renew => renew(state, &me, &lease, currency).await?,
+            Care::Renew => renew(state, &me, &lease, None, currency).await?,
+            Care::Grow => renew(state, &me, &lease, Some(state.lease_chunk), currency).await?,
             Care::Close => close(state, &me, lease).await?,
         }
     }
     Ok(())
 }
 
-async fn renew(state: &SharedState, me: &Enrolment, lease: &LocalLease, currency: Currency) -> Result<(), StoreError> {
+/// Renews a lease, adding `add` to its ceiling when given.
+async fn renew(
+    state: &SharedState,
+    me: &Enrolment,
+    lease: &LocalLease,
+    add: Option<Amount>,
+    currency: Currency,
+) -> Result<(), StoreError> {
     let lock = state.lease_lock(&lease.account_id);
     let _one_at_a_time = lock.lock().await;
     let sent_ms = state.mono.now_ms();
-    let body = RenewLease { request_id: request_id(), add_amount: None };
+    let body = RenewLease { request_id: request_id(), add_amount: add.map(|a| a.to_wire(currency)) };
     match state.central.renew_lease(me, &lease.id, &body).await {
         Ok(granted) => {
             if let Err(error) = record(state, granted, sent_ms, currency).await {
@@ -317,21 +339,38 @@ mod tests {
         }
     }
 
+    fn care_at(lease: &LocalLease, now_ms: u64) -> Care {
+        care(lease, now_ms, Amount::ZERO)
+    }
+
+    #[test]
+    fn a_lease_in_use_grows_before_it_runs_dry() {
+        // Proves the low-water rule: a recently used lease with little left grows by a chunk; an unused one or one with enough left does not.
+        let low_water = Amount::parse_stored("10").expect("amount");
+        let mut nearly_spent = lease(LeaseState::Open, "0", 1_000_000, 5_000);
+        nearly_spent.charged = Amount::parse_stored("95").expect("amount");
+        assert_eq!(care(&nearly_spent, 6_000, low_water), Care::Grow);
+        assert_eq!(care(&nearly_spent, 5_000 + lease_low_water_recent_s * 1000 + 1, low_water), Care::Nothing);
+        assert_eq!(care(&lease(LeaseState::Open, "0", 1_000_000, 5_000), 6_000, low_water), Care::Nothing);
+        let recalled = LocalLease { state: LeaseState::Recalled, ..nearly_spent };
+        assert_eq!(care(&recalled, 6_000, low_water), Care::Close);
+    }
+
     #[test]
     fn leases_are_renewed_while_in_use_and_closed_when_idle_or_recalled() {
         // Proves the keeper's rule for each state: renew near the deadline only when holds or recent use need it, close idle and recalled leases, never close one with live holds.
         let deadline = 1_000_000;
         let near = deadline - (lease_safety_margin_s + lease_renew_ahead_s) * 1000 + 1;
         let idle_since = near - lease_idle_close_s * 1000 - 1;
-        assert_eq!(care(&lease(LeaseState::Open, "0", deadline, near), near), Care::Renew);
-        assert_eq!(care(&lease(LeaseState::Open, "5", deadline, idle_since), near), Care::Renew);
-        assert_eq!(care(&lease(LeaseState::Open, "0", deadline, idle_since), near), Care::Close);
-        assert_eq!(care(&lease(LeaseState::Open, "0", deadline, 0), 1 + lease_idle_close_s * 1000), Care::Close);
-        assert_eq!(care(&lease(LeaseState::Open, "0", deadline, 10), 20), Care::Nothing);
-        assert_eq!(care(&lease(LeaseState::Open, "5", deadline, 0), deadline), Care::Nothing);
-        assert_eq!(care(&lease(LeaseState::Recalled, "5", deadline, 0), 10), Care::Nothing);
-        assert_eq!(care(&lease(LeaseState::Recalled, "0", deadline, 0), 10), Care::Close);
+        assert_eq!(care_at(&lease(LeaseState::Open, "0", deadline, near), near), Care::Renew);
+        assert_eq!(care_at(&lease(LeaseState::Open, "5", deadline, idle_since), near), Care::Renew);
+        assert_eq!(care_at(&lease(LeaseState::Open, "0", deadline, idle_since), near), Care::Close);
+        assert_eq!(care_at(&lease(LeaseState::Open, "0", deadline, 0), 1 + lease_idle_close_s * 1000), Care::Close);
+        assert_eq!(care_at(&lease(LeaseState::Open, "0", deadline, 10), 20), Care::Nothing);
+        assert_eq!(care_at(&lease(LeaseState::Open, "5", deadline, 0), deadline), Care::Nothing);
+        assert_eq!(care_at(&lease(LeaseState::Recalled, "5", deadline, 0), 10), Care::Nothing);
+        assert_eq!(care_at(&lease(LeaseState::Recalled, "0", deadline, 0), 10), Care::Close);
         let closing = LeaseState::Closing { request_id: "req_1".into(), through_seq: 3 };
-        assert_eq!(care(&lease(closing, "0", deadline, 0), 10), Care::Close);
+        assert_eq!(care_at(&lease(closing, "0", deadline, 0), 10), Care::Close);
     }
 }

@@ -173,6 +173,10 @@ pub const lease_safety_margin_s: u64 = 30;
 pub const lease_renew_ahead_s: u64 = 60;
 /// Tries of a hold or charge that fell short of its lease, each after a lease call to central.
 pub const lease_attempts_max: usize = 3;
+/// A lease in use grows by a chunk once its unused part is below chunk / this, if it was used in
+/// the last `lease_low_water_recent_s` seconds: a hot account rarely waits for a lease call.
+pub const lease_low_water_parts: u32 = 4;
+pub const lease_low_water_recent_s: u64 = 10;
 /// Seconds a lease may go unused, with no live holds, before the sidecar closes it.
 pub const lease_idle_close_s: u64 = 120;
 /// Milliseconds central waits for recalled leases to come back before answering 402.
