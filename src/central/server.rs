@@ -28,9 +28,11 @@ use crate::central::{admin, hold_sweeper, openapi};
 use crate::http::limits::with_listener_limits;
 use crate::http::trace::RequestLog;
 use crate::storage::central::open::open_central;
-use crate::storage::central::{oauth, sessions, settings, top_ups};
+use crate::storage::central::{oauth, sessions, settings, sidecars, top_ups};
 use crate::storage::{Store, StoreOptions};
-use crate::vocab::limits::{hold_ttl_s_max, password_hashing_concurrency_max, token_ttl_s_max};
+use crate::vocab::limits::{
+    change_prune_batch_len_max, feed_retention_s, hold_ttl_s_max, password_hashing_concurrency_max, token_ttl_s_max,
+};
 use crate::vocab::money::Currency;
 use crate::vocab::secret::Secret;
 use crate::vocab::time::ClockHandle;
@@ -207,7 +209,8 @@ async fn resume_pending_top_ups(state: &SharedState) -> anyhow::Result<()> {
 }
 
 /// Hourly housekeeping: expired sessions, revoked token ids past their expiry, stale
-/// authorization requests and codes.
+/// authorization requests and codes, and the change log older than the feed keeps (a sidecar
+/// whose cursor is older gets 410 and takes a new snapshot).
 async fn housekeeping(store: Store, clock: ClockHandle) {
     let mut every = tokio::time::interval(Duration::from_secs(3600));
     loop {
@@ -218,6 +221,21 @@ async fn housekeeping(store: Store, clock: ClockHandle) {
         match pruned {
             Ok(pruned) => tracing::debug!(pruned, "expired records pruned"),
             Err(error) => tracing::warn!(error = %error, "housekeeping failed"),
+        }
+        let before = now.minus_s(feed_retention_s);
+        loop {
+            let pruned = store.write(move |tx| sidecars::prune_changes(tx, before, change_prune_batch_len_max)).await;
+            match pruned {
+                Ok(pruned) if pruned == change_prune_batch_len_max => continue,
+                Ok(pruned) => {
+                    tracing::debug!(pruned, "old changes pruned from the feed");
+                    break;
+                }
+                Err(error) => {
+                    tracing::warn!(error = %error, "pruning the change log failed");
+                    break;
+                }
+            }
         }
     }
 }

@@ -145,6 +145,8 @@ pub const feed_scan_len_max: usize = 5000;
 pub const feed_wait_s_max: u64 = 25;
 pub const feed_poll_ms: u64 = 100;
 pub const feed_retention_s: i64 = 7 * 24 * 3600;
+/// Changes dropped per housekeeping transaction once older than `feed_retention_s`.
+pub const change_prune_batch_len_max: usize = 10_000;
 
 const _: () = assert!(feed_page_len_max <= feed_scan_len_max);
 const _: () = assert!(feed_poll_ms < feed_wait_s_max * 1000);
