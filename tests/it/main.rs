@@ -30,3 +30,4 @@ mod sidecar_support;
 mod sidecar_billing;
 mod sync_leases;
 mod sync_usage;
+mod backup;
