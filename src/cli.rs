@@ -39,6 +39,27 @@ pub enum Role {
     Central(CentralCli),
     /// Run a sidecar next to a partner service: local token checks, synced with central.
     Sidecar(SidecarArgs),
+    /// Run central, a sidecar and a demo partner app on localhost with seeded data.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Where the demo keeps its data between runs.
+    #[arg(long, env = "PROTUS_DEMO_DATA_DIR", default_value = "./protus-demo-data")]
+    pub data_dir: PathBuf,
+    /// Delete the demo's data first and seed it again.
+    #[arg(long)]
+    pub reset: bool,
+    /// Address of central (the PROTUS node).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub central_listen: SocketAddr,
+    /// Address of the partner's sidecar.
+    #[arg(long, default_value = "127.0.0.1:7070")]
+    pub sidecar_listen: SocketAddr,
+    /// Address of the demo partner web app ("Messages").
+    #[arg(long, default_value = "127.0.0.1:8000")]
+    pub partner_listen: SocketAddr,
 }
 
 #[derive(Debug, Args)]
@@ -156,6 +177,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Role::Central(CentralCli { command: None, run }) => run_central(run).await,
         Role::Sidecar(args) => run_sidecar(args).await,
+        Role::Demo(args) => {
+            let settings = crate::demo::run::DemoSettings {
+                data_dir: args.data_dir,
+                reset: args.reset,
+                central_listen: args.central_listen,
+                sidecar_listen: args.sidecar_listen,
+                partner_listen: args.partner_listen,
+            };
+            crate::demo::run::run(settings).await?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

@@ -31,3 +31,4 @@ mod sidecar_billing;
 mod sync_leases;
 mod sync_usage;
 mod backup;
+mod demo;
