@@ -32,3 +32,4 @@ mod sync_leases;
 mod sync_usage;
 mod backup;
 mod demo;
+mod examples;
