@@ -1,5 +1,5 @@
-//! Command line: `protus central [run flags]`, `protus central verify|rotate-key`, and
-//! `protus sidecar [flags]`.
+//! Command line: `protus central [run flags]`, `protus central verify|rotate-key|backup`,
+//! `protus sidecar [flags]` and `protus demo [flags]`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -13,6 +13,7 @@ use protus::central::{admin, keyring, server};
 use protus::sidecar::config::SidecarConfig;
 use protus::sidecar::server as sidecar_server;
 use protus::storage::StoreOptions;
+use protus::storage::central::backup::{self, BackupReport};
 use protus::storage::central::open::{CENTRAL_DB_FILE, open_central};
 use protus::storage::central::verify::{VerifyReport, verify};
 use protus::vocab::limits::{access_token_ttl_s_default, key_prepublish_s_default, token_ttl_s_max, webhook_timeout_s};
@@ -38,6 +39,27 @@ pub enum Role {
     Central(CentralCli),
     /// Run a sidecar next to a partner service: local token checks, synced with central.
     Sidecar(SidecarArgs),
+    /// Run central, a sidecar and a demo partner app on localhost with seeded data.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Where the demo keeps its data between runs.
+    #[arg(long, env = "PROTUS_DEMO_DATA_DIR", default_value = "./protus-demo-data")]
+    pub data_dir: PathBuf,
+    /// Delete the demo's data first and seed it again.
+    #[arg(long)]
+    pub reset: bool,
+    /// Address of central (the PROTUS node).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub central_listen: SocketAddr,
+    /// Address of the partner's sidecar.
+    #[arg(long, default_value = "127.0.0.1:7070")]
+    pub sidecar_listen: SocketAddr,
+    /// Address of the demo partner web app ("Messages").
+    #[arg(long, default_value = "127.0.0.1:8000")]
+    pub partner_listen: SocketAddr,
 }
 
 #[derive(Debug, Args)]
@@ -93,6 +115,16 @@ pub enum CentralCommand {
         #[arg(long, env = "PROTUS_KEY_PREPUBLISH_S", default_value_t = key_prepublish_s_default)]
         key_prepublish_s: i64,
     },
+    /// Write a consistent copy of the database to a new file, while central keeps serving
+    /// (through its admin socket), or directly from the file when central is not running.
+    Backup {
+        /// Central's data directory.
+        #[arg(long, env = "PROTUS_DATA_DIR", default_value = "./protus-data")]
+        data_dir: PathBuf,
+        /// The file to write; it must not exist yet.
+        #[arg(long)]
+        to: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -140,8 +172,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Role::Central(CentralCli {
             command: Some(CentralCommand::RotateKey { data_dir, key_prepublish_s }), ..
         }) => run_rotate_key(&data_dir, key_prepublish_s).await,
+        Role::Central(CentralCli { command: Some(CentralCommand::Backup { data_dir, to }), .. }) => {
+            run_backup(&data_dir, &to).await
+        }
         Role::Central(CentralCli { command: None, run }) => run_central(run).await,
         Role::Sidecar(args) => run_sidecar(args).await,
+        Role::Demo(args) => {
+            let settings = crate::demo::run::DemoSettings {
+                data_dir: args.data_dir,
+                reset: args.reset,
+                central_listen: args.central_listen,
+                sidecar_listen: args.sidecar_listen,
+                partner_listen: args.partner_listen,
+            };
+            crate::demo::run::run(settings).await?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
@@ -245,6 +291,31 @@ async fn run_rotate_key(data_dir: &Path, key_prepublish_s: i64) -> anyhow::Resul
         "new signing key {} published; it signs from {}",
         answer["kid"].as_str().unwrap_or_default(),
         answer["signs_from"].as_str().unwrap_or_default()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn run_backup(data_dir: &Path, to: &Path) -> anyhow::Result<ExitCode> {
+    // Central may run in another working directory: it is handed an absolute path.
+    let to = std::path::absolute(to).with_context(|| format!("resolving {}", to.display()))?;
+    let report = match admin::request_backup(data_dir, &to).await.context("asking the running central")? {
+        Some(answer) => answer.map_err(|e| anyhow::anyhow!(e))?,
+        None => {
+            let file = data_dir.join(CENTRAL_DB_FILE);
+            anyhow::ensure!(file.exists(), "no central database at {} (wrong --data-dir?)", file.display());
+            let dir = data_dir.to_owned();
+            tokio::task::spawn_blocking(move || -> anyhow::Result<BackupReport> {
+                let store = open_central(&dir, &StoreOptions::default())?;
+                let report = store.read_blocking(|reader| Ok(backup::write_copy(reader, &to)));
+                store.close();
+                Ok(report??)
+            })
+            .await??
+        }
+    };
+    println!(
+        "backup written to {}: {} tables, {} rows, {} bytes",
+        report.path, report.tables, report.rows, report.bytes
     );
     Ok(ExitCode::SUCCESS)
 }

@@ -1,6 +1,7 @@
 //! The `protus` binary: parses the command line and runs one role.
 
 mod cli;
+mod demo;
 mod shutdown;
 mod telemetry;
 

@@ -1,5 +1,6 @@
-//! The admin unix socket (`<data-dir>/admin.sock`, owner-only): lets `protus central verify`
-//! run against a live central, since redb lets one process open the database at a time.
+//! The admin unix socket (`<data-dir>/admin.sock`, owner-only): lets `protus central verify`,
+//! `rotate-key` and `backup` run against a live central, since redb lets one process open the
+//! database at a time.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -9,6 +10,7 @@ use tokio::net::{UnixListener, UnixStream};
 
 use crate::central::keyring;
 use crate::central::state::SharedState;
+use crate::storage::central::backup::{self, BackupReport};
 use crate::storage::central::verify::{VerifyReport, verify};
 use crate::vocab::limits::admin_line_bytes_max;
 use crate::vocab::limits::token_ttl_s_max;
@@ -77,6 +79,17 @@ async fn answer(stream: UnixStream, state: SharedState) -> std::io::Result<()> {
                 Err(error) => serde_json::json!({ "error": error.to_string() }).to_string(),
             }
         }
+        command if command.starts_with("backup ") => {
+            let to = PathBuf::from(&command["backup ".len()..]);
+            match state.store.read(move |reader| Ok(backup::write_copy(reader, &to))).await {
+                Ok(Ok(report)) => {
+                    tracing::info!(path = %report.path, rows = report.rows, bytes = report.bytes, "backup written");
+                    serde_json::to_string(&report).unwrap_or_default()
+                }
+                Ok(Err(error)) => serde_json::json!({ "error": error.to_string() }).to_string(),
+                Err(error) => serde_json::json!({ "error": error.to_string() }).to_string(),
+            }
+        }
         other => serde_json::json!({ "error": format!("unknown admin command {other:?}") }).to_string(),
     };
     write.write_all(reply.as_bytes()).await?;
@@ -123,4 +136,30 @@ pub async fn request_rotate_key(data_dir: &Path) -> std::io::Result<Option<Resul
         Some(error) => Err(error.to_owned()),
         None => Ok(answer),
     }))
+}
+
+/// Asks a running central to write a backup to `to` (absolute, one line). `Ok(None)` when no
+/// central answers on the socket.
+pub async fn request_backup(data_dir: &Path, to: &Path) -> std::io::Result<Option<Result<BackupReport, String>>> {
+    let to = to.to_str().filter(|t| !t.contains('\n')).ok_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, "the backup path must be UTF-8 without a newline")
+    })?;
+    let mut stream = match UnixStream::connect(socket_path(data_dir)).await {
+        Ok(stream) => stream,
+        Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused) => {
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
+    };
+    stream.write_all(format!("backup {to}\n").as_bytes()).await?;
+    let mut line = String::new();
+    BufReader::new(stream).read_line(&mut line).await?;
+    if let Ok(report) = serde_json::from_str::<BackupReport>(&line) {
+        return Ok(Some(Ok(report)));
+    }
+    let error = serde_json::from_str::<serde_json::Value>(&line)
+        .ok()
+        .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
+        .unwrap_or_else(|| format!("unexpected answer from the admin socket: {line:?}"));
+    Ok(Some(Err(error)))
 }

@@ -210,3 +210,12 @@ pub const db_cache_bytes_max: usize = 32 * 1024 * 1024;
 /// The sidecar's page cache: its hot data (leases, open holds, the outbox head) is small, and its
 /// memory budget goes to the token cache.
 pub const sidecar_db_cache_bytes_max: usize = 8 * 1024 * 1024;
+
+/// `protus demo`'s partner app: sign-ins in progress and signed-in browsers it keeps in memory;
+/// the oldest is dropped beyond these.
+pub const demo_pending_logins_max: usize = 1000;
+pub const demo_sessions_max: usize = 1000;
+/// Entries kept per signed-in browser in the demo partner's lists (customers, campaigns, events).
+pub const demo_list_len_max: usize = 50;
+/// How long the demo partner waits for its sidecar to learn a new grant after sign-in.
+pub const demo_grant_wait_ms: u64 = 5000;

@@ -46,6 +46,7 @@ const LAYER_TABLE: &[(&str, Layer)] = &[
     ("config", Layer::Process),
     ("telemetry", Layer::Process),
     ("shutdown", Layer::Process),
+    ("demo", Layer::Process),
 ];
 
 /// Siblings of one layer that must never name each other, in either direction.

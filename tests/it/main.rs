@@ -30,3 +30,6 @@ mod sidecar_support;
 mod sidecar_billing;
 mod sync_leases;
 mod sync_usage;
+mod backup;
+mod demo;
+mod examples;

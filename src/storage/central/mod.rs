@@ -25,6 +25,7 @@ pub mod keys;
 pub mod claims;
 pub mod sidecars;
 pub mod verify;
+pub mod backup;
 
 /// A business refusal inside a transaction, or a storage failure around it.
 pub type TxResult<T, E> = Result<Result<T, E>, crate::storage::StoreError>;
