@@ -4,6 +4,7 @@
 //! scope ∩ grant scope. Central's `access` module is the twin; neither imports the other.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::http::{HeaderMap, StatusCode};
 
@@ -15,6 +16,7 @@ use crate::http::problem::Problem;
 use crate::sidecar::local::GrantStatus;
 use crate::sidecar::metrics::Outcome;
 use crate::sidecar::state::SidecarState;
+use crate::vocab::limits::{grant_arrival_poll_ms, grant_arrival_wait_ms, grant_arrival_window_s};
 
 /// A live access token: its claims and what it may do now.
 #[derive(Debug, Clone)]
@@ -28,6 +30,8 @@ pub struct Access {
 pub struct Refusal {
     pub outcome: Outcome,
     pub problem: Problem,
+    /// A valid, freshly issued token whose grant the feed has not brought yet: worth a short wait.
+    pub grant_on_its_way: bool,
 }
 
 impl Access {
@@ -39,14 +43,14 @@ impl Access {
         let problem =
             Problem::new(StatusCode::FORBIDDEN, "insufficient_scope", format!("the token does not allow {scope}"))
                 .with_www_authenticate(&format!("Bearer error=\"insufficient_scope\", scope=\"{scope}\""));
-        Err(Refusal { outcome: Outcome::InsufficientScope, problem })
+        Err(Refusal { outcome: Outcome::InsufficientScope, problem, grant_on_its_way: false })
     }
 }
 
 fn invalid_token(description: &str) -> Refusal {
     let problem = Problem::new(StatusCode::UNAUTHORIZED, "invalid_token", description)
         .with_www_authenticate(&format!("Bearer error=\"invalid_token\", error_description=\"{description}\""));
-    Refusal { outcome: Outcome::InvalidToken, problem }
+    Refusal { outcome: Outcome::InvalidToken, problem, grant_on_its_way: false }
 }
 
 /// 503 until the sidecar has enrolled and applied its first snapshot.
@@ -57,7 +61,7 @@ fn not_ready() -> Refusal {
         "the sidecar has not synchronised with central yet",
     )
     .with_retry_after(1);
-    Refusal { outcome: Outcome::NotReady, problem }
+    Refusal { outcome: Outcome::NotReady, problem, grant_on_its_way: false }
 }
 
 /// Checks a raw token against local state. Never waits: no I/O, two short locks.
@@ -73,10 +77,11 @@ pub fn check_token(state: &SidecarState, token: &str) -> Result<Access, Refusal>
     if local.is_revoked(&claims.jti) {
         return Err(invalid_token("the access token was revoked"));
     }
-    let grant = local
-        .grant(claims.grant.as_str())
-        .filter(|g| g.account_id == claims.sub.as_str())
-        .ok_or_else(|| invalid_token("the token's grant does not exist"))?;
+    let grant =
+        local.grant(claims.grant.as_str()).filter(|g| g.account_id == claims.sub.as_str()).ok_or_else(|| {
+            let fresh = claims.iat >= state.now().unix_s().saturating_sub(grant_arrival_window_s);
+            Refusal { grant_on_its_way: fresh, ..invalid_token("the token's grant does not exist") }
+        })?;
     match grant.status {
         GrantStatus::Active => {}
         GrantStatus::Suspended => return Err(invalid_token("the grant is suspended until the customer confirms it")),
@@ -84,6 +89,21 @@ pub fn check_token(state: &SidecarState, token: &str) -> Result<Access, Refusal>
     }
     let effective = claims.scope.intersection(grant.scope);
     Ok(Access { claims, effective })
+}
+
+/// [`authenticate`], but a valid token issued moments ago whose grant the feed has not brought
+/// yet (a partner that bills right after sign-in) waits for it, up to `grant_arrival_wait_ms`,
+/// instead of being refused. Anything else is answered at once.
+pub async fn authenticate_waiting(state: &SidecarState, headers: &HeaderMap) -> Result<Access, Refusal> {
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(grant_arrival_wait_ms);
+    loop {
+        match authenticate(state, headers) {
+            Err(refusal) if refusal.grant_on_its_way && tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(grant_arrival_poll_ms)).await;
+            }
+            answer => return answer,
+        }
+    }
 }
 
 /// Checks the request's `Authorization: Bearer` access token.
@@ -95,7 +115,7 @@ pub fn authenticate(state: &SidecarState, headers: &HeaderMap) -> Result<Access,
             "send the customer's access token as Authorization: Bearer",
         )
         .with_www_authenticate("Bearer");
-        return Err(Refusal { outcome: Outcome::Unauthorized, problem });
+        return Err(Refusal { outcome: Outcome::Unauthorized, problem, grant_on_its_way: false });
     };
     check_token(state, token.expose())
 }

@@ -31,8 +31,8 @@ fn refused(refusal: Refusal) -> Problem {
 }
 
 /// The customer's token, checked for `scope`, with the deployment currency.
-fn token(state: &SharedState, headers: &HeaderMap, scope: Scope) -> Result<(Access, Currency), Problem> {
-    let granted = access::authenticate(state, headers).and_then(|g| g.require(scope).map(|()| g));
+async fn token(state: &SharedState, headers: &HeaderMap, scope: Scope) -> Result<(Access, Currency), Problem> {
+    let granted = access::authenticate_waiting(state, headers).await.and_then(|g| g.require(scope).map(|()| g));
     let granted = granted.inspect_err(|r| state.metrics.decided(r.outcome)).map_err(refused)?;
     Ok((granted, currency(state)?))
 }
@@ -105,7 +105,7 @@ fn chargeable_service(state: &SharedState, id: &str, currency: Currency) -> Resu
     responses((status = 200, body = Balance), (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"), (status = 503, body = Problem, content_type = "application/problem+json")))]
 pub async fn balance(State(state): State<SharedState>, headers: HeaderMap) -> Result<Json<Balance>, Problem> {
-    let (granted, currency) = token(&state, &headers, Scope::Check)?;
+    let (granted, currency) = token(&state, &headers, Scope::Check).await?;
     let account = granted.claims.sub.to_string();
     if state.wallet(&account).is_none() {
         // Nothing heard about this wallet yet: a lease call brings central's figure.
@@ -153,7 +153,7 @@ pub async fn create_hold(
     headers: HeaderMap,
     body: ApiJson<CreateHold>,
 ) -> Result<Response, Problem> {
-    let (granted, currency) = token(&state, &headers, Scope::Hold)?;
+    let (granted, currency) = token(&state, &headers, Scope::Hold).await?;
     let keyed = Keyed::new(&headers, "/api/v1/billing/holds", &body.raw)?;
     let HoldAsk { amount, ttl_s, description } = hold_ask(body.value, currency)?;
     let new = NewHold {
@@ -214,21 +214,20 @@ pub async fn capture(
     let keyed = Keyed::new(&headers, &format!("/api/v1/billing/holds/{id}/capture"), &body.raw)?;
     let hold_id = parse_hold_id(&id)?;
     let CaptureAsk { amount, service_id, description, payload } = capture_ask(body.value, currency)?;
-    let service = match &service_id {
-        Some(id) => Some(chargeable_service(&state, id.as_str(), currency)?.0),
-        None => None,
-    };
-    let details = ChargeDetails {
-        service_id: service.as_ref().map(|s| s.id.clone()),
-        service_name: service.map(|s| s.name),
-        description,
-        payload,
-        idempotency_key: keyed.key().to_owned(),
-    };
+    let details =
+        ChargeDetails { description, payload, idempotency_key: keyed.key().to_owned(), ..ChargeDetails::default() };
     let (task_state, prefix) = (state.clone(), invoice_prefix(&state));
     let response = idempotency::run(&state, keyed, move |tx: &mut Tx<'_>| {
         let at = at(&task_state, currency, &prefix);
         let mut details = details.clone();
+        // Inside the idempotent work, so a retry replays the first answer whatever the service
+        // became since, and a refusal is stored like central's.
+        if let Some(id) = &service_id {
+            match chargeable_service(&task_state, id.as_str(), currency) {
+                Ok((service, _)) => (details.service_id, details.service_name) = (Some(service.id), Some(service.name)),
+                Err(problem) => return Ok(Step::Refuse(problem)),
+            }
+        }
         if details.description.is_none() {
             details.description = hold_description(tx, &hold_id)?;
         }
@@ -287,29 +286,29 @@ pub async fn create_charge(
     headers: HeaderMap,
     body: ApiJson<CreateCharge>,
 ) -> Result<Response, Problem> {
-    let (granted, currency) = token(&state, &headers, Scope::Charge)?;
+    let (granted, currency) = token(&state, &headers, Scope::Charge).await?;
     let keyed = Keyed::new(&headers, "/api/v1/billing/charges", &body.raw)?;
     let ChargeAsk { service_id, amount, description, payload } = charge_ask(body.value, currency)?;
-    let (amount, service) = match (&service_id, amount) {
-        (Some(id), _) => {
-            let (service, price) = chargeable_service(&state, id.as_str(), currency)?;
-            (price, Some(service))
-        }
-        (None, Some(amount)) => (amount, None),
-        (None, None) => return Err(Problem::internal()),
-    };
-    let details = ChargeDetails {
-        service_id: service.as_ref().map(|s| s.id.clone()),
-        service_name: service.map(|s| s.name),
-        description,
-        payload,
-        idempotency_key: keyed.key().to_owned(),
-    };
+    let details =
+        ChargeDetails { description, payload, idempotency_key: keyed.key().to_owned(), ..ChargeDetails::default() };
     let account = granted.claims.sub.to_string();
     let (task_state, prefix) = (state.clone(), invoice_prefix(&state));
     let response = idempotency::run(&state, keyed, move |tx: &mut Tx<'_>| {
         let at = at(&task_state, currency, &prefix);
-        Ok(match money::place_charge(tx, &account, amount, details.clone(), at)? {
+        let mut details = details.clone();
+        // The service is read inside the idempotent work, as in a capture.
+        let amount = match (&service_id, amount) {
+            (Some(id), _) => match chargeable_service(&task_state, id.as_str(), currency) {
+                Ok((service, price)) => {
+                    (details.service_id, details.service_name) = (Some(service.id), Some(service.name));
+                    price
+                }
+                Err(problem) => return Ok(Step::Refuse(problem)),
+            },
+            (None, Some(amount)) => amount,
+            (None, None) => return Ok(Step::Refuse(Problem::internal())),
+        };
+        Ok(match money::place_charge(tx, &account, amount, details, at)? {
             Ok(charge) => Step::Answer(
                 StatusCode::CREATED,
                 serde_json::to_value(charge_wire(&charge, currency)).unwrap_or_default(),

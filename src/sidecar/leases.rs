@@ -18,6 +18,7 @@ use crate::storage::sidecar::money::{self, LeaseState, LocalLease};
 use crate::storage::sidecar::sync_state::Enrolment;
 use crate::vocab::limits::{
     lease_idle_close_s, lease_low_water_parts, lease_low_water_recent_s, lease_renew_ahead_s, lease_safety_margin_s,
+    request_amount_units_max, sync_request_timeout_s,
 };
 use crate::vocab::money::{Amount, Currency};
 use crate::vocab::rng::random_bytes;
@@ -28,8 +29,11 @@ use crate::wire::leases::{CloseLease, LeaseGranted, OpenLease, RenewLease};
 pub enum AcquireError {
     /// Central could not be asked (down, slow, or answering 5xx): 503 `central_unavailable`.
     Unavailable(String),
-    /// Central reserved less than needed: the wallet or the grant's cap cannot pay.
+    /// Central reserved less than needed: the wallet cannot pay.
     NoFunds,
+    /// Central reserved less than needed although the wallet had the funds: the grant's
+    /// spending cap stopped it.
+    CapReached,
     /// Central refused the account (its grant is no longer active there, or it is unknown).
     Refused(Problem),
     Store(StoreError),
@@ -51,7 +55,12 @@ impl AcquireError {
             AcquireError::NoFunds => Problem::new(
                 StatusCode::PAYMENT_REQUIRED,
                 "insufficient_funds",
-                "the wallet's available funds (within the grant's spending cap) do not cover the amount",
+                "the wallet's available funds do not cover the amount",
+            ),
+            AcquireError::CapReached => Problem::new(
+                StatusCode::PAYMENT_REQUIRED,
+                "spending_cap_exceeded",
+                "the grant's spending cap over 30 days would be exceeded",
             ),
             AcquireError::Refused(problem) => problem,
             AcquireError::Store(error) => {
@@ -82,6 +91,11 @@ fn unavailable(error: SyncError) -> AcquireError {
                 .with_www_authenticate("Bearer error=\"invalid_token\""),
         ),
         SyncError::Rejected { status: 404, .. } => AcquireError::Refused(Problem::not_found("no such account")),
+        // Any other refusal is a fault of this sidecar's request, which a retry would repeat.
+        SyncError::Rejected { status, code } => {
+            tracing::error!(status, code = %code, "central refused a lease request");
+            AcquireError::Refused(Problem::internal())
+        }
         other => AcquireError::Unavailable(other.to_string()),
     }
 }
@@ -104,31 +118,39 @@ pub async fn acquire(state: &SharedState, account: &str, need: Amount) -> Result
     let chunk = state.lease_chunk;
     let granted = match usable.max_by_key(|l| l.deadline_ms) {
         Some(lease) => {
-            let add = need.saturating_sub(lease.unused()).checked_add(chunk).unwrap_or(need);
+            let add = at_most_requestable(need.saturating_sub(lease.unused()).checked_add(chunk).unwrap_or(need));
             let body = RenewLease { request_id: request_id(), add_amount: Some(add.to_wire(currency)) };
             match state.central.renew_lease(&me, &lease.id, &body).await {
                 Ok(granted) => granted,
                 // Central no longer has it (closed or expired there): stop using it, open anew.
                 Err(SyncError::Rejected { status: 404 | 409, .. }) => {
-                    let (account, id) = (lease.account_id.clone(), lease.id.clone());
-                    state.store.write(move |tx| money::recall_lease(tx, &account, &id)).await?;
-                    open(state, &me, account_of(lease), need, chunk, currency).await?
+                    let (account, id, now_ms) = (lease.account_id.clone(), lease.id.clone(), state.mono.now_ms());
+                    state.store.write(move |tx| money::recall_lease(tx, &account, &id, now_ms)).await?;
+                    open(state, &me, lease.account_id.clone(), need, chunk, currency).await?
                 }
                 Err(error) => return Err(unavailable(error)),
             }
         }
         None => open(state, &me, account.to_owned(), need, chunk, currency).await?,
     };
-    let lease = record(state, granted, sent_ms, currency).await?;
+    let (lease, available) = record(state, granted, sent_ms, currency).await?;
     state.metrics.lease_calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    match lease {
-        Some(lease) if lease.unused() >= need => Ok(()),
+    let unused = lease.as_ref().map_or(Amount::ZERO, LocalLease::unused);
+    if unused >= need {
+        return Ok(());
+    }
+    // Central reserves min(asked, available, cap room): with the funds there, the cap stopped it.
+    match available.and_then(|a| a.checked_add(unused)) {
+        Some(could_pay) if could_pay >= need => Err(AcquireError::CapReached),
         _ => Err(AcquireError::NoFunds),
     }
 }
 
-fn account_of(lease: &LocalLease) -> String {
-    lease.account_id.clone()
+/// The chunk on top of a need never takes a lease request past the largest amount central
+/// accepts (a need alone is within it: it passed the same check here).
+fn at_most_requestable(amount: Amount) -> Amount {
+    let max = Amount::from_decimal(rust_decimal::Decimal::from(request_amount_units_max)).unwrap_or(amount);
+    amount.min(max)
 }
 
 async fn open(
@@ -139,28 +161,30 @@ async fn open(
     chunk: Amount,
     currency: Currency,
 ) -> Result<LeaseGranted, AcquireError> {
-    let amount = need.checked_add(chunk).unwrap_or(need);
+    let amount = at_most_requestable(need.checked_add(chunk).unwrap_or(need));
     let body = OpenLease { request_id: request_id(), account_id, amount: amount.to_wire(currency) };
     state.central.open_lease(me, &body).await.map_err(unavailable)
 }
 
-/// Stores what central granted; `None` when it granted nothing.
+/// Stores what central granted; `None` when it granted nothing. Also returns the wallet's
+/// `available` central reported.
 async fn record(
     state: &SharedState,
     granted: LeaseGranted,
     sent_ms: u64,
     currency: Currency,
-) -> Result<Option<LocalLease>, AcquireError> {
+) -> Result<(Option<LocalLease>, Option<Amount>), AcquireError> {
     let parse = |text: &str| {
         Amount::parse_request(text, currency).or_else(|_| Amount::parse_stored(text)).map_err(|e| {
             AcquireError::Unavailable(format!("central answered an amount that is not one ({text:?}): {e}"))
         })
     };
-    if let Ok(available) = parse(&granted.available) {
+    let available = parse(&granted.available).ok();
+    if let Some(available) = available {
         state.note_wallet(&granted.account_id, available, state.now());
     }
-    if granted.lease_id.is_empty() {
-        return Ok(None);
+    if granted.lease_id.is_empty() || parse(&granted.amount).is_ok_and(|a| a.is_zero()) {
+        return Ok((None, available));
     }
     let ceiling = parse(&granted.amount)?;
     let deadline_ms = sent_ms.saturating_add(granted.ttl_s.saturating_mul(1000));
@@ -168,22 +192,12 @@ async fn record(
         .store
         .write(move |tx| money::grant_lease(tx, &granted.account_id, &granted.lease_id, ceiling, deadline_ms))
         .await?;
-    Ok(Some(lease))
+    Ok((Some(lease), available))
 }
 
 /// The deployment currency, once a snapshot told it.
 pub fn currency(state: &SharedState) -> Option<Currency> {
     state.local().as_ref().and_then(|l| l.currency)
-}
-
-/// Central recalled `lease_id`: stop using it and let the keeper close it.
-pub async fn recalled(state: &SharedState, account: String, lease_id: String) -> Result<(), StoreError> {
-    let known = state.store.write(move |tx| money::recall_lease(tx, &account, &lease_id)).await?;
-    if let Some(lease) = known {
-        tracing::info!(lease_id = %lease.id, account_id = %lease.account_id, "central recalled a lease");
-        state.keeper_wake.notify_one();
-    }
-    Ok(())
 }
 
 /// Tends leases and holds until `stop` turns true: once a second, and whenever woken.
@@ -211,7 +225,7 @@ enum Care {
 }
 
 /// The rule: a lease near its deadline is renewed while it backs holds or was used lately,
-/// else closed; a lease in use whose unused part fell below `low_water` grows by a chunk
+/// else closed (a recalled one too, while it backs holds); a lease in use whose unused part fell below `low_water` grows by a chunk
 /// before a request has to wait for it; an idle lease with no holds is closed; a recalled one
 /// is closed once its holds are done; a closing one is (re)sent.
 fn care(lease: &LocalLease, now_ms: u64, low_water: Amount) -> Care {
@@ -220,6 +234,8 @@ fn care(lease: &LocalLease, now_ms: u64, low_water: Amount) -> Care {
     match lease.state {
         LeaseState::Closing { .. } => Care::Close,
         LeaseState::Recalled if lease.held.is_zero() => Care::Close,
+        // Its holds stay capturable until they expire (§5.1), so the lease lives on for them.
+        LeaseState::Recalled if now_ms >= renew_at && now_ms < lease.deadline_ms => Care::Renew,
         LeaseState::Recalled => Care::Nothing,
         LeaseState::Open if now_ms >= lease.deadline_ms => {
             if lease.held.is_zero() {
@@ -248,9 +264,19 @@ fn care(lease: &LocalLease, now_ms: u64, low_water: Amount) -> Care {
 
 async fn tend(state: &SharedState) -> Result<(), StoreError> {
     let now_ms = state.mono.now_ms();
-    let expired = state.store.write(move |tx| money::expire_holds(tx, now_ms)).await?;
-    if expired > 0 {
-        tracing::info!(holds = expired, "holds expired");
+    let recall_before_ms = now_ms.saturating_sub(sync_request_timeout_s * 2 * 1000);
+    // A durable write only when something is due: an idle sidecar does not commit every second.
+    if state.store.read(move |r| money::keeping_due(r, now_ms, recall_before_ms)).await? {
+        let expired = state
+            .store
+            .write(move |tx| {
+                money::prune_recalls(tx, recall_before_ms)?;
+                money::expire_holds(tx, now_ms)
+            })
+            .await?;
+        if expired > 0 {
+            tracing::info!(holds = expired, "holds expired");
+        }
     }
     let (Some(me), Some(currency)) = (state.enrolment.get().cloned(), currency(state)) else { return Ok(()) };
     let leases = state.store.read(money::all_leases).await?;
@@ -259,6 +285,11 @@ async fn tend(state: &SharedState) -> Result<(), StoreError> {
         Amount::from_decimal(state.lease_chunk.decimal() / rust_decimal::Decimal::from(lease_low_water_parts))
             .unwrap_or(Amount::ZERO);
     for lease in leases {
+        // Growing asks central for more; not when the wallet is known to be short of a chunk,
+        // as that would only make central recall others' leases for nothing.
+        let wallet_has_a_chunk =
+            state.wallet(&lease.account_id).is_some_and(|(available, _)| available >= state.lease_chunk);
+        let low_water = if wallet_has_a_chunk { low_water } else { Amount::ZERO };
         match care(&lease, now_ms, low_water) {
             Care::Nothing => {}
             Care::Renew => renew(state, &me, &lease, None, currency).await?,
@@ -288,8 +319,8 @@ async fn renew(
             }
         }
         Err(SyncError::Rejected { status: 404 | 409, .. }) => {
-            let (account, id) = (lease.account_id.clone(), lease.id.clone());
-            state.store.write(move |tx| money::recall_lease(tx, &account, &id)).await?;
+            let (account, id, now_ms) = (lease.account_id.clone(), lease.id.clone(), state.mono.now_ms());
+            state.store.write(move |tx| money::recall_lease(tx, &account, &id, now_ms)).await?;
         }
         Err(error) => tracing::warn!(lease_id = %lease.id, error = %error, "renewing a lease failed"),
     }
@@ -352,8 +383,9 @@ mod tests {
         assert_eq!(care(&nearly_spent, 6_000, low_water), Care::Grow);
         assert_eq!(care(&nearly_spent, 5_000 + lease_low_water_recent_s * 1000 + 1, low_water), Care::Nothing);
         assert_eq!(care(&lease(LeaseState::Open, "0", 1_000_000, 5_000), 6_000, low_water), Care::Nothing);
-        let recalled = LocalLease { state: LeaseState::Recalled, ..nearly_spent };
+        let recalled = LocalLease { state: LeaseState::Recalled, ..nearly_spent.clone() };
         assert_eq!(care(&recalled, 6_000, low_water), Care::Close);
+        assert_eq!(care(&nearly_spent, 6_000, Amount::ZERO), Care::Nothing, "no growing without the funds");
     }
 
     #[test]
@@ -369,6 +401,8 @@ mod tests {
         assert_eq!(care_at(&lease(LeaseState::Open, "0", deadline, 10), 20), Care::Nothing);
         assert_eq!(care_at(&lease(LeaseState::Open, "5", deadline, 0), deadline), Care::Nothing);
         assert_eq!(care_at(&lease(LeaseState::Recalled, "5", deadline, 0), 10), Care::Nothing);
+        assert_eq!(care_at(&lease(LeaseState::Recalled, "5", deadline, 0), near), Care::Renew, "its holds need it");
+        assert_eq!(care_at(&lease(LeaseState::Recalled, "5", deadline, 0), deadline), Care::Nothing);
         assert_eq!(care_at(&lease(LeaseState::Recalled, "0", deadline, 0), 10), Care::Close);
         let closing = LeaseState::Closing { request_id: "req_1".into(), through_seq: 3 };
         assert_eq!(care_at(&lease(closing, "0", deadline, 0), 10), Care::Close);

@@ -60,7 +60,7 @@ async fn authorize(
             .map_err(|_| Problem::field("scope", "unknown scope; PROTUS has check, hold and charge"))
     });
     let wanted = wanted.inspect_err(|_| state.metrics.decided(Outcome::InvalidRequest))?;
-    let decided = access::authenticate(&state, &headers).and_then(|granted| {
+    let decided = access::authenticate_waiting(&state, &headers).await.and_then(|granted| {
         for scope in wanted.iter() {
             granted.require(scope)?;
         }
@@ -75,7 +75,7 @@ async fn authorize(
                 exp: granted.claims.exp,
             }))
         }
-        Err(Refusal { outcome, problem }) => {
+        Err(Refusal { outcome, problem, .. }) => {
             state.metrics.decided(outcome);
             Err(problem)
         }

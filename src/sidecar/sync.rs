@@ -11,7 +11,6 @@ use tokio::sync::watch;
 
 use crate::sidecar::backoff::Backoff;
 use crate::sidecar::client::{CentralClient, SyncError};
-use crate::sidecar::leases;
 use crate::sidecar::local::Local;
 use crate::sidecar::state::SharedState;
 use crate::storage::StoreError;
@@ -130,7 +129,8 @@ async fn apply_page(state: &SharedState, page: FeedPage) -> Result<u64, RoundErr
     if !page.events.is_empty() {
         let stored = page.clone();
         let now_s = now.unix_s();
-        state.store.write(move |tx| sync_state::apply_page(tx, &stored.events, stored.cursor, now_s)).await?;
+        let now_ms = state.mono.now_ms();
+        state.store.write(move |tx| sync_state::apply_page(tx, &stored.events, stored.cursor, now_s, now_ms)).await?;
         if let Some(local) = state.local_mut().as_mut() {
             for entry in &page.events {
                 local.apply(&entry.event);
@@ -141,27 +141,29 @@ async fn apply_page(state: &SharedState, page: FeedPage) -> Result<u64, RoundErr
             state.metrics.last_event_lag_ms.store(lag_ms, Ordering::Relaxed);
         }
         for entry in &page.events {
-            money_event(state, entry).await?;
+            money_event(state, entry);
         }
         state.metrics.events_applied.fetch_add(page.events.len() as u64, Ordering::Relaxed);
         tracing::debug!(events = page.events.len(), cursor = page.cursor, "feed page applied");
     } else if page.cursor != state.metrics.cursor.load(Ordering::Relaxed) {
         let cursor = page.cursor;
         let now_s = now.unix_s();
-        state.store.write(move |tx| sync_state::apply_page(tx, &[], cursor, now_s)).await?;
+        state.store.write(move |tx| sync_state::apply_page(tx, &[], cursor, now_s, 0)).await?;
     }
     state.metrics.cursor.store(page.cursor, Ordering::Relaxed);
     state.metrics.last_sync_unix_ms.store(state.now().unix_ms(), Ordering::Relaxed);
     Ok(page.cursor)
 }
 
-/// The money side of a feed event: recalls go to the lease keeper, wallet figures to `check`,
+/// The money side of a feed event, after the page is stored (a recall was applied to its lease
+/// in that commit): the keeper is woken to close recalled leases, wallet figures go to `check`,
 /// and revocations are timed for the propagation metric.
-async fn money_event(state: &SharedState, entry: &FeedEntry) -> Result<(), StoreError> {
+fn money_event(state: &SharedState, entry: &FeedEntry) {
     let at = Timestamp::parse_rfc3339(&entry.at);
     match &entry.event {
         FeedEvent::LeaseRecalled { lease_id, account_id } => {
-            leases::recalled(state, account_id.clone(), lease_id.clone()).await?;
+            tracing::info!(lease_id = %lease_id, account_id = %account_id, "central recalled a lease");
+            state.keeper_wake.notify_one();
         }
         FeedEvent::WalletAvailable { account_id, available } => {
             if let (Ok(available), Some(at)) = (Amount::parse_stored(available), at) {
@@ -172,7 +174,6 @@ async fn money_event(state: &SharedState, entry: &FeedEntry) -> Result<(), Store
         FeedEvent::Grant(grant) if grant.status != "active" => note_revocation(state, at),
         _ => {}
     }
-    Ok(())
 }
 
 fn note_revocation(state: &SharedState, at: Option<Timestamp>) {

@@ -31,7 +31,7 @@ enum FlushError {
 async fn flush_once(state: &SharedState) -> Result<usize, FlushError> {
     let Some(me) = state.enrolment.get().cloned() else { return Ok(0) };
     let records = state.store.read(|r| money::usage_batch(r, usage_batch_len_max)).await?;
-    let Some(first) = records.first().map(|r| r.seq) else {
+    let (Some(first), Some(last)) = (records.first().map(|r| r.seq), records.last().map(|r| r.seq)) else {
         state.metrics.outbox_depth.store(0, Ordering::Relaxed);
         return Ok(0);
     };
@@ -43,7 +43,16 @@ async fn flush_once(state: &SharedState) -> Result<usize, FlushError> {
     if ack.applied_through < first {
         return Err(FlushError::NoProgress(first));
     }
-    let through = ack.applied_through;
+    // Only what was sent can be deleted: central ahead of it means a second sidecar reports
+    // under this one's id (a copied data dir), and the records written since must still go.
+    if ack.applied_through > last {
+        tracing::error!(
+            applied_through = ack.applied_through,
+            last_sent = last,
+            "central has applied usage this sidecar never sent: is its data dir in use twice?"
+        );
+    }
+    let through = ack.applied_through.min(last);
     let acked = state.store.write(move |tx| money::ack_usage(tx, through)).await?;
     state.metrics.usage_batches.fetch_add(1, Ordering::Relaxed);
     state.metrics.usage_acked.fetch_add(acked as u64, Ordering::Relaxed);

@@ -101,6 +101,9 @@ pub const SIDECAR_GRANTS: TableDefinition<&str, &[u8]> = TableDefinition::new("s
 pub const SIDECAR_SERVICES: TableDefinition<&str, &[u8]> = TableDefinition::new("sidecar_services");
 /// (account, lease id) → the sidecar's lease (ceiling, holds and charges against it, monotonic deadline).
 pub const SIDECAR_LEASES: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("sidecar_leases");
+/// lease id → monotonic ms when its recall came before the lease was known here (the open's
+/// answer was still on its way): the lease is stored as recalled when it arrives.
+pub const SIDECAR_RECALLS: TableDefinition<&str, u64> = TableDefinition::new("sidecar_recalls");
 /// (expiry on the monotonic clock in ms, hold id) → (): open holds, for the sweeper.
 pub const SIDECAR_HOLD_EXPIRY: TableDefinition<(u64, &str), ()> = TableDefinition::new("sidecar_hold_expiry");
 /// hold id → a hold decided by this sidecar.

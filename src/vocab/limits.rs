@@ -164,6 +164,13 @@ pub const sync_answer_bytes_max: usize = 64 * 1024 * 1024;
 /// How often the sidecar drops revocations of tokens that have expired.
 pub const sync_prune_interval_s: u64 = 600;
 
+/// A token issued less than this many seconds ago whose grant the sidecar does not know yet
+/// waits for the feed to bring it, up to `grant_arrival_wait_ms`, looking every
+/// `grant_arrival_poll_ms`.
+pub const grant_arrival_window_s: i64 = 30;
+pub const grant_arrival_wait_ms: u64 = 1_000;
+pub const grant_arrival_poll_ms: u64 = 20;
+
 // Leases and usage (DESIGN §7).
 /// Seconds a lease lives after the call that opened or renewed it (central's default `ttl_s`).
 pub const lease_ttl_s: u64 = 300;

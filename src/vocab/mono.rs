@@ -1,6 +1,8 @@
 //! The machine's monotonic clock, for lease and hold deadlines at the sidecar (DESIGN §7): it
 //! never jumps with the wall clock, and since it counts from boot its readings stay comparable
-//! across a restart of the process. A reading is only meaningful within one boot, so stored
+//! across a restart of the process. It is `CLOCK_BOOTTIME`, which also counts time the machine
+//! spent suspended (`CLOCK_MONOTONIC` stops then, and a lease central already expired would look
+//! alive after a long suspend). A reading is only meaningful within one boot, so stored
 //! deadlines carry the boot id and are treated as past after a reboot.
 
 use std::fmt;
@@ -14,13 +16,13 @@ pub trait MonoClock: Send + Sync + fmt::Debug {
 
 pub type MonoHandle = Arc<dyn MonoClock>;
 
-/// `CLOCK_MONOTONIC` (what `std::time::Instant` reads on Linux).
+/// `CLOCK_BOOTTIME`: monotonic, including suspended time.
 #[derive(Debug, Default)]
 pub struct SystemMono;
 
 impl MonoClock for SystemMono {
     fn now_ms(&self) -> u64 {
-        let now = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+        let now = rustix::time::clock_gettime(rustix::time::ClockId::Boottime);
         let seconds = u64::try_from(now.tv_sec).unwrap_or(0);
         let millis = u64::try_from(now.tv_nsec).unwrap_or(0) / 1_000_000;
         seconds.saturating_mul(1000).saturating_add(millis)

@@ -24,11 +24,15 @@ struct World {
 
 impl World {
     async fn new(wallet: &str, scopes: &[&str]) -> World {
+        World::with_cap(wallet, scopes, "").await
+    }
+
+    async fn with_cap(wallet: &str, scopes: &[&str], cap: &str) -> World {
         let central = TestCentral::start().await;
         let (client_id, client_secret, company_session) = partner(&central, "Messages").await;
         let (_, customer_session) = central.customer("ann@x.io").await;
         central.top_up(&customer_session, wallet, "top-1").await;
-        let code = consent(&central, &client_id, "ann@x.io", scopes, "").await;
+        let code = consent(&central, &client_id, "ann@x.io", scopes, cap).await;
         let (status, issued) = exchange(&central, (&client_id, &client_secret), &code).await;
         assert_eq!(status, 200, "{issued}");
         let token = issued["access_token"].as_str().expect("access token").to_owned();
@@ -101,7 +105,8 @@ where
     }
 }
 
-/// POSTs (key `key(n)` on try n) until the answer is `status`, for at most 2 s; the last answer.
+/// POSTs (key `key(n)` on try n) until the answer is `status`, for at most 2 s; the last
+/// answer and the key it was sent with.
 async fn post_until(
     sidecar: &ChildSidecar,
     path: &str,
@@ -109,12 +114,13 @@ async fn post_until(
     key: impl Fn(u32) -> String,
     body: Value,
     status: u16,
-) -> (u16, Value) {
+) -> (u16, Value, String) {
     let deadline = Instant::now() + Duration::from_secs(2);
     for n in 0.. {
-        let answer = sidecar.post(path, token, Some(&key(n)), body.clone()).await;
-        if answer.0 == status || Instant::now() >= deadline {
-            return answer;
+        let key = key(n);
+        let (got, answer) = sidecar.post(path, token, Some(&key), body.clone()).await;
+        if got == status || Instant::now() >= deadline {
+            return (got, answer, key);
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -173,8 +179,30 @@ async fn the_billing_api_works_through_the_sidecar_and_settles_at_central_exactl
 
     // The service came through the feed after the snapshot.
     let by_service = json!({"service_id": service_id});
-    let answer = post_until(&sidecar, "/api/v1/billing/charges", token, |n| format!("s-{n}"), by_service, 201).await;
+    let answer =
+        post_until(&sidecar, "/api/v1/billing/charges", token, |n| format!("s-{n}"), by_service.clone(), 201).await;
     assert_eq!((answer.1["amount"].as_str(), answer.1["service_name"].as_str()), (Some("7.00"), Some("Campaign")));
+    // Deactivated at central: new charges of it are refused once the feed says so, while a retry
+    // of the charge already made replays its 201 (the service is read inside the idempotent work).
+    let applied = |text: &str| metric(text, "protus_sidecar_feed_events_applied_total");
+    let before = applied(&sidecar.get("/metrics", None).await.2);
+    let patched = world
+        .central
+        .patch(
+            &format!("/api/v1/company/services/{service_id}"),
+            Some(&world.company_session),
+            json!({"active": false}),
+        )
+        .await;
+    assert_eq!(patched.status, 200, "{}", patched.body);
+    assert!(
+        eventually(Duration::from_secs(2), || async { applied(&sidecar.get("/metrics", None).await.2) > before }).await,
+        "the deactivation never reached the sidecar"
+    );
+    let (status, inactive) = sidecar.post("/api/v1/billing/charges", token, Some("inactive"), by_service.clone()).await;
+    assert_eq!((status, inactive["code"].as_str()), (409, Some("conflict")), "{inactive}");
+    let replayed = sidecar.post("/api/v1/billing/charges", token, Some(&answer.2), by_service).await;
+    assert_eq!(replayed, (201, answer.1.clone()), "the first answer is replayed");
 
     let (status, refused) = sidecar
         .post("/api/v1/billing/charges", token, Some("big"), json!({"amount": "1000.00", "description": "x"}))
@@ -427,4 +455,46 @@ async fn two_sidecars_and_central_charging_one_wallet_never_take_more_than_it_ho
     world.assert_verified().await;
     assert!(a.terminate().success());
     assert!(b.terminate().success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_sidecar_answers_like_central_at_the_spending_cap_and_right_after_sign_in() {
+    // Proves 402 spending_cap_exceeded (not insufficient_funds) when the grant's cap stops a charge the wallet could pay, and that a token used the moment it is issued is answered, not refused while its grant is on its way.
+    let world = World::with_cap("100.00", &["check", "hold", "charge"], "10.00").await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sidecar = world.sidecar(dir.path(), &["--lease-chunk", "1.00"]);
+    ready(&sidecar).await;
+    let token = Some(world.token.as_str());
+    let (status, charge) = sidecar
+        .post("/api/v1/billing/charges", token, Some("cap-1"), json!({"amount": "8.00", "description": "x"}))
+        .await;
+    assert_eq!(status, 201, "{charge}");
+    let (status, refused) = sidecar
+        .post("/api/v1/billing/charges", token, Some("cap-2"), json!({"amount": "5.00", "description": "x"}))
+        .await;
+    assert_eq!((status, refused["code"].as_str()), (402, Some("spending_cap_exceeded")), "{refused}");
+    let at_central = world
+        .central
+        .call(
+            Method::POST,
+            "/api/v1/billing/charges",
+            token,
+            Some(json!({"amount": "5.00", "description": "x"})),
+            &[("idempotency-key", "cap-central")],
+        )
+        .await;
+    assert_eq!(at_central.body["code"], "spending_cap_exceeded", "central answers the same: {}", at_central.body);
+
+    // A second customer signs in while the sidecar runs and is billed at once.
+    let (_, bob) = world.central.customer("bob@x.io").await;
+    world.central.top_up(&bob, "20.00", "top-bob").await;
+    let code = consent(&world.central, &world.client.0, "bob@x.io", &["check", "hold", "charge"], "").await;
+    let (status, issued) = exchange(&world.central, (&world.client.0, &world.client.1), &code).await;
+    assert_eq!(status, 200, "{issued}");
+    let fresh = issued["access_token"].as_str().expect("access token").to_owned();
+    let (status, charged) = sidecar
+        .post("/api/v1/billing/charges", Some(&fresh), Some("bob-1"), json!({"amount": "1.00", "description": "x"}))
+        .await;
+    assert_eq!(status, 201, "a brand-new token is billed, not refused: {charged}");
+    assert!(sidecar.terminate().success());
 }

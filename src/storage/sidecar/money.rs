@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::storage::codec::{decode, encode};
 use crate::storage::schema::{
-    COUNTERS, SIDECAR_CHARGES, SIDECAR_HOLD_EXPIRY, SIDECAR_HOLDS, SIDECAR_LEASES, SIDECAR_STATE, SIDECAR_USAGE_OUTBOX,
+    COUNTERS, SIDECAR_CHARGES, SIDECAR_HOLD_EXPIRY, SIDECAR_HOLDS, SIDECAR_LEASES, SIDECAR_RECALLS, SIDECAR_STATE,
+    SIDECAR_USAGE_OUTBOX,
 };
 use crate::storage::{Reader, StoreError, Tx};
 use crate::vocab::ids::{ChargeId, HoldId};
@@ -237,24 +238,37 @@ pub fn grant_lease(
             known.deadline_ms = known.deadline_ms.max(deadline_ms);
             known
         }
-        None => LocalLease {
-            id: lease_id.to_owned(),
-            account_id: account.to_owned(),
-            ceiling,
-            charged: Amount::ZERO,
-            held: Amount::ZERO,
-            deadline_ms,
-            state: LeaseState::Open,
-            last_used_ms: 0,
-        },
+        None => {
+            // Its recall may have come by the feed before the open's answer.
+            let recalled = tx.txn.open_table(SIDECAR_RECALLS)?.remove(lease_id)?.is_some();
+            LocalLease {
+                id: lease_id.to_owned(),
+                account_id: account.to_owned(),
+                ceiling,
+                charged: Amount::ZERO,
+                held: Amount::ZERO,
+                deadline_ms,
+                state: if recalled { LeaseState::Recalled } else { LeaseState::Open },
+                last_used_ms: 0,
+            }
+        }
     };
     put_lease(tx, &lease)?;
     Ok(lease)
 }
 
-/// Central recalled a lease: stop using it. Returns it when this sidecar holds it.
-pub fn recall_lease(tx: &mut Tx<'_>, account: &str, lease_id: &str) -> Result<Option<LocalLease>, StoreError> {
-    let Some(mut lease) = get_lease(tx, account, lease_id)? else { return Ok(None) };
+/// Central recalled a lease: stop using it. Returns it when this sidecar holds it; an unknown
+/// lease is remembered (`now_ms`) in case it is this sidecar's and its open is still answering.
+pub fn recall_lease(
+    tx: &mut Tx<'_>,
+    account: &str,
+    lease_id: &str,
+    now_ms: u64,
+) -> Result<Option<LocalLease>, StoreError> {
+    let Some(mut lease) = get_lease(tx, account, lease_id)? else {
+        tx.txn.open_table(SIDECAR_RECALLS)?.insert(lease_id, now_ms)?;
+        return Ok(None);
+    };
     if lease.state == LeaseState::Open {
         lease.state = LeaseState::Recalled;
         put_lease(tx, &lease)?;
@@ -460,6 +474,32 @@ pub fn release(tx: &mut Tx<'_>, id: &HoldId, now_ms: u64) -> Result<Result<Local
         Ok((hold, lease)) => end_hold(tx, hold, lease, LocalHoldStatus::Released).map(Ok),
         Err(refusal) => Ok(Err(refusal)),
     }
+}
+
+/// Forgets recalls of unknown leases noted before `before_ms` (another sidecar's, or an open
+/// that never answered).
+pub fn prune_recalls(tx: &mut Tx<'_>, before_ms: u64) -> Result<(), StoreError> {
+    tx.txn.open_table(SIDECAR_RECALLS)?.retain(|_, noted_ms| noted_ms >= before_ms)?;
+    Ok(())
+}
+
+/// Whether the keeper has anything to write now: an open hold past its expiry or its lease's
+/// deadline, or a recall of an unknown lease older than `recall_before_ms`.
+pub fn keeping_due(reader: &Reader, now_ms: u64, recall_before_ms: u64) -> Result<bool, StoreError> {
+    if let Some((first, _)) = reader.txn.open_table(SIDECAR_HOLD_EXPIRY)?.first()?
+        && first.value().0 <= now_ms
+    {
+        return Ok(true);
+    }
+    if all_leases(reader)?.iter().any(|l| !l.held.is_zero() && now_ms >= l.deadline_ms) {
+        return Ok(true);
+    }
+    for entry in reader.txn.open_table(SIDECAR_RECALLS)?.iter()? {
+        if entry?.1.value() < recall_before_ms {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// Expires every open hold past its own expiry or its lease's deadline. Returns how many.
@@ -725,6 +765,26 @@ mod tests {
         assert!(!store.write_blocking(|tx| adopt_boot(tx, "boot-a")).expect("same boot"));
         assert!(store.write_blocking(|tx| adopt_boot(tx, "boot-b")).expect("rebooted"));
         assert_eq!(lease_of(&store).deadline_ms, 0);
+        store.close();
+    }
+
+    #[test]
+    fn a_recall_that_arrives_before_its_lease_is_not_lost() {
+        // Proves a recall of a lease this sidecar does not know yet (its open still answering) makes the lease arrive recalled, and old notes are pruned.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = store(&dir);
+        let known = store.write_blocking(|tx| recall_lease(tx, "acct_1", "lse_early", 500)).expect("write");
+        assert!(known.is_none());
+        let lease =
+            store.write_blocking(|tx| grant_lease(tx, "acct_1", "lse_early", amt("10"), DEADLINE)).expect("lease");
+        assert_eq!(lease.state, LeaseState::Recalled);
+        store.write_blocking(|tx| recall_lease(tx, "acct_1", "lse_other", 500)).expect("write");
+        assert!(store.read_blocking(|r| keeping_due(r, 600, 501)).expect("read"), "an old note is due for pruning");
+        store.write_blocking(|tx| prune_recalls(tx, 501)).expect("prune");
+        assert!(!store.read_blocking(|r| keeping_due(r, 600, 501)).expect("read"));
+        let fresh =
+            store.write_blocking(|tx| grant_lease(tx, "acct_1", "lse_other", amt("10"), DEADLINE)).expect("lease");
+        assert_eq!(fresh.state, LeaseState::Open, "a pruned note no longer applies");
         store.close();
     }
 

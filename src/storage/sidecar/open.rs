@@ -25,6 +25,7 @@ fn create_tables(txn: &WriteTransaction) -> Result<(), StoreError> {
     }
     txn.open_table(SIDECAR_LEASES)?;
     txn.open_table(SIDECAR_HOLD_EXPIRY)?;
+    txn.open_table(SIDECAR_RECALLS)?;
     txn.open_table(SIDECAR_USAGE_OUTBOX)?;
     txn.open_table(IDEMPOTENCY)?;
     for table in [SIDECAR_CHARGES, SIDECAR_TOKENS] {

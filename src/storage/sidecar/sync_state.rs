@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::token::keys::Jwk;
 use crate::storage::codec::{decode, encode};
 use crate::storage::schema::{SIDECAR_GRANTS, SIDECAR_KEYS, SIDECAR_REVOKED, SIDECAR_SERVICES, SIDECAR_STATE};
+use crate::storage::sidecar::money;
 use crate::storage::{Reader, StoreError, Tx};
 use crate::vocab::limits::token_clock_skew_s;
 use crate::wire::sync::{FeedEntry, FeedEvent, RevokedToken, Snapshot, SyncGrant, SyncService};
@@ -118,9 +119,20 @@ pub fn apply_snapshot(tx: &mut Tx<'_>, snapshot: &Snapshot, now_s: i64) -> Resul
     put_cursor(tx, snapshot.cursor)
 }
 
-/// Applies a feed page's events in order and stores `cursor`, in the caller's one commit.
-pub fn apply_page(tx: &mut Tx<'_>, entries: &[FeedEntry], cursor: u64, now_s: i64) -> Result<(), StoreError> {
+/// Applies a feed page's events in order and stores `cursor`, in the caller's one commit. A
+/// lease recall is applied to the lease in the same commit (`now_ms`: the monotonic clock), so a
+/// crash can never move the cursor past a recall that was not applied.
+pub fn apply_page(
+    tx: &mut Tx<'_>,
+    entries: &[FeedEntry],
+    cursor: u64,
+    now_s: i64,
+    now_ms: u64,
+) -> Result<(), StoreError> {
     for entry in entries {
+        if let FeedEvent::LeaseRecalled { lease_id, account_id } = &entry.event {
+            money::recall_lease(tx, account_id, lease_id, now_ms)?;
+        }
         apply_event(tx, &entry.event, now_s)?;
     }
     put_cursor(tx, cursor)
@@ -156,7 +168,7 @@ fn apply_event(tx: &mut Tx<'_>, event: &FeedEvent, now_s: i64) -> Result<(), Sto
         FeedEvent::Service(service) => {
             tx.txn.open_table(SIDECAR_SERVICES)?.insert(service.id.as_str(), encode(service).as_slice())?;
         }
-        // Acted on by the billing state (storage::sidecar::billing), not kept here.
+        // A recall is applied to its lease by `apply_page`; wallet figures live in memory.
         FeedEvent::LeaseRecalled { .. } | FeedEvent::WalletAvailable { .. } => {}
     }
     Ok(())
@@ -212,7 +224,7 @@ mod tests {
             let stored = enrolment.clone();
             store.write_blocking(move |tx| put_enrolment(tx, &stored)).expect("enrol");
             store.write_blocking(move |tx| apply_snapshot(tx, &snapshot, 100)).expect("snapshot");
-            store.write_blocking(move |tx| apply_page(tx, &page, 11, 100)).expect("page");
+            store.write_blocking(move |tx| apply_page(tx, &page, 11, 100, 0)).expect("page");
             store.close();
         }
         let store = open_sidecar(dir.path(), &StoreOptions::default()).expect("reopen");
