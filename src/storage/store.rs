@@ -102,7 +102,32 @@ impl Store {
             redb::DatabaseError::DatabaseAlreadyOpen => StoreError::AlreadyOpen(shown.clone()),
             other => StoreError::from(other),
         })?;
-        check_or_stamp_schema(&db, &shown, role, create_tables)?;
+        Store::start(db, &shown, role, options, create_tables, pre_commit)
+    }
+
+    /// Opens a database on `backend` instead of a file: redb's in-memory backend for fuzzing,
+    /// or a wrapper that fails writes and syncs on demand for fault-injection tests.
+    pub fn open_on_backend(
+        backend: impl redb::StorageBackend,
+        shown: &str,
+        role: &str,
+        options: &StoreOptions,
+        create_tables: CreateTables,
+        pre_commit: PreCommit,
+    ) -> Result<Store, StoreError> {
+        let db = Database::builder().set_cache_size(options.cache_bytes).create_with_backend(backend)?;
+        Store::start(db, shown, role, options, create_tables, pre_commit)
+    }
+
+    fn start(
+        db: Database,
+        shown: &str,
+        role: &str,
+        options: &StoreOptions,
+        create_tables: CreateTables,
+        pre_commit: PreCommit,
+    ) -> Result<Store, StoreError> {
+        check_or_stamp_schema(&db, shown, role, create_tables)?;
         let db = Arc::new(db);
         let batch = options.batch_len_max.clamp(1, write_batch_len_max);
         let (sender, handle) = writer::spawn(db.clone(), write_queue_len_max, batch, pre_commit);

@@ -20,6 +20,14 @@ pub fn open_central(data_dir: &Path, options: &StoreOptions) -> Result<Store, St
     Store::open(&data_dir.join(CENTRAL_DB_FILE), "central", options, create_tables, pre_commit)
 }
 
+/// Central's store in memory (redb's `InMemoryBackend`), with the same tables and invariant
+/// checks: for fuzzing the ledger against its model. Nothing is durable.
+pub fn open_central_in_memory(options: &StoreOptions) -> Result<Store, StoreError> {
+    let pre_commit: PreCommit = Arc::new(super::ledger::check_touched_wallets);
+    let backend = redb::backends::InMemoryBackend::new();
+    Store::open_on_backend(backend, "<memory>", "central", options, create_tables, pre_commit)
+}
+
 fn create_tables(txn: &WriteTransaction) -> Result<(), StoreError> {
     use crate::storage::schema::*;
     txn.open_table(COUNTERS)?;
