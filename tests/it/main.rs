@@ -30,3 +30,5 @@ mod sidecar_support;
 mod sidecar_billing;
 mod sync_leases;
 mod sync_usage;
+mod web_support;
+mod web_pages;
