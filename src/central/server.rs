@@ -113,8 +113,10 @@ async fn serve_on(config: CentralConfig, clock: ClockHandle, store: Store) -> an
     let app = routes
         .route("/openapi.json", get(move || async move { Json(document.as_ref().clone()) }))
         .route("/healthz", get(|| async { Json(serde_json::json!({ "status": "ok" })) }))
+        .merge(crate::central::web::site::router())
         .with_state(state.clone());
-    let app = with_listener_limits(app, RequestLog::Info);
+    let app = with_listener_limits(app, RequestLog::Info)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::central::web::site::html_not_found));
 
     let (stop, mut stopped) = watch::channel(false);
     let served = tokio::spawn(async move {

@@ -226,3 +226,19 @@ pub const demo_sessions_max: usize = 1000;
 pub const demo_list_len_max: usize = 50;
 /// How long the demo partner waits for its sidecar to learn a new grant after sign-in.
 pub const demo_grant_wait_ms: u64 = 5000;
+
+/// Days shown by the web interface's charts (spending, revenue, active accounts per day).
+pub const chart_days: i64 = 30;
+/// Charges read at most to draw one chart; older ones beyond it are left out of the picture.
+pub const chart_charges_scanned_max: usize = 20_000;
+/// Accounts of one customer read at most for the spending chart.
+pub const chart_accounts_max: usize = 200;
+/// Services stacked separately in the spending chart; the rest are drawn as one "other" band.
+pub const chart_series_max: usize = 6;
+/// Rows of one page of a list in the web interface.
+pub const web_page_len: usize = 25;
+/// Seconds a browser remembers the chosen language (one year).
+pub const lang_cookie_max_age_s: i64 = 365 * 24 * 3600;
+
+const _: () = assert!(web_page_len <= page_len_max);
+const _: () = assert!(chart_series_max >= 1 && chart_days >= 1);

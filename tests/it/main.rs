@@ -33,3 +33,5 @@ mod sync_usage;
 mod backup;
 mod demo;
 mod examples;
+mod web_support;
+mod web_pages;

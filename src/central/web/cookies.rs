@@ -20,6 +20,28 @@ pub fn session(token: &str, max_age_s: i64, https: bool) -> HeaderValue {
     HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static("protus_session=; Max-Age=0"))
 }
 
+/// `Set-Cookie` for the browser id that anonymous forms' CSRF tokens are bound to.
+pub fn browser(id: &str, https: bool) -> HeaderValue {
+    let secure = if https { "; Secure" } else { "" };
+    let text = format!("{}={id}; Path=/; HttpOnly; SameSite=Lax{secure}", crate::central::web::browser::BROWSER_COOKIE);
+    HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static("protus_browser=; Max-Age=0"))
+}
+
+/// `Set-Cookie` that ends the session in this browser.
+pub fn clear_session(https: bool) -> HeaderValue {
+    let secure = if https { "; Secure" } else { "" };
+    let text = format!("{SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax{secure}");
+    HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static("protus_session=; Max-Age=0"))
+}
+
+/// `Set-Cookie` that remembers the chosen language for a year.
+pub fn lang(code: &str, https: bool) -> HeaderValue {
+    let secure = if https { "; Secure" } else { "" };
+    let max_age = crate::vocab::limits::lang_cookie_max_age_s;
+    let text = format!("lang={code}; Path=/; Max-Age={max_age}; SameSite=Lax{secure}");
+    HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static("lang=en"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

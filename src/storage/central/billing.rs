@@ -342,6 +342,51 @@ pub fn charges_for_company(
     Ok(Page { items, next_cursor })
 }
 
+/// An account's charges, newest first (the details page of an account).
+pub fn charges_for_account(
+    reader: &Reader,
+    account: &AccountId,
+    cursor: Option<u64>,
+    limit: usize,
+) -> Result<Page<ChargeRecord>, StoreError> {
+    let charges = reader.txn.open_table(CHARGES)?;
+    page_desc(&reader.txn.open_table(CHARGES_BY_ACCOUNT)?, account.as_str(), cursor, limit, |id| {
+        load_charge(&charges, id)
+    })
+}
+
+/// Charges booked at or after `since`, newest first, at most `limit`: of one company
+/// (`by_company`) or one account. The web interface's charts read these.
+pub fn charges_since(
+    reader: &Reader,
+    owner: ChargeOwner<'_>,
+    since: Timestamp,
+    limit: usize,
+) -> Result<Vec<ChargeRecord>, StoreError> {
+    let charges = reader.txn.open_table(CHARGES)?;
+    let (index, key) = match owner {
+        ChargeOwner::Company(company) => (reader.txn.open_table(CHARGES_BY_COMPANY)?, company.as_str()),
+        ChargeOwner::Account(account) => (reader.txn.open_table(CHARGES_BY_ACCOUNT)?, account.as_str()),
+    };
+    let mut items = Vec::new();
+    for entry in index.range((key, 0)..(key, u64::MAX))?.rev() {
+        let (_, id) = entry?;
+        let charge = load_charge(&charges, id.value())?;
+        if charge.created_at < since || items.len() == limit {
+            break;
+        }
+        items.push(charge);
+    }
+    Ok(items)
+}
+
+/// Whose charges `charges_since` reads.
+#[derive(Debug, Clone, Copy)]
+pub enum ChargeOwner<'a> {
+    Company(&'a CompanyId),
+    Account(&'a AccountId),
+}
+
 fn load_charge(
     charges: &impl ReadableTable<&'static str, &'static [u8]>,
     id: &str,
