@@ -79,7 +79,7 @@ pub async fn ingest(
 
 /// The batch's shape: at most `usage_batch_len_max` records, each with a `seq` ≥ 1, strictly
 /// ascending (a sidecar bug otherwise: 422 for the whole batch).
-fn inputs(records: Vec<serde_json::Value>, currency: Currency) -> ApiResult<Vec<UsageInput>> {
+pub fn inputs(records: Vec<serde_json::Value>, currency: Currency) -> ApiResult<Vec<UsageInput>> {
     if records.len() > usage_batch_len_max {
         return Err(Problem::field("records", format!("at most {usage_batch_len_max} records per batch")));
     }
