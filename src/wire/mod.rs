@@ -7,6 +7,7 @@ pub mod people;
 pub mod company;
 pub mod money;
 pub mod oauth;
+pub mod oauth_forms;
 pub mod billing;
 pub mod sync;
 pub mod leases;

@@ -187,3 +187,18 @@ async fn the_claim_page_sets_the_password_through_a_browser_form() {
     assert!(done.body.contains("Your wallet is yours"), "{}", done.body);
     central.sign_in("customer", "eve@example.com", "from the page").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_link_without_its_token_or_form_gets_an_error_page() {
+    // Proves a truncated link or a body that is not the page's form answers 400 with an HTML error page, not the extractor's plain text.
+    let central = TestCentral::start().await;
+    let page = central.client.get(format!("{}/claim", central.base)).send().await.expect("page");
+    assert_eq!(page.status(), 400);
+    assert!(page.headers()["content-type"].to_str().expect("type").starts_with("text/html"));
+    let missing = crate::oauth_support::post_form(&format!("{}/claim", central.base), &[("password", "x")], None).await;
+    assert_eq!(missing.status, 400);
+    assert!(missing.headers["content-type"].to_str().expect("type").starts_with("text/html"), "{}", missing.body);
+    let json = central.client.post(format!("{}/claim", central.base)).json(&json!({})).send().await.expect("post");
+    assert_eq!(json.status(), 400);
+    assert!(json.headers()["content-type"].to_str().expect("type").starts_with("text/html"));
+}

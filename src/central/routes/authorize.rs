@@ -192,7 +192,7 @@ fn read_form(body: &str) -> Option<ConsentForm> {
 
 /// Answer the consent page: sign in if needed, then allow (a code) or deny (`access_denied`).
 #[utoipa::path(post, path = "/oauth/authorize", tag = "oauth",
-    request_body(content = String, content_type = "application/x-www-form-urlencoded",
+    request_body(content = crate::wire::oauth_forms::ConsentForm, content_type = "application/x-www-form-urlencoded",
         description = "request_id, csrf_token, email and password (when not signed in), granted_scope (one per checked scope), spending_cap (blank = none), decision (allow|deny)"),
     responses((status = 302, description = "back to the company with code, state and iss (or error=access_denied)"),
         (status = 200, description = "the page again, with the error and what was typed", content_type = "text/html"),

@@ -1,6 +1,7 @@
 //! `GET` and `POST /claim`: the page a claim link opens, where the person sets a password.
 
 use askama::Template;
+use axum::extract::rejection::{FormRejection, QueryRejection};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -10,7 +11,7 @@ use crate::central::state::SharedState;
 use crate::central::web::csrf;
 use crate::central::web::html::page;
 use crate::central::web::i18n::{Lang, Text};
-use crate::central::web::pages::ClaimPage;
+use crate::central::web::pages::{ClaimPage, ErrorPage};
 use crate::domain::passwords;
 use crate::storage::central::claims;
 use crate::vocab::names::Password;
@@ -24,11 +25,23 @@ pub struct ClaimQuery {
     pub token: String,
 }
 
+/// A link or form that is not one of ours (no token, a body that is no form): an error page, as
+/// a browser shows it, rather than the extractor's plain-text rejection.
+fn bad_link(lang: Lang) -> Response {
+    page(StatusCode::BAD_REQUEST, ErrorPage::new(lang, Text::BadForm).render())
+}
+
 /// The claim page of a mailed link.
 #[utoipa::path(get, path = "/claim", tag = "customers", params(ClaimQuery),
-    responses((status = 200, description = "the set-a-password page", content_type = "text/html")))]
-pub async fn show(State(state): State<SharedState>, headers: HeaderMap, Query(query): Query<ClaimQuery>) -> Response {
+    responses((status = 200, description = "the set-a-password page", content_type = "text/html"),
+        (status = 400, description = "no token in the link: an error page", content_type = "text/html")))]
+pub async fn show(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    query: Result<Query<ClaimQuery>, QueryRejection>,
+) -> Response {
     let lang = Lang::from_headers(&headers);
+    let Ok(Query(query)) = query else { return bad_link(lang) };
     let csrf_token = csrf::token(&state.csrf_key, CLAIM, &query.token, None);
     page(StatusCode::OK, ClaimPage::new(lang, query.token, csrf_token, String::new(), false).render())
 }
@@ -43,13 +56,15 @@ pub struct ClaimForm {
 /// Sets the password and claims the wallet.
 #[utoipa::path(post, path = "/claim", tag = "customers",
     request_body(content = ClaimForm, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 200, description = "claimed, or the page again with the error", content_type = "text/html")))]
+    responses((status = 200, description = "claimed, or the page again with the error", content_type = "text/html"),
+        (status = 400, description = "not the page's form: an error page", content_type = "text/html")))]
 pub async fn submit(
     State(state): State<SharedState>,
     headers: HeaderMap,
-    axum::Form(form): axum::Form<ClaimForm>,
+    form: Result<axum::Form<ClaimForm>, FormRejection>,
 ) -> Response {
     let lang = Lang::from_headers(&headers);
+    let Ok(axum::Form(form)) = form else { return bad_link(lang) };
     let again = |error: String| {
         let csrf_token = csrf::token(&state.csrf_key, CLAIM, &form.token, None);
         page(StatusCode::OK, ClaimPage::new(lang, form.token.clone(), csrf_token, error, false).render())

@@ -17,6 +17,7 @@ use crate::storage::central::oauth;
 use crate::storage::central::oauth_records::GrantStatus;
 use crate::vocab::time::Timestamp;
 use crate::wire::oauth::Introspection;
+use crate::wire::oauth_forms::TokenHintForm;
 
 fn server_error(error: impl std::fmt::Display) -> OAuthError {
     tracing::error!(error = %error, "storage failure at an OAuth endpoint");
@@ -26,7 +27,7 @@ fn server_error(error: impl std::fmt::Display) -> OAuthError {
 /// Revoke an access or refresh token of the calling company. Always 200, as RFC 7009 says, so
 /// a caller learns nothing about tokens that are not theirs.
 #[utoipa::path(post, path = "/oauth/revoke", tag = "oauth",
-    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "token[&token_type_hint]"),
+    request_body(content = TokenHintForm, content_type = "application/x-www-form-urlencoded", description = "token[&token_type_hint]"),
     responses((status = 200, description = "revoked, or nothing to revoke"), (status = 400, body = OAuthError), (status = 401, body = OAuthError)))]
 pub async fn revoke(
     State(state): State<SharedState>,
@@ -69,7 +70,7 @@ pub async fn revoke(
 
 /// Is this token active, and what may it do? Only the calling company's tokens are ever active.
 #[utoipa::path(post, path = "/oauth/introspect", tag = "oauth",
-    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "token[&token_type_hint]"),
+    request_body(content = TokenHintForm, content_type = "application/x-www-form-urlencoded", description = "token[&token_type_hint]"),
     responses((status = 200, body = Introspection), (status = 400, body = OAuthError), (status = 401, body = OAuthError)))]
 pub async fn introspect(
     State(state): State<SharedState>,

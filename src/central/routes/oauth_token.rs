@@ -17,6 +17,7 @@ use crate::storage::central::records::CompanyRecord;
 use crate::vocab::limits::refresh_token_ttl_s;
 use crate::vocab::secret::Secret;
 use crate::wire::oauth::TokenResponse;
+use crate::wire::oauth_forms::TokenForm;
 use crate::wire::secret_text::SecretText;
 
 pub fn client_error(error: ClientAuthError) -> OAuthError {
@@ -57,7 +58,7 @@ fn refusal(error: GrantRefusal) -> OAuthError {
 /// Exchange a code or a refresh token for tokens. Form-encoded; client authentication by HTTP
 /// Basic or `client_id` + `client_secret` in the body.
 #[utoipa::path(post, path = "/oauth/token", tag = "oauth",
-    request_body(content = String, content_type = "application/x-www-form-urlencoded",
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded",
         description = "grant_type=authorization_code&code&redirect_uri&code_verifier, or grant_type=refresh_token&refresh_token[&scope]"),
     responses((status = 200, body = TokenResponse), (status = 400, body = OAuthError), (status = 401, body = OAuthError),
         (status = 429, body = OAuthError)))]
