@@ -36,7 +36,7 @@ after(async () => {
 });
 
 test("public pages: home in both languages, sign-in, the 404 page", async () => {
-  // Proves the public pages render, switch language with a remembered cookie, and pass the accessibility check.
+  // Proves the public pages render, switch language with a remembered cookie, and pass the accessibility check — the claim page of a dead link and the OAuth error page too.
   const context = await newContext(browser);
   const page = await context.newPage();
   await page.goto(`${central.base}/`);
@@ -55,6 +55,20 @@ test("public pages: home in both languages, sign-in, the 404 page", async () => 
   assert.equal(missing.status(), 404);
   await page.getByRole("heading", { level: 1, name: "Page not found" }).waitFor();
   await visit(page, "public-404");
+  const claim = await page.goto(`${central.base}/claim?token=not-a-link-that-was-ever-sent`);
+  assert.ok(claim.status() < 500, `the claim page answered ${claim.status()}`);
+  await visit(page, "public-claim-dead-link");
+  const unknownClient = new URL(`${central.base}/oauth/authorize`);
+  for (const [name, value] of Object.entries({
+    response_type: "code", client_id: "co_aaaaaaaaaaaaaaaaaaaaaaaaaa", redirect_uri: "http://127.0.0.1:9/cb",
+    scope: "check", state: "s", code_challenge: "x".repeat(43), code_challenge_method: "S256",
+  })) {
+    unknownClient.searchParams.set(name, value);
+  }
+  const oauthError = await page.goto(unknownClient.toString());
+  assert.ok(oauthError.status() >= 400 && oauthError.status() < 500, `the OAuth error page answered ${oauthError.status()}`);
+  assert.equal(new URL(page.url()).origin, new URL(central.base).origin, "an unknown client is an error page, never a redirect");
+  await visit(page, "public-oauth-error");
   const phone = await (await newContext(browser, { phone: true, lang: "ru" })).newPage();
   await phone.goto(`${central.base}/`);
   await visit(phone, "public-home-phone-ru");

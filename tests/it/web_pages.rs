@@ -342,6 +342,14 @@ async fn company_pages_empty_and_with_data_in_both_languages() {
         )
         .await;
     edited.assert_contains("1\u{a0}234,50\u{a0}₽");
+    // The secrets page in Russian: the rotated secret is shown once there too.
+    let rotated_ru = ru.submit("/company/secrets", "/company/secrets", &[("kind", "webhook_secret")]).await;
+    let webhook_secret =
+        rotated_ru.body.split("id=\"new-secret\">").nth(1).expect("new secret").split('<').next().expect("text");
+    assert!(webhook_secret.starts_with("whsec_"), "{webhook_secret}");
+    assert!(rotated_ru.body.contains("lang=\"ru\""), "rendered in Russian");
+    let again_ru = ru.get("/company/secrets").await;
+    assert!(again_ru.body.contains("lang=\"ru\"") && !again_ru.body.contains(webhook_secret), "shown once");
     let off =
         en.submit("/company/services", &format!("/company/services/{service}/active"), &[("active", "false")]).await;
     off.assert_contains("inactive");
