@@ -395,3 +395,34 @@ async fn company_pages_empty_and_with_data_in_both_languages() {
     let wrong_kind = partner.get("/wallet").await;
     assert_eq!(wrong_kind.location(), "/company", "a company session is sent to its own pages");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_statement_pages_through_older_operations_and_back() {
+    // Proves the statement shows 25 operations per page, newest first, with an "Older" link to the rest and a "Newest" link back.
+    let central = TestCentral::start().await;
+    let mut en = Browser::new(&central, "en");
+    en.register_person("paging@example.com").await;
+    for n in 1..=27 {
+        en.top_up(&format!("{n}"), &format!("page-{n}")).await;
+    }
+    let first = en.get("/statement").await;
+    first.assert_contains("+RUB 27.00");
+    first.assert_contains("+RUB 3.00");
+    assert!(!first.body.contains("+RUB 2.00") && !first.body.contains("+RUB 1.00"), "the oldest are on page 2");
+    let older = first
+        .body
+        .split("href=\"/statement?cursor=")
+        .nth(1)
+        .expect("an Older link")
+        .split('"')
+        .next()
+        .expect("cursor")
+        .to_owned();
+    let second = en.get(&format!("/statement?cursor={older}")).await;
+    second.assert_contains("+RUB 2.00");
+    second.assert_contains("+RUB 1.00");
+    assert!(!second.body.contains("+RUB 3.00"), "no operation is shown twice");
+    second.assert_contains("<a href=\"/statement\">Newest</a>");
+    assert!(!first.body.contains(">Newest</a>"), "the first page has no link to itself");
+    assert!(!second.body.contains("href=\"/statement?cursor="), "page 2 is the last");
+}
