@@ -144,7 +144,12 @@ test("a person registers, tops up, consents with one scope unchecked, is charged
   await page.fill("#f-amount", "1000.50");
   await page.click("form[action='/wallet/top-ups'] button[type=submit]");
   await page.waitForURL(/top_up=top_/);
-  for (let i = 0; i < 50 && (await page.locator("#available").textContent()) !== "RUB 1,000.50"; i++) {
+  // The page reads the top-up and the wallet one after the other; the callback's commit can land
+  // between the two reads, so wait until the page shows both the credit and the completed status.
+  const settled = async () =>
+    (await page.locator("#available").textContent()) === "RUB 1,000.50" &&
+    /completed/.test(await page.locator("#top-up-status").textContent());
+  for (let i = 0; i < 50 && !(await settled()); i++) {
     await new Promise((r) => setTimeout(r, 100));
     await page.reload();
   }
