@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use axum::Json;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use crate::central::error::{ApiResult, OrInternal};
@@ -13,6 +13,7 @@ use crate::central::state::{AppState, SharedState};
 use crate::domain::idempotency::fingerprint;
 use crate::http::billing_input::idempotency_key;
 use crate::http::problem::Problem;
+use crate::http::replay::replayed;
 use crate::storage::central::records::IdempotencyRecord;
 use crate::storage::idempotency::{Recall, recall_in_tx, remember};
 use crate::storage::{StoreError, Tx};
@@ -120,7 +121,7 @@ fn answer<X>(outcome: Outcome<X>) -> ApiResult<(Response, Option<X>)> {
             "idempotency_key_reused",
             "this Idempotency-Key was already used for a different request",
         )),
-        Outcome::Replay(record) => Ok((replay(&record), None)),
+        Outcome::Replay(record) => Ok((replayed(record.status, &record.body), None)),
         Outcome::Wait => Err(Problem::internal()),
     }
 }
@@ -171,16 +172,4 @@ where
         .await
         .or_internal()?;
     Ok(outcome)
-}
-
-/// A stored answer, replayed with `Idempotent-Replayed: true`.
-pub fn replay(record: &IdempotencyRecord) -> Response {
-    let status = StatusCode::from_u16(record.status).unwrap_or(StatusCode::OK);
-    let mut response = (status, Json(&record.body)).into_response();
-    let headers = response.headers_mut();
-    headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
-    if status.is_client_error() {
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
-    }
-    response
 }

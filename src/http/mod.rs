@@ -12,3 +12,4 @@ pub mod rate_limit;
 pub mod oauth_error;
 pub mod form;
 pub mod billing_input;
+pub mod replay;

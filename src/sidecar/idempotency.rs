@@ -5,12 +5,13 @@
 //! always written in the commit that does the work.
 
 use axum::Json;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use crate::domain::idempotency::fingerprint;
 use crate::http::billing_input::idempotency_key;
 use crate::http::problem::Problem;
+use crate::http::replay::replayed;
 use crate::sidecar::leases::{self, AcquireError};
 use crate::sidecar::metrics::MoneyOutcome;
 use crate::sidecar::state::{SharedState, SidecarState};
@@ -131,7 +132,7 @@ where
                 state.metrics.money(MoneyOutcome::Refused);
                 return Ok(problem.into_response());
             }
-            Outcome::Replay(record) => return Ok(replay(&record)),
+            Outcome::Replay(record) => return Ok(replayed(record.status, &record.body)),
             Outcome::Mismatch => {
                 return Err(Problem::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
@@ -179,15 +180,4 @@ async fn refuse_for_good(
     };
     state.store.write(move |tx| remember(tx, &scope, keyed.key(), &record)).await.map_err(|_| Problem::internal())?;
     Ok(problem.into_response())
-}
-
-fn replay(record: &IdempotencyRecord) -> Response {
-    let status = StatusCode::from_u16(record.status).unwrap_or(StatusCode::OK);
-    let mut response = (status, Json(&record.body)).into_response();
-    let headers = response.headers_mut();
-    headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
-    if status.is_client_error() {
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
-    }
-    response
 }

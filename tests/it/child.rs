@@ -84,3 +84,24 @@ pub fn verify(data_dir: &Path) -> (i32, String) {
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     (output.status.code().unwrap_or(-1), format!("{stdout}{stderr}"))
 }
+
+/// Every JSON log line a child writes to `stderr`, kept as it comes, and the first line whose
+/// message is `ready` (sent once).
+pub fn follow_logs(
+    stderr: std::process::ChildStderr,
+    ready: &'static str,
+) -> (std::sync::Arc<std::sync::Mutex<Vec<serde_json::Value>>>, std::sync::mpsc::Receiver<serde_json::Value>) {
+    let logs = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (sender, receiver) = std::sync::mpsc::channel();
+    let kept = logs.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
+            if event["message"] == ready {
+                let _ = sender.send(event.clone());
+            }
+            kept.lock().expect("log lock").push(event);
+        }
+    });
+    (logs, receiver)
+}

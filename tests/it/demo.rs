@@ -2,7 +2,6 @@
 //! through the consent form, billed actions, insufficient funds, revoked access, charges not
 //! allowed (the original 426), then SIGINT and a clean exit; a second run reuses the data.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -10,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::child::PROTUS;
+use crate::child::{PROTUS, follow_logs};
 use crate::oauth_support::hidden;
 
 struct Demo {
@@ -31,20 +30,8 @@ impl Demo {
             .stderr(Stdio::piped())
             .spawn()
             .expect("protus binary starts");
-        let stderr = child.stderr.take().expect("stderr is piped");
-        let logs = Arc::new(Mutex::new(Vec::new()));
-        let (sender, receiver) = std::sync::mpsc::channel();
-        let kept = logs.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let Ok(event) = serde_json::from_str::<Value>(&line) else { continue };
-                if event["message"] == "demo ready" {
-                    let _ = sender.send(event.clone());
-                }
-                kept.lock().expect("log lock").push(event);
-            }
-        });
-        let ready = receiver.recv_timeout(Duration::from_secs(60)).expect("the demo is ready within 60 s");
+        let (logs, ready) = follow_logs(child.stderr.take().expect("stderr is piped"), "demo ready");
+        let ready = ready.recv_timeout(Duration::from_secs(60)).expect("the demo is ready within 60 s");
         let field = |name: &str| ready[name].as_str().expect("an address").to_owned();
         Demo { child, central: field("central"), partner: field("partner"), logs }
     }

@@ -1,7 +1,6 @@
 //! A `protus sidecar` child process for integration tests, with helpers to call it and read
 //! its metrics.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -9,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::child::PROTUS;
+use crate::child::{PROTUS, follow_logs};
 
 /// A `protus sidecar` child process, with every log line it wrote.
 pub struct ChildSidecar {
@@ -34,20 +33,9 @@ impl ChildSidecar {
             .stderr(Stdio::piped())
             .spawn()
             .expect("protus binary starts");
-        let stderr = child.stderr.take().expect("stderr is piped");
-        let logs = Arc::new(Mutex::new(Vec::new()));
-        let (sender, receiver) = std::sync::mpsc::channel();
-        let kept = logs.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let Ok(event) = serde_json::from_str::<Value>(&line) else { continue };
-                if event["message"] == "sidecar listening" {
-                    let _ = sender.send(event["address"].as_str().unwrap_or_default().to_owned());
-                }
-                kept.lock().expect("log lock").push(event);
-            }
-        });
-        let address = receiver.recv_timeout(Duration::from_secs(30)).expect("sidecar logs its address within 30 s");
+        let (logs, listening) = follow_logs(child.stderr.take().expect("stderr is piped"), "sidecar listening");
+        let listening = listening.recv_timeout(Duration::from_secs(30)).expect("sidecar logs its address within 30 s");
+        let address = listening["address"].as_str().unwrap_or_default();
         ChildSidecar { child, base: format!("http://{address}"), logs }
     }
 
