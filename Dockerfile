@@ -38,7 +38,7 @@ RUN apt-get update \
 
 COPY --from=builder /usr/local/bin/protus /usr/local/bin/protus
 
-USER protus
+USER 10001:10001
 WORKDIR /data
 
 # 8080: central (HTTP API, web UI, sync endpoint); 7070: sidecar. Behind a proxy or on another

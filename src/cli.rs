@@ -1,5 +1,5 @@
 //! Command line: `protus central [run flags]`, `protus central verify|rotate-key|backup`,
-//! `protus sidecar [flags]` and `protus demo [flags]`.
+//! `protus sidecar [flags]`, `protus demo [flags]` and `protus demo partner [flags]`.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -40,7 +40,46 @@ pub enum Role {
     /// Run a sidecar next to a partner service: local token checks, synced with central.
     Sidecar(SidecarArgs),
     /// Run central, a sidecar and a demo partner app on localhost with seeded data.
-    Demo(DemoArgs),
+    Demo(DemoCli),
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct DemoCli {
+    #[command(subcommand)]
+    pub command: Option<DemoCommand>,
+    #[command(flatten)]
+    pub run: DemoArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DemoCommand {
+    /// Run only the demo partner app, against a central and a sidecar running as their own
+    /// processes (deploy/docker-compose.yml); it seeds central on its first run and writes the
+    /// sidecar's credentials to <data-dir>/sidecar.env.
+    Partner(DemoPartnerArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoPartnerArgs {
+    /// Central's base URL as this process reaches it (browsers are sent to central's issuer URL).
+    #[arg(long, env = "PROTUS_CENTRAL")]
+    pub central: String,
+    /// The sidecar's base URL.
+    #[arg(long, env = "PROTUS_SIDECAR", default_value = "http://127.0.0.1:7070")]
+    pub sidecar: String,
+    /// Address to listen on.
+    #[arg(long, env = "PROTUS_LISTEN", default_value = "127.0.0.1:8000")]
+    pub listen: SocketAddr,
+    /// The partner's URL as browsers reach it; default http://<listen address>.
+    #[arg(long, env = "PROTUS_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// The partner's URL as central reaches it, for webhooks; default the public URL.
+    #[arg(long, env = "PROTUS_INTERNAL_URL")]
+    pub internal_url: Option<String>,
+    /// Where it keeps what it seeded (demo.json) and the sidecar's credentials (sidecar.env).
+    #[arg(long, env = "PROTUS_DEMO_DATA_DIR", default_value = "./protus-demo-partner-data")]
+    pub data_dir: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -177,7 +216,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Role::Central(CentralCli { command: None, run }) => run_central(run).await,
         Role::Sidecar(args) => run_sidecar(args).await,
-        Role::Demo(args) => {
+        Role::Demo(DemoCli { command: Some(DemoCommand::Partner(args)), .. }) => {
+            let settings = crate::demo::standalone::StandaloneSettings {
+                central: args.central,
+                sidecar: args.sidecar,
+                listen: args.listen,
+                public_url: args.public_url,
+                internal_url: args.internal_url,
+                data_dir: args.data_dir,
+            };
+            crate::demo::standalone::run(settings).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Role::Demo(DemoCli { command: None, run: args }) => {
             let settings = crate::demo::run::DemoSettings {
                 data_dir: args.data_dir,
                 reset: args.reset,

@@ -14,6 +14,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use protus::domain::pkce::s256;
 use protus::domain::webhook_signature::{self, SignedHeaders};
+use protus::http::limits::with_listener_limits;
+use protus::http::trace::RequestLog;
 use protus::vocab::limits::{demo_grant_wait_ms, demo_list_len_max, demo_pending_logins_max, demo_sessions_max};
 use protus::vocab::rng::random_bytes;
 use protus::vocab::secret::Secret;
@@ -22,6 +24,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::demo::pages::{self, Dashboard};
+use crate::demo::seed::Seeded;
 
 const SESSION_COOKIE: &str = "messages_session";
 const LOGIN_COOKIE: &str = "messages_login";
@@ -31,8 +34,11 @@ const LOGIN_COOKIE: &str = "messages_login";
 pub struct PartnerSettings {
     /// The partner's own base URL (its redirect URI is `<base>/callback`).
     pub base: String,
-    /// Central's public URL: the browser goes there to sign in, and the code is exchanged there.
+    /// Central's public URL: the browser goes there to sign in, and it is the `iss` answered.
     pub central: String,
+    /// Where this app reaches central's API (the code exchange): the public URL, or an internal
+    /// address when central and the partner share a private network.
+    pub central_api: String,
     /// The sidecar's base URL: every permission check and charge goes there.
     pub sidecar: String,
     pub client_id: String,
@@ -40,6 +46,32 @@ pub struct PartnerSettings {
     pub webhook_secret: Secret,
     pub add_customer_service: String,
     pub launch_campaign_service: String,
+}
+
+/// Where the partner and its peers are reached (see `PartnerSettings`).
+#[derive(Debug, Clone)]
+pub struct PartnerUrls {
+    pub base: String,
+    pub central: String,
+    pub central_api: String,
+    pub sidecar: String,
+}
+
+impl PartnerSettings {
+    /// The settings of the partner the seeding made, at these addresses.
+    pub fn new(seeded: &Seeded, urls: PartnerUrls) -> Self {
+        PartnerSettings {
+            base: urls.base,
+            central: urls.central,
+            central_api: urls.central_api,
+            sidecar: urls.sidecar,
+            client_id: seeded.client_id.clone(),
+            client_secret: Secret::new(seeded.client_secret.clone()),
+            webhook_secret: Secret::new(seeded.webhook_secret.clone()),
+            add_customer_service: seeded.add_customer_service.clone(),
+            launch_campaign_service: seeded.launch_campaign_service.clone(),
+        }
+    }
 }
 
 /// A browser signed in with PROTUS.
@@ -93,6 +125,19 @@ pub struct Partner {
 }
 
 type Shared = Arc<Partner>;
+
+/// Serves the partner on `listener` until `stop` turns true.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    settings: PartnerSettings,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    axum::serve(listener, with_listener_limits(router(settings), RequestLog::Info))
+        .with_graceful_shutdown(async move {
+            let _ = stop.wait_for(|s| *s).await;
+        })
+        .await
+}
 
 pub fn router(settings: PartnerSettings) -> Router {
     let partner = Arc::new(Partner {
@@ -254,7 +299,7 @@ async fn callback(State(partner): State<Shared>, headers: HeaderMap, Query(query
     let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
     let exchanged = partner
         .http
-        .post(format!("{}/oauth/token", settings.central))
+        .post(format!("{}/oauth/token", settings.central_api))
         .basic_auth(&settings.client_id, Some(settings.client_secret.expose()))
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
         .body(body)

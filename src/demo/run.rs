@@ -9,8 +9,6 @@ use std::time::Duration;
 use anyhow::Context;
 use protus::central::config::CentralConfig;
 use protus::central::server as central_server;
-use protus::http::limits::with_listener_limits;
-use protus::http::trace::RequestLog;
 use protus::sidecar::config::SidecarConfig;
 use protus::sidecar::server as sidecar_server;
 use protus::vocab::limits::{access_token_ttl_s_default, key_prepublish_s_default, webhook_timeout_s};
@@ -19,7 +17,7 @@ use protus::vocab::secret::Secret;
 use protus::vocab::time::SystemClock;
 use tokio::sync::watch;
 
-use crate::demo::partner::{self, PartnerSettings};
+use crate::demo::partner::{self, PartnerSettings, PartnerUrls};
 use crate::demo::seed::{self, ADD_CUSTOMER, COMPANY_EMAIL, CUSTOMERS, DEMO_PASSWORD, LAUNCH_CAMPAIGN};
 
 /// What `protus demo` is told on its command line.
@@ -58,7 +56,9 @@ pub async fn run(settings: DemoSettings) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("binding {}", settings.partner_listen))?;
     let partner_base = format!("http://{}", partner_listener.local_addr()?);
-    seed::point_at_partner(&central_url, &partner_base).await.context("registering the partner's URLs")?;
+    seed::point_at_partner(&central_url, &partner_base, &partner_base)
+        .await
+        .context("registering the partner's URLs")?;
 
     forget_sidecar_of_another_central(dir, &central_url)?;
     let sidecar_config = SidecarConfig {
@@ -74,24 +74,17 @@ pub async fn run(settings: DemoSettings) -> anyhow::Result<()> {
     let sidecar_url = format!("http://{}", sidecar.addr);
     wait_ready(&sidecar_url).await?;
 
-    let app = partner::router(PartnerSettings {
-        base: partner_base.clone(),
-        central: central_url.clone(),
-        sidecar: sidecar_url.clone(),
-        client_id: seeded.client_id.clone(),
-        client_secret: Secret::new(seeded.client_secret.clone()),
-        webhook_secret: Secret::new(seeded.webhook_secret.clone()),
-        add_customer_service: seeded.add_customer_service.clone(),
-        launch_campaign_service: seeded.launch_campaign_service.clone(),
-    });
-    let (stop, mut stopped) = watch::channel(false);
-    let served = tokio::spawn(async move {
-        axum::serve(partner_listener, with_listener_limits(app, RequestLog::Info))
-            .with_graceful_shutdown(async move {
-                let _ = stopped.wait_for(|s| *s).await;
-            })
-            .await
-    });
+    let partner_settings = PartnerSettings::new(
+        &seeded,
+        PartnerUrls {
+            base: partner_base.clone(),
+            central: central_url.clone(),
+            central_api: central_url.clone(),
+            sidecar: sidecar_url.clone(),
+        },
+    );
+    let (stop, stopped) = watch::channel(false);
+    let served = tokio::spawn(partner::serve(partner_listener, partner_settings, stopped));
     println!("{}", walkthrough(&central_url, &sidecar_url, &partner_base, dir));
     tracing::info!(central = %central_url, sidecar = %sidecar_url, partner = %partner_base, "demo ready");
 
@@ -120,7 +113,7 @@ fn central_config(settings: &DemoSettings) -> CentralConfig {
     }
 }
 
-fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+pub(crate) fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
     use std::os::unix::fs::DirBuilderExt;
     if !dir.exists() {
         std::fs::DirBuilder::new()

@@ -134,13 +134,14 @@ async fn wait_top_up(api: &Api, session: &str, id: &str) -> anyhow::Result<()> {
     anyhow::bail!("the demo top-up {id} stayed pending")
 }
 
-/// Points the company's redirect URI and webhook URL at the partner app where it listens now.
-pub async fn point_at_partner(base: &str, partner_base: &str) -> anyhow::Result<()> {
+/// Points the company's redirect URI (`partner_base`, as browsers reach the partner) and webhook
+/// URL (`webhook_base`, as central reaches it) at the partner app where it listens now.
+pub async fn point_at_partner(base: &str, partner_base: &str, webhook_base: &str) -> anyhow::Result<()> {
     let api = Api { http: reqwest::Client::new(), base: base.to_owned() };
     let token = api.sign_in("company", COMPANY_EMAIL).await?;
     let body = json!({
         "redirect_uris": [format!("{partner_base}/callback")],
-        "webhook_url": format!("{partner_base}/webhooks"),
+        "webhook_url": format!("{webhook_base}/webhooks"),
     });
     let response = api.http.patch(format!("{base}/api/v1/company")).bearer_auth(&token).json(&body).send().await?;
     answer(response, "/api/v1/company").await?;

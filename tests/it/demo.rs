@@ -7,9 +7,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::child::{PROTUS, follow_logs};
+use crate::demo_support::{Browser, revoke_all_grants};
 use crate::oauth_support::hidden;
 
 struct Demo {
@@ -71,121 +72,6 @@ impl Drop for Demo {
     }
 }
 
-/// One browser: no automatic redirects, and the partner's cookies kept by hand.
-struct Browser {
-    http: reqwest::Client,
-    cookies: Vec<(String, String)>,
-}
-
-struct Page {
-    status: u16,
-    location: String,
-    body: String,
-}
-
-impl Browser {
-    fn new() -> Browser {
-        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-        Browser { http, cookies: Vec::new() }
-    }
-
-    async fn send(&mut self, request: reqwest::RequestBuilder) -> Page {
-        let cookie: Vec<String> = self.cookies.iter().map(|(n, v)| format!("{n}={v}")).collect();
-        let response = request.header("cookie", cookie.join("; ")).send().await.expect("the page answers");
-        for set in response.headers().get_all("set-cookie") {
-            let text = set.to_str().expect("ascii cookie");
-            let (name, value) = text.split(';').next().and_then(|p| p.split_once('=')).expect("name=value");
-            self.cookies.retain(|(n, _)| n != name);
-            if !value.is_empty() {
-                self.cookies.push((name.to_owned(), value.to_owned()));
-            }
-        }
-        let status = response.status().as_u16();
-        let location = response.headers().get("location").map(|v| v.to_str().expect("ascii").to_owned());
-        Page { status, location: location.unwrap_or_default(), body: response.text().await.expect("body") }
-    }
-
-    async fn get(&mut self, url: &str) -> Page {
-        let request = self.http.get(url).header("accept-language", "en");
-        self.send(request).await
-    }
-
-    async fn post(&mut self, url: &str, fields: &[(&str, &str)]) -> Page {
-        let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(fields.iter().copied()).finish();
-        let request = self.http.post(url).header("content-type", "application/x-www-form-urlencoded").body(body);
-        self.send(request).await
-    }
-
-    /// "Sign in with PROTUS" at the partner, the consent form posted as a browser posts it,
-    /// and the redirect back; answers the partner's page after sign-in.
-    async fn sign_in(&mut self, demo: &Demo, email: &str, scopes: &[&str]) -> Page {
-        let start = self.get(&format!("{}/login", demo.partner)).await;
-        assert_eq!(start.status, 303, "{}", start.body);
-        assert!(start.location.starts_with(&format!("{}/oauth/authorize?", demo.central)), "{}", start.location);
-        assert!(start.location.contains("code_challenge_method=S256"), "{}", start.location);
-        let consent = self.get(&start.location).await;
-        assert_eq!(consent.status, 200, "{}", consent.body);
-        let (request_id, csrf) = (hidden(&consent.body, "request_id"), hidden(&consent.body, "csrf_token"));
-        let mut fields = vec![
-            ("request_id", request_id.as_str()),
-            ("csrf_token", csrf.as_str()),
-            ("email", email),
-            ("password", "demo-password"),
-        ];
-        fields.extend(scopes.iter().map(|s| ("granted_scope", *s)));
-        fields.extend([("spending_cap", ""), ("decision", "allow")]);
-        let allowed = self.post(&format!("{}/oauth/authorize", demo.central), &fields).await;
-        assert_eq!(allowed.status, 302, "{}", allowed.body);
-        assert!(allowed.location.starts_with(&format!("{}/callback?", demo.partner)), "{}", allowed.location);
-        let back = self.get(&allowed.location).await;
-        assert_eq!((back.status, back.location.as_str()), (303, "/"), "{}", back.body);
-        self.get(&format!("{}/", demo.partner)).await
-    }
-
-    /// Submits one of the partner's billed forms with the key the page carries.
-    async fn act(&mut self, demo: &Demo, path: &str, field: (&str, &str)) -> Page {
-        let page = self.get(&format!("{}/", demo.partner)).await;
-        let key = hidden(&page.body, "key");
-        self.post(&format!("{}{path}", demo.partner), &[("key", key.as_str()), field]).await
-    }
-}
-
-async fn revoke_all_grants(central: &str, email: &str) {
-    let http = reqwest::Client::new();
-    let body = json!({"kind": "customer", "email": email, "password": "demo-password"});
-    let session: Value = http
-        .post(format!("{central}/api/v1/sessions"))
-        .json(&body)
-        .send()
-        .await
-        .expect("sign in")
-        .json()
-        .await
-        .expect("json");
-    let token = session["token"].as_str().expect("token");
-    let grants: Value = http
-        .get(format!("{central}/api/v1/me/grants"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("grants")
-        .json()
-        .await
-        .expect("json");
-    for grant in grants["items"].as_array().expect("items") {
-        if grant["status"] == "active" {
-            let id = grant["id"].as_str().expect("id");
-            let revoked = http
-                .delete(format!("{central}/api/v1/me/grants/{id}"))
-                .bearer_auth(token)
-                .send()
-                .await
-                .expect("revoke");
-            assert!(revoked.status().is_success(), "{}", revoked.status());
-        }
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_signs_in_bills_refuses_and_stops_cleanly_on_sigint() {
     // Proves `protus demo` serves the whole flow — PKCE sign-in, billed actions through the sidecar, 402, 401 after revocation, 426 without `charge` — and exits 0 on SIGINT.
@@ -194,12 +80,12 @@ async fn the_demo_signs_in_bills_refuses_and_stops_cleanly_on_sigint() {
     let demo = Demo::start(&data_dir);
 
     let mut ann = Browser::new();
-    let home = ann.sign_in(&demo, "ann@example.com", &["check", "hold", "charge"]).await;
+    let home = ann.sign_in(&demo.central, &demo.partner, "ann@example.com", &["check", "hold", "charge"]).await;
     assert_eq!(home.status, 200, "{}", home.body);
     assert!(home.body.contains("check hold charge") && home.body.contains("100.00 RUB"), "{}", home.body);
-    let added = ann.act(&demo, "/customers", ("phone", "+7 900 111-22-33")).await;
+    let added = ann.act(&demo.partner, "/customers", ("phone", "+7 900 111-22-33")).await;
     assert_eq!((added.status, added.location.as_str()), (303, "/"), "{}", added.body);
-    let launched = ann.act(&demo, "/campaigns", ("text", "Spring sale")).await;
+    let launched = ann.act(&demo.partner, "/campaigns", ("text", "Spring sale")).await;
     assert_eq!(launched.status, 303, "{}", launched.body);
     let page = ann.get(&format!("{}/", demo.partner)).await;
     assert!(page.body.contains("customer +7 900 111-22-33 — 2.00, invoice"), "{}", page.body);
@@ -225,9 +111,9 @@ async fn the_demo_signs_in_bills_refuses_and_stops_cleanly_on_sigint() {
     }
 
     let mut bob = Browser::new();
-    let home = bob.sign_in(&demo, "bob@example.com", &["check", "hold", "charge"]).await;
+    let home = bob.sign_in(&demo.central, &demo.partner, "bob@example.com", &["check", "hold", "charge"]).await;
     assert!(home.body.contains("5.00 RUB"), "{}", home.body);
-    let refused = bob.act(&demo, "/campaigns", ("text", "Too dear")).await;
+    let refused = bob.act(&demo.partner, "/campaigns", ("text", "Too dear")).await;
     assert_eq!(refused.status, 402, "{}", refused.body);
     assert!(refused.body.contains("id=\"insufficient-funds\""), "{}", refused.body);
     let page = bob.get(&format!("{}/", demo.partner)).await;
@@ -255,9 +141,9 @@ async fn the_demo_signs_in_bills_refuses_and_stops_cleanly_on_sigint() {
     assert!(ann.get(&format!("{}/", demo.partner)).await.body.contains("Sign in with PROTUS"), "signed out");
 
     let mut ann_again = Browser::new();
-    let home = ann_again.sign_in(&demo, "ann@example.com", &["check"]).await;
+    let home = ann_again.sign_in(&demo.central, &demo.partner, "ann@example.com", &["check"]).await;
     assert!(home.body.contains("<code id=\"scope\">check</code>"), "{}", home.body);
-    let not_allowed = ann_again.act(&demo, "/campaigns", ("text", "No charge scope")).await;
+    let not_allowed = ann_again.act(&demo.partner, "/campaigns", ("text", "No charge scope")).await;
     assert_eq!(not_allowed.status, 426, "{}", not_allowed.body);
     assert!(not_allowed.body.contains("Вы запретили взимать плату за услуги сервиса."), "{}", not_allowed.body);
 
@@ -269,7 +155,7 @@ async fn the_demo_signs_in_bills_refuses_and_stops_cleanly_on_sigint() {
     let seed_file = std::fs::read(data_dir.join("demo.json")).expect("demo.json");
     let demo = Demo::start(&data_dir);
     let mut bob = Browser::new();
-    let home = bob.sign_in(&demo, "bob@example.com", &["check", "charge"]).await;
+    let home = bob.sign_in(&demo.central, &demo.partner, "bob@example.com", &["check", "charge"]).await;
     assert!(home.body.contains("5.00 RUB"), "{}", home.body);
     assert_eq!(std::fs::read(data_dir.join("demo.json")).expect("demo.json"), seed_file);
     let (status, _) = demo.interrupt();

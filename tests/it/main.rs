@@ -32,6 +32,8 @@ mod sync_leases;
 mod sync_usage;
 mod backup;
 mod demo;
+mod demo_support;
+mod demo_partner;
 mod examples;
 mod web_support;
 mod web_pages;

@@ -22,9 +22,11 @@ impl ChildSidecar {
         Self::start_with(central, client, data_dir, &[])
     }
 
+    /// `start` with extra flags; a `--listen` among them replaces the OS-chosen port.
     pub fn start_with(central: &str, client: (&str, &str), data_dir: &Path, extra: &[&std::ffi::OsStr]) -> Self {
         let mut child = Command::new(PROTUS)
-            .args(["sidecar", "--log-format", "json", "--listen", "127.0.0.1:0", "--central", central])
+            .args(["sidecar", "--log-format", "json", "--central", central])
+            .args(if extra.iter().any(|a| *a == "--listen") { &[][..] } else { &["--listen", "127.0.0.1:0"][..] })
             .args(["--client-id", client.0, "--data-dir"])
             .arg(data_dir)
             .args(extra)
