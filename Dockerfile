@@ -38,6 +38,7 @@ RUN apt-get update \
 
 COPY --from=builder /usr/local/bin/protus /usr/local/bin/protus
 
+# The `protus` user, by number so that the runtime need not resolve the name.
 USER 10001:10001
 WORKDIR /data
 
