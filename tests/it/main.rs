@@ -35,3 +35,4 @@ mod demo;
 mod examples;
 mod web_support;
 mod web_pages;
+mod security_oauth;
