@@ -36,3 +36,4 @@ mod examples;
 mod web_support;
 mod web_pages;
 mod security_oauth;
+mod security_isolation;
