@@ -37,3 +37,4 @@ mod web_support;
 mod web_pages;
 mod security_oauth;
 mod security_isolation;
+mod security_usage;
