@@ -188,132 +188,125 @@ async fn deliveries(central: &TestCentral, company: &Company) -> Vec<String> {
     }
 }
 
+/// A's service, a hold and a charge of A on Ann's account, and a hold of B on Ann's account.
+struct Objects {
+    service_a: String,
+    hold_a: String,
+    charge_a: String,
+    hold_b: String,
+}
+
+async fn objects(t: &Two) -> Objects {
+    let central = &t.central;
+    let service = json!({"name": "Routing", "price": "2.00"});
+    let service_a = id(&central.post("/api/v1/company/services", Some(&t.a.session), service).await);
+    let (a, b) = (As::Token(&t.a_ann.access), As::Token(&t.b_ann.access));
+    let hold_a = id(&call(central, Method::POST, "/api/v1/billing/holds", a, Some(json!({"amount": "10"}))).await);
+    let charge = Some(json!({"service_id": service_a}));
+    let charge_a = id(&call(central, Method::POST, "/api/v1/billing/charges", a, charge).await);
+    let hold_b = id(&call(central, Method::POST, "/api/v1/billing/holds", b, Some(json!({"amount": "4"}))).await);
+    let wallet = central.wallet(&t.ann).await;
+    assert_eq!((wallet["available"].as_str(), wallet["held"].as_str()), (Some("84.00"), Some("14.00")));
+    Objects { service_a, hold_a, charge_a, hold_b }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn another_company_cannot_reach_a_companys_objects_at_central() {
-    // Proves B's client credentials, B's session and B's tokens (one for the same customer) get 404 for A's holds, charges, deliveries, services and grants, see none of them in lists, and move no money.
+async fn another_company_gets_404_for_a_companys_holds_and_charges_and_moves_no_money() {
+    // Proves B's client credentials and B's tokens (one for the same customer) get 404 for reading, capturing and releasing A's holds and reading A's charges, and A's service prices nothing of B's; no money moves and A's hold stays A's.
     let t = two().await;
     let central = &t.central;
-    let service_a = id(&central
-        .post("/api/v1/company/services", Some(&t.a.session), json!({"name": "Routing", "price": "2.00"}))
-        .await);
-    let hold_a = id(&call(
-        central,
-        Method::POST,
-        "/api/v1/billing/holds",
-        As::Token(&t.a_ann.access),
-        Some(json!({"amount": "10"})),
-    )
-    .await);
-    let charge_a = id(&call(
-        central,
-        Method::POST,
-        "/api/v1/billing/charges",
-        As::Token(&t.a_ann.access),
-        Some(json!({"service_id": service_a})),
-    )
-    .await);
-    let hold_b = id(&call(
-        central,
-        Method::POST,
-        "/api/v1/billing/holds",
-        As::Token(&t.b_ann.access),
-        Some(json!({"amount": "4"})),
-    )
-    .await);
-    let a_deliveries = deliveries(central, &t.a).await;
-    assert!(!a_deliveries.is_empty(), "A's events became deliveries");
+    let o = objects(&t).await;
     let before = money(&t).await;
-    assert_eq!(before["ann"]["available"], "84.00");
-    assert_eq!(before["ann"]["held"], "14.00");
-
-    // Billing objects, by id, as B in every way B can authenticate.
     for who in [As::Client(&t.b), As::Token(&t.b_ann.access), As::Token(&t.b_bob.access)] {
         for (method, path, body) in [
-            (Method::GET, format!("/api/v1/billing/holds/{hold_a}"), None),
-            (Method::GET, format!("/api/v1/billing/charges/{charge_a}"), None),
-            (Method::POST, format!("/api/v1/billing/holds/{hold_a}/capture"), Some(json!({}))),
-            (Method::POST, format!("/api/v1/billing/holds/{hold_a}/capture"), Some(json!({"amount": "10"}))),
-            (Method::POST, format!("/api/v1/billing/holds/{hold_a}/release"), None),
+            (Method::GET, format!("/api/v1/billing/holds/{}", o.hold_a), None),
+            (Method::GET, format!("/api/v1/billing/charges/{}", o.charge_a), None),
+            (Method::POST, format!("/api/v1/billing/holds/{}/capture", o.hold_a), Some(json!({}))),
+            (Method::POST, format!("/api/v1/billing/holds/{}/capture", o.hold_a), Some(json!({"amount": "10"}))),
+            (Method::POST, format!("/api/v1/billing/holds/{}/release", o.hold_a), None),
         ] {
             call(central, method, &path, who, body).await.assert_problem(404, "not_found");
         }
     }
-    // A's service cannot price B's charge or B's capture.
-    call(
-        central,
-        Method::POST,
-        "/api/v1/billing/charges",
-        As::Token(&t.b_ann.access),
-        Some(json!({"service_id": service_a})),
-    )
-    .await
-    .assert_problem(404, "not_found");
-    call(
-        central,
-        Method::POST,
-        &format!("/api/v1/billing/holds/{hold_b}/capture"),
-        As::Client(&t.b),
-        Some(json!({"service_id": service_a})),
-    )
-    .await
-    .assert_problem(404, "not_found");
+    let by_service = Some(json!({"service_id": o.service_a}));
+    let b_ann = As::Token(&t.b_ann.access);
+    call(central, Method::POST, "/api/v1/billing/charges", b_ann, by_service.clone())
+        .await
+        .assert_problem(404, "not_found");
+    let capture_b = format!("/api/v1/billing/holds/{}/capture", o.hold_b);
+    call(central, Method::POST, &capture_b, As::Client(&t.b), by_service).await.assert_problem(404, "not_found");
 
-    // B's company lists show none of A's objects; A's by id are 404.
+    assert_eq!(money(&t).await, before);
+    let a = As::Client(&t.a);
+    let seen = call(central, Method::GET, &format!("/api/v1/billing/holds/{}", o.hold_a), a, None).await;
+    assert_eq!((seen.body["status"].as_str(), seen.body["amount"].as_str()), (Some("held"), Some("10.00")));
+    let charge = call(central, Method::GET, &format!("/api/v1/billing/charges/{}", o.charge_a), a, None).await;
+    assert_eq!((charge.body["status"].as_str(), charge.body["amount"].as_str()), (Some("settled"), Some("2.00")));
+    let capture_a = format!("/api/v1/billing/holds/{}/capture", o.hold_a);
+    let captured = call(central, Method::POST, &capture_a, a, Some(json!({"amount": "10"}))).await;
+    assert_eq!(captured.status, 201, "{}", captured.body);
+    let held_b =
+        call(central, Method::GET, &format!("/api/v1/billing/holds/{}", o.hold_b), As::Client(&t.b), None).await;
+    assert_eq!(held_b.body["status"], "held", "{}", held_b.body);
+    assert_verified(central).await;
+    let dir = central.dir.path().to_owned();
+    let (code, output) = tokio::task::spawn_blocking(move || crate::child::verify(&dir)).await.expect("verify");
+    assert_eq!(code, 0, "`protus central verify` is clean: {output}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_companys_lists_show_nothing_of_a_company_and_its_ids_are_404() {
+    // Proves B's session lists none of A's accounts, charges, deliveries or services, gets 404 retrying A's deliveries and changing A's service, and A's service is unchanged.
+    let t = two().await;
+    let central = &t.central;
+    let o = objects(&t).await;
+    let a_deliveries = deliveries(central, &t.a).await;
+    assert!(!a_deliveries.is_empty(), "A's events became deliveries");
     let b_session = Some(t.b.session.as_str());
     let accounts = ids(&central.get("/api/v1/company/accounts", b_session).await);
     assert_eq!(accounts.len(), 2, "{accounts:?}");
     assert!(!accounts.contains(&t.a_ann.account), "B lists A's account");
     let charges = ids(&central.get("/api/v1/company/charges", b_session).await);
-    assert!(!charges.contains(&charge_a), "B lists A's charge");
-    assert!(ids(&central.get(&format!("/api/v1/company/charges?service_id={service_a}"), b_session).await).is_empty());
+    assert!(!charges.contains(&o.charge_a), "B lists A's charge");
+    let of_service = format!("/api/v1/company/charges?service_id={}", o.service_a);
+    assert!(ids(&central.get(&of_service, b_session).await).is_empty());
     let b_deliveries = ids(&central.get("/api/v1/company/webhooks/deliveries", b_session).await);
     assert!(a_deliveries.iter().all(|d| !b_deliveries.contains(d)), "B lists A's deliveries");
     for delivery in &a_deliveries {
         let path = format!("/api/v1/company/webhooks/deliveries/{delivery}/retry");
         central.post(&path, b_session, json!({})).await.assert_problem(404, "not_found");
     }
-    assert!(!ids(&central.get("/api/v1/company/services", b_session).await).contains(&service_a));
-    let path = format!("/api/v1/company/services/{service_a}");
+    assert!(!ids(&central.get("/api/v1/company/services", b_session).await).contains(&o.service_a));
+    let path = format!("/api/v1/company/services/{}", o.service_a);
     central.patch(&path, b_session, json!({"price": "0.01", "active": false})).await.assert_problem(404, "not_found");
     let a_services = central.get("/api/v1/company/services", Some(&t.a.session)).await;
-    assert_eq!(
-        (a_services.body["items"][0]["price"].as_str(), a_services.body["items"][0]["active"].as_bool()),
-        (Some("2.00"), Some(true))
-    );
+    let service = &a_services.body["items"][0];
+    assert_eq!((service["price"].as_str(), service["active"].as_bool()), (Some("2.00"), Some(true)));
     let quarantine = central.get("/api/v1/company/usage/quarantine", b_session).await;
     assert_eq!(quarantine.body["items"], json!([]), "{}", quarantine.body);
+}
 
-    // Ann's grant to A: not Bob's to change, and not a company's at all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_company_cannot_revoke_or_introspect_a_companys_grants_and_tokens() {
+    // Proves Ann's grant to A cannot be changed by Bob, B's session or B's token, B's RFC 7662 introspection sees A's tokens as inactive and B's RFC 7009 revocation of them does nothing.
+    let t = two().await;
+    let central = &t.central;
+    let before = money(&t).await;
     let grants = central.get("/api/v1/me/grants", Some(&t.ann)).await;
-    let a_grant = grants.body["items"]
-        .as_array()
-        .expect("items")
-        .iter()
-        .find(|g| g["company_id"] == t.a.id.as_str())
-        .expect("Ann's grant to A")["id"]
-        .as_str()
-        .expect("an id")
-        .to_owned();
-    let grant_path = format!("/api/v1/me/grants/{a_grant}");
-    central.patch(&grant_path, Some(&t.bob), json!({"scope": "check"})).await.assert_problem(404, "not_found");
-    central.call(Method::DELETE, &grant_path, Some(&t.bob), None, &[]).await.assert_problem(404, "not_found");
-    central.call(Method::DELETE, &grant_path, b_session, None, &[]).await.assert_problem(403, "forbidden");
-    central
-        .call(Method::DELETE, &grant_path, Some(&t.b_ann.access), None, &[])
-        .await
-        .assert_problem(401, "unauthorized");
+    let items = grants.body["items"].as_array().expect("items");
+    let a_grant = items.iter().find(|g| g["company_id"] == t.a.id.as_str()).expect("Ann's grant to A");
+    let path = format!("/api/v1/me/grants/{}", a_grant["id"].as_str().expect("an id"));
+    central.patch(&path, Some(&t.bob), json!({"scope": "check"})).await.assert_problem(404, "not_found");
+    central.call(Method::DELETE, &path, Some(&t.bob), None, &[]).await.assert_problem(404, "not_found");
+    central.call(Method::DELETE, &path, Some(&t.b.session), None, &[]).await.assert_problem(403, "forbidden");
+    let with_token = central.call(Method::DELETE, &path, Some(&t.b_ann.access), None, &[]).await;
+    with_token.assert_problem(401, "unauthorized");
 
-    // A's tokens through B's RFC 7662 and RFC 7009 endpoints: inactive, and revoking does nothing.
     for token in [&t.a_ann.access, &t.a_ann.refresh] {
         assert_eq!(introspect(central, t.b.client(), token).await, json!({"active": false}));
         for hint in ["access_token", "refresh_token"] {
-            let (status, _, body) = oauth_post(
-                central,
-                "/oauth/revoke",
-                Some(t.b.client()),
-                &[("token", token), ("token_type_hint", hint)],
-            )
-            .await;
+            let fields = [("token", token.as_str()), ("token_type_hint", hint)];
+            let (status, _, body) = oauth_post(central, "/oauth/revoke", Some(t.b.client()), &fields).await;
             assert_eq!(status, 200, "{body}");
         }
     }
@@ -321,38 +314,9 @@ async fn another_company_cannot_reach_a_companys_objects_at_central() {
     assert_eq!(introspect(central, t.a.client(), &t.a_ann.access).await["active"], true);
     assert_eq!(introspect(central, t.a.client(), &t.a_ann.refresh).await["active"], true);
     let grants = central.get("/api/v1/me/grants", Some(&t.ann)).await;
-    assert!(grants.body["items"].as_array().expect("items").iter().all(|g| g["status"] == "active"), "{}", grants.body);
-
-    // Nothing moved; A's hold is still A's to capture, and its charge unchanged.
+    let items = grants.body["items"].as_array().expect("items");
+    assert!(items.len() == 2 && items.iter().all(|g| g["status"] == "active"), "{}", grants.body);
     assert_eq!(money(&t).await, before);
-    let seen = call(central, Method::GET, &format!("/api/v1/billing/holds/{hold_a}"), As::Client(&t.a), None).await;
-    assert_eq!(
-        (seen.body["status"].as_str(), seen.body["amount"].as_str()),
-        (Some("held"), Some("10.00")),
-        "{}",
-        seen.body
-    );
-    let charge =
-        call(central, Method::GET, &format!("/api/v1/billing/charges/{charge_a}"), As::Client(&t.a), None).await;
-    assert_eq!(
-        (charge.body["status"].as_str(), charge.body["amount"].as_str()),
-        (Some("settled"), Some("2.00")),
-        "{}",
-        charge.body
-    );
-    let captured = call(
-        central,
-        Method::POST,
-        &format!("/api/v1/billing/holds/{hold_a}/capture"),
-        As::Client(&t.a),
-        Some(json!({"amount": "10"})),
-    )
-    .await;
-    assert_eq!(captured.status, 201, "{}", captured.body);
-    assert_verified(central).await;
-    let dir = central.dir.path().to_owned();
-    let (code, output) = tokio::task::spawn_blocking(move || crate::child::verify(&dir)).await.expect("verify");
-    assert_eq!(code, 0, "`protus central verify` is clean: {output}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -450,17 +414,8 @@ async fn another_companys_sidecar_refuses_a_companys_tokens_holds_and_charges() 
     // Proves A's token is invalid at B's sidecar (and B's at A's) for every billing call, B's sidecar knows none of A's holds, charges or services, and none of it moves money.
     let t = two().await;
     let central = &t.central;
-    let service_a = id(&central
-        .post("/api/v1/company/services", Some(&t.a.session), json!({"name": "Routing", "price": "2.00"}))
-        .await);
-    let hold_central = id(&call(
-        central,
-        Method::POST,
-        "/api/v1/billing/holds",
-        As::Token(&t.a_ann.access),
-        Some(json!({"amount": "3"})),
-    )
-    .await);
+    let o = objects(&t).await;
+    let (service_a, hold_central, charge_central) = (&o.service_a, &o.hold_a, &o.charge_a);
     let (dir_a, dir_b) = (tempfile::tempdir().expect("temp dir"), tempfile::tempdir().expect("temp dir"));
     let sidecar_a = ChildSidecar::start(&central.base, t.a.client(), dir_a.path());
     let sidecar_b = ChildSidecar::start(&central.base, t.b.client(), dir_b.path());
@@ -500,7 +455,7 @@ async fn another_companys_sidecar_refuses_a_companys_tokens_holds_and_charges() 
         }
     }
     // B's sidecar knows none of A's holds and charges, wherever they were made, nor A's services.
-    for hold in [&hold_a, &hold_central] {
+    for hold in [hold_a.as_str(), hold_central] {
         let (status, _, body) = sidecar_b.get(&format!("/api/v1/billing/holds/{hold}"), None).await;
         assert_eq!(status, 404, "{body}");
         let capture = sidecar_b
@@ -512,8 +467,10 @@ async fn another_companys_sidecar_refuses_a_companys_tokens_holds_and_charges() 
             .await;
         assert_eq!(code(&release), (404, "not_found"), "{}", release.1);
     }
-    let (status, _, body) = sidecar_b.get(&format!("/api/v1/billing/charges/{charge_a}"), None).await;
-    assert_eq!(status, 404, "{body}");
+    for charge in [charge_a.as_str(), charge_central] {
+        let (status, _, body) = sidecar_b.get(&format!("/api/v1/billing/charges/{charge}"), None).await;
+        assert_eq!(status, 404, "{body}");
+    }
     let priced = sidecar_b
         .post("/api/v1/billing/charges", Some(&t.b_ann.access), Some("svc"), json!({"service_id": service_a}))
         .await;
