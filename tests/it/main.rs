@@ -37,3 +37,6 @@ mod demo_partner;
 mod examples;
 mod web_support;
 mod web_pages;
+mod security_oauth;
+mod security_isolation;
+mod security_usage;
