@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use redb::{Database, Durability};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::storage::StoreError;
 use crate::storage::store::{PreCommit, Tx};
@@ -58,18 +58,22 @@ pub(crate) enum Request {
 
 pub(crate) type JobSender = mpsc::Sender<Request>;
 
+/// Set once a write failed so that only reopening the database repairs it.
+pub(crate) type FailedFlag = Arc<watch::Sender<bool>>;
+
 /// Starts the writer thread; it ends on `Request::Stop` or when every sender is dropped.
 pub(crate) fn spawn(
     db: Arc<Database>,
     queue_len: usize,
     batch_len_max: usize,
     pre_commit: PreCommit,
+    failed: FailedFlag,
 ) -> (JobSender, std::thread::JoinHandle<()>) {
     let (sender, receiver) = mpsc::channel::<Request>(queue_len);
     let handle = std::thread::Builder::new()
         .name("protus-writer".into())
         .spawn(move || {
-            let run = std::panic::AssertUnwindSafe(|| run(&db, receiver, batch_len_max, &pre_commit));
+            let run = std::panic::AssertUnwindSafe(|| run(&db, receiver, batch_len_max, &pre_commit, &failed));
             if std::panic::catch_unwind(run).is_err() {
                 // A broken invariant is our bug. Stopping the whole process is the only answer
                 // that cannot let a wrong state be committed or served as if nothing happened.
@@ -81,7 +85,13 @@ pub(crate) fn spawn(
     (sender, handle)
 }
 
-fn run(db: &Database, mut receiver: mpsc::Receiver<Request>, batch_len_max: usize, pre_commit: &PreCommit) {
+fn run(
+    db: &Database,
+    mut receiver: mpsc::Receiver<Request>,
+    batch_len_max: usize,
+    pre_commit: &PreCommit,
+    failed: &FailedFlag,
+) {
     while let Some(first) = receiver.blocking_recv() {
         let Request::Job(first) = first else { return };
         let mut batch = Vec::with_capacity(batch_len_max.min(64));
@@ -97,20 +107,39 @@ fn run(db: &Database, mut receiver: mpsc::Receiver<Request>, batch_len_max: usiz
                 Err(_) => break,
             }
         }
-        commit_batch(db, batch, pre_commit);
+        if let Err(Failure { error, needs_reopen }) = commit_batch(db, batch, pre_commit)
+            && (needs_reopen || matches!(error, StoreError::Unavailable(_)))
+            && !failed.send_replace(true)
+        {
+            // redb latches an I/O error (every later write answers `PreviousIo`) and discards
+            // its allocator state after any failed commit: only a reopen repairs either.
+            tracing::error!(error = %error, "storage failed; the database must be reopened before it takes writes again");
+        }
         if stop {
             return;
         }
     }
 }
 
-fn commit_batch(db: &Database, batch: Vec<Box<dyn Job>>, pre_commit: &PreCommit) {
+/// Why a batch failed, and whether the database is left unable to write until reopened.
+struct Failure {
+    error: StoreError,
+    needs_reopen: bool,
+}
+
+impl Failure {
+    fn of(error: StoreError) -> Self {
+        Failure { error, needs_reopen: false }
+    }
+}
+
+fn commit_batch(db: &Database, batch: Vec<Box<dyn Job>>, pre_commit: &PreCommit) -> Result<(), Failure> {
     let mut txn = match db.begin_write() {
         Ok(txn) => txn,
-        Err(error) => return fail_all(batch, StoreError::from(error)),
+        Err(error) => return Err(fail_all(batch, StoreError::from(error))),
     };
     if let Err(error) = txn.set_durability(Durability::Immediate) {
-        return fail_all(batch, StoreError::engine(error));
+        return Err(fail_all(batch, StoreError::engine(error)));
     }
     let mut completions = Vec::with_capacity(batch.len());
     let mut jobs = batch.into_iter();
@@ -123,7 +152,7 @@ fn commit_batch(db: &Database, batch: Vec<Box<dyn Job>>, pre_commit: &PreCommit)
                 drop(tx);
                 let _ = txn.abort();
                 completions.into_iter().for_each(|c| c(Err(error.clone())));
-                return fail_all(jobs.collect(), error);
+                return Err(fail_all(jobs.collect(), error));
             }
         }
     }
@@ -134,7 +163,7 @@ fn commit_batch(db: &Database, batch: Vec<Box<dyn Job>>, pre_commit: &PreCommit)
         drop(tx);
         let _ = txn.abort();
         completions.into_iter().for_each(|c| c(Err(error.clone())));
-        return;
+        return Err(Failure::of(error));
     }
     drop(tx);
     let outcome = txn.commit().map_err(StoreError::from);
@@ -142,8 +171,10 @@ fn commit_batch(db: &Database, batch: Vec<Box<dyn Job>>, pre_commit: &PreCommit)
         tracing::error!(error = %error, "group commit failed");
     }
     completions.into_iter().for_each(|c| c(outcome.clone()));
+    outcome.map_err(|error| Failure { error, needs_reopen: true })
 }
 
-fn fail_all(jobs: Vec<Box<dyn Job>>, error: StoreError) {
+fn fail_all(jobs: Vec<Box<dyn Job>>, error: StoreError) -> Failure {
     jobs.into_iter().for_each(|job| job.fail(error.clone()));
+    Failure::of(error)
 }
