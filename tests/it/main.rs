@@ -35,3 +35,5 @@ mod demo;
 mod examples;
 mod web_support;
 mod web_pages;
+mod faulty_backend;
+mod fault_storage;
