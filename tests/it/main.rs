@@ -37,3 +37,4 @@ mod web_support;
 mod web_pages;
 mod faulty_backend;
 mod fault_storage;
+mod fault_disk_full;
