@@ -251,7 +251,7 @@ async fn fill(base: &str, session: &str, workers: usize) -> (Vec<String>, Vec<St
 
 /// Polls a top-up until it is no longer pending; returns its status.
 async fn settled(client: &reqwest::Client, base: &str, session: &str, id: &str) -> String {
-    for _ in 0..400 {
+    for _ in 0..2000 {
         let response =
             client.get(format!("{base}/api/v1/me/top-ups/{id}")).bearer_auth(session).send().await.expect("read");
         assert_eq!(response.status(), 200, "acknowledged top-up {id} must survive");
