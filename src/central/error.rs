@@ -37,7 +37,7 @@ pub fn storage_unavailable() -> Problem {
     Problem::new(
         StatusCode::SERVICE_UNAVAILABLE,
         "storage_unavailable",
-        "central cannot write to its storage; retry later (with the same Idempotency-Key)",
+        "central's storage failed; retry later, with the same Idempotency-Key",
     )
     .with_retry_after(storage_retry_after_s)
 }
