@@ -261,11 +261,27 @@ async fn run_central(args: CentralRunArgs) -> anyhow::Result<ExitCode> {
     let data_dir = config.data_dir.display().to_string();
     let central = server::start(config, Arc::new(SystemClock)).await?;
     tracing::info!(address = %central.addr, public_url = %central.public_url, data_dir = %data_dir, "central listening");
-    crate::shutdown::signal().await;
+    let storage_failed = tokio::select! {
+        () = crate::shutdown::signal() => false,
+        () = central.storage_failed() => true,
+    };
+    if storage_failed {
+        tracing::error!(
+            "central is stopping because its storage failed; restart it to reopen and recover the database"
+        );
+    }
     central.shutdown().await?;
+    if storage_failed {
+        // Fail-stop (docs/design.md, "Storage failures"): the supervisor restarts central, and
+        // reopening the database recovers it to its last durable commit.
+        return Ok(ExitCode::from(STORAGE_FAILED_EXIT_CODE));
+    }
     tracing::info!("central stopped cleanly");
     Ok(ExitCode::SUCCESS)
 }
+
+/// Exit status of central after a storage failure: `EX_TEMPFAIL` of sysexits.h, "try again later".
+const STORAGE_FAILED_EXIT_CODE: u8 = 75;
 
 async fn run_sidecar(args: SidecarArgs) -> anyhow::Result<ExitCode> {
     let config = SidecarConfig {

@@ -53,6 +53,13 @@ pub async fn start(config: CentralConfig, clock: ClockHandle) -> anyhow::Result<
     create_private_dir(&config.data_dir)?;
     let data_dir = config.data_dir.clone();
     let store = tokio::task::spawn_blocking(move || open_central(&data_dir, &StoreOptions::default())).await??;
+    start_on_store(config, clock, store).await
+}
+
+/// `start` on a store the caller opened (fault-injection tests open one on a failing backend).
+/// The data dir still holds the admin socket.
+pub async fn start_on_store(config: CentralConfig, clock: ClockHandle, store: Store) -> anyhow::Result<RunningCentral> {
+    create_private_dir(&config.data_dir)?;
     match serve_on(config, clock, store.clone()).await {
         Ok(running) => Ok(running),
         Err(error) => {
@@ -243,6 +250,12 @@ async fn housekeeping(store: Store, clock: ClockHandle) {
 }
 
 impl RunningCentral {
+    /// Resolves once the store failed a write so that only reopening the database repairs it
+    /// (see "Storage failures" in docs/design.md); `protus central` then stops with an error.
+    pub async fn storage_failed(&self) {
+        self.state.store.failed().await
+    }
+
     /// Stops accepting, drains in-flight requests, stops background work and closes the database.
     pub async fn shutdown(self) -> anyhow::Result<()> {
         let _ = self.stop.send(true);

@@ -16,6 +16,10 @@ pub enum StoreError {
     Corrupt { table: &'static str, detail: String },
     #[error("the storage writer has stopped")]
     WriterStopped,
+    /// The storage underneath failed (an I/O error: disk full, failed write or fsync). Once a
+    /// write failed, redb refuses every later write until the database is reopened.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl StoreError {
@@ -24,21 +28,41 @@ impl StoreError {
     }
 }
 
-macro_rules! engine_errors {
-    ($($t:ty),*) => {$(
-        impl From<$t> for StoreError {
-            fn from(error: $t) -> Self {
-                StoreError::engine(error)
+/// An I/O failure of the storage itself, as opposed to a fault in the data or in our use of redb.
+fn is_io(error: &redb::StorageError) -> bool {
+    match error {
+        // redb reports a file that is not a database as InvalidData: a wrong file, not a failure.
+        redb::StorageError::Io(io) => io.kind() != std::io::ErrorKind::InvalidData,
+        redb::StorageError::PreviousIo | redb::StorageError::Backend(_) => true,
+        _ => false,
+    }
+}
+
+/// `Unavailable` for an I/O failure, `Engine` for anything else.
+fn classify(io: bool, error: impl std::fmt::Display) -> StoreError {
+    if io { StoreError::Unavailable(error.to_string()) } else { StoreError::engine(error) }
+}
+
+macro_rules! storage_errors {
+    ($($t:ident),*) => {$(
+        impl From<redb::$t> for StoreError {
+            fn from(error: redb::$t) -> Self {
+                classify(matches!(&error, redb::$t::Storage(e) if is_io(e)), error)
             }
         }
     )*};
 }
 
-engine_errors!(
-    redb::Error,
-    redb::DatabaseError,
-    redb::TransactionError,
-    redb::TableError,
-    redb::StorageError,
-    redb::CommitError
-);
+storage_errors!(DatabaseError, TransactionError, TableError, CommitError);
+
+impl From<redb::StorageError> for StoreError {
+    fn from(error: redb::StorageError) -> Self {
+        classify(is_io(&error), error)
+    }
+}
+
+impl From<redb::Error> for StoreError {
+    fn from(error: redb::Error) -> Self {
+        classify(matches!(error, redb::Error::Io(_) | redb::Error::PreviousIo), error)
+    }
+}

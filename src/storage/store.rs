@@ -6,11 +6,11 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, WriteTransaction};
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
 use crate::storage::StoreError;
 use crate::storage::schema::{COUNTERS, META, SCHEMA_VERSION};
-use crate::storage::writer::{self, JobSender, Request, TypedJob};
+use crate::storage::writer::{self, FailedFlag, JobSender, Request, TypedJob};
 use crate::vocab::ids::CustomerId;
 use crate::vocab::limits::{close_wait_s_max, db_cache_bytes_max, write_batch_len_max, write_queue_len_max};
 
@@ -78,6 +78,7 @@ pub struct Store {
     db: Arc<Database>,
     sender: JobSender,
     writer_thread: Arc<Mutex<Option<std::thread::JoinHandle<()>>>>,
+    failed: FailedFlag,
 }
 
 impl std::fmt::Debug for Store {
@@ -130,8 +131,23 @@ impl Store {
         check_or_stamp_schema(&db, shown, role, create_tables)?;
         let db = Arc::new(db);
         let batch = options.batch_len_max.clamp(1, write_batch_len_max);
-        let (sender, handle) = writer::spawn(db.clone(), write_queue_len_max, batch, pre_commit);
-        Ok(Store { db, sender, writer_thread: Arc::new(Mutex::new(Some(handle))) })
+        let failed = Arc::new(watch::Sender::new(false));
+        let (sender, handle) = writer::spawn(db.clone(), write_queue_len_max, batch, pre_commit, failed.clone());
+        Ok(Store { db, sender, writer_thread: Arc::new(Mutex::new(Some(handle))), failed })
+    }
+
+    /// Whether a write failed so that the database takes no more writes until it is reopened
+    /// (redb latches an I/O error and refuses every later write transaction).
+    pub fn has_failed(&self) -> bool {
+        *self.failed.borrow()
+    }
+
+    /// Resolves once `has_failed` becomes true; never, if it does not.
+    pub async fn failed(&self) {
+        let mut seen = self.failed.subscribe();
+        if seen.wait_for(|failed| *failed).await.is_err() {
+            std::future::pending::<()>().await;
+        }
     }
 
     /// Runs `op` in the next group commit and answers after the commit is durable.
@@ -183,7 +199,7 @@ impl Store {
     /// commits are done. Later writes through any clone answer `WriterStopped`. The file closes
     /// when the last clone is dropped.
     pub fn close(self) {
-        let Store { db, sender, writer_thread } = self;
+        let Store { db, sender, writer_thread, failed: _ } = self;
         let Some(handle) = writer_thread.lock().ok().and_then(|mut h| h.take()) else { return };
         loop {
             match sender.try_send(Request::Stop) {

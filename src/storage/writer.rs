@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use redb::{Database, Durability};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::storage::StoreError;
 use crate::storage::store::{PreCommit, Tx};
@@ -14,9 +14,10 @@ type Completion = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
 
 /// One queued write request.
 pub(crate) trait Job: Send {
-    /// Runs the operation inside the batch transaction. On a storage error the job has already
-    /// answered its caller and the whole batch must be aborted.
-    fn run(self: Box<Self>, tx: &mut Tx<'_>) -> Result<Completion, StoreError>;
+    /// Runs the operation inside the batch transaction. Either way the caller is answered by
+    /// the completion, after the batch's outcome is known; on a storage error the whole batch
+    /// must be aborted, and the completion answers the caller with that error.
+    fn run(self: Box<Self>, tx: &mut Tx<'_>) -> Result<Completion, (StoreError, Completion)>;
     /// Answers without running, because the batch failed before its turn.
     fn fail(self: Box<Self>, error: StoreError);
 }
@@ -31,7 +32,7 @@ where
     T: Send + 'static,
     F: FnOnce(&mut Tx<'_>) -> Result<T, StoreError> + Send,
 {
-    fn run(self: Box<Self>, tx: &mut Tx<'_>) -> Result<Completion, StoreError> {
+    fn run(self: Box<Self>, tx: &mut Tx<'_>) -> Result<Completion, (StoreError, Completion)> {
         let TypedJob { op, reply } = *self;
         match op(tx) {
             Ok(output) => Ok(Box::new(move |committed| {
@@ -39,8 +40,8 @@ where
                 let _ = reply.send(committed.map(|()| output));
             })),
             Err(error) => {
-                let _ = reply.send(Err(error.clone()));
-                Err(error)
+                let own = error.clone();
+                Err((error, Box::new(move |_| drop(reply.send(Err(own))))))
             }
         }
     }
@@ -58,18 +59,22 @@ pub(crate) enum Request {
 
 pub(crate) type JobSender = mpsc::Sender<Request>;
 
+/// Set once a write failed so that only reopening the database repairs it.
+pub(crate) type FailedFlag = Arc<watch::Sender<bool>>;
+
 /// Starts the writer thread; it ends on `Request::Stop` or when every sender is dropped.
 pub(crate) fn spawn(
     db: Arc<Database>,
     queue_len: usize,
     batch_len_max: usize,
     pre_commit: PreCommit,
+    failed: FailedFlag,
 ) -> (JobSender, std::thread::JoinHandle<()>) {
     let (sender, receiver) = mpsc::channel::<Request>(queue_len);
     let handle = std::thread::Builder::new()
         .name("protus-writer".into())
         .spawn(move || {
-            let run = std::panic::AssertUnwindSafe(|| run(&db, receiver, batch_len_max, &pre_commit));
+            let run = std::panic::AssertUnwindSafe(|| run(&db, receiver, batch_len_max, &pre_commit, &failed));
             if std::panic::catch_unwind(run).is_err() {
                 // A broken invariant is our bug. Stopping the whole process is the only answer
                 // that cannot let a wrong state be committed or served as if nothing happened.
@@ -81,7 +86,13 @@ pub(crate) fn spawn(
     (sender, handle)
 }
 
-fn run(db: &Database, mut receiver: mpsc::Receiver<Request>, batch_len_max: usize, pre_commit: &PreCommit) {
+fn run(
+    db: &Database,
+    mut receiver: mpsc::Receiver<Request>,
+    batch_len_max: usize,
+    pre_commit: &PreCommit,
+    failed: &FailedFlag,
+) {
     while let Some(first) = receiver.blocking_recv() {
         let Request::Job(first) = first else { return };
         let mut batch = Vec::with_capacity(batch_len_max.min(64));
@@ -97,33 +108,79 @@ fn run(db: &Database, mut receiver: mpsc::Receiver<Request>, batch_len_max: usiz
                 Err(_) => break,
             }
         }
-        commit_batch(db, batch, pre_commit);
+        commit_batch(db, batch, pre_commit, failed);
         if stop {
             return;
         }
     }
 }
 
-fn commit_batch(db: &Database, batch: Vec<Box<dyn Job>>, pre_commit: &PreCommit) {
+/// Why a batch failed, and whether the database is left unable to write until reopened.
+struct Failure {
+    error: StoreError,
+    needs_reopen: bool,
+}
+
+impl Failure {
+    fn of(error: StoreError) -> Self {
+        Failure { error, needs_reopen: false }
+    }
+}
+
+/// Runs and commits one batch, then answers every request in it. A failure that leaves redb
+/// unable to write marks the store failed before anyone is answered, so a caller that got the
+/// error already sees `Store::has_failed`.
+fn commit_batch(db: &Database, batch: Vec<Box<dyn Job>>, pre_commit: &PreCommit, failed: &FailedFlag) {
+    let mut completions = Vec::with_capacity(batch.len());
+    let mut unrun = Vec::new();
+    let outcome = run_batch(db, batch, pre_commit, &mut completions, &mut unrun);
+    if let Err(Failure { error, needs_reopen }) = &outcome
+        && (*needs_reopen || matches!(error, StoreError::Unavailable(_)))
+        && !failed.send_replace(true)
+    {
+        // redb latches an I/O error (every later write answers `PreviousIo`) and discards
+        // its allocator state after any failed commit: only a reopen repairs either.
+        tracing::error!(error = %error, "storage failed; the database must be reopened before it takes writes again");
+    }
+    let outcome = outcome.map_err(|failure| failure.error);
+    completions.into_iter().for_each(|c| c(outcome.clone()));
+    if let Err(error) = outcome {
+        unrun.into_iter().for_each(|job: Box<dyn Job>| job.fail(error.clone()));
+    }
+}
+
+/// Runs the batch in one transaction and commits it; collects each run job's completion and
+/// the jobs a failure left unrun.
+fn run_batch(
+    db: &Database,
+    batch: Vec<Box<dyn Job>>,
+    pre_commit: &PreCommit,
+    completions: &mut Vec<Completion>,
+    unrun: &mut Vec<Box<dyn Job>>,
+) -> Result<(), Failure> {
     let mut txn = match db.begin_write() {
         Ok(txn) => txn,
-        Err(error) => return fail_all(batch, StoreError::from(error)),
+        Err(error) => {
+            unrun.extend(batch);
+            return Err(Failure::of(StoreError::from(error)));
+        }
     };
     if let Err(error) = txn.set_durability(Durability::Immediate) {
-        return fail_all(batch, StoreError::engine(error));
+        unrun.extend(batch);
+        return Err(Failure::of(StoreError::engine(error)));
     }
-    let mut completions = Vec::with_capacity(batch.len());
     let mut jobs = batch.into_iter();
     let mut tx = Tx::new(&txn);
     for job in jobs.by_ref() {
         match job.run(&mut tx) {
             Ok(completion) => completions.push(completion),
-            Err(error) => {
+            Err((error, completion)) => {
                 tracing::error!(error = %error, "write batch aborted");
+                completions.push(completion);
+                unrun.extend(jobs);
                 drop(tx);
                 let _ = txn.abort();
-                completions.into_iter().for_each(|c| c(Err(error.clone())));
-                return fail_all(jobs.collect(), error);
+                return Err(Failure::of(error));
             }
         }
     }
@@ -133,17 +190,12 @@ fn commit_batch(db: &Database, batch: Vec<Box<dyn Job>>, pre_commit: &PreCommit)
         tracing::error!(error = %error, "pre-commit check could not read the batch");
         drop(tx);
         let _ = txn.abort();
-        completions.into_iter().for_each(|c| c(Err(error.clone())));
-        return;
+        return Err(Failure::of(error));
     }
     drop(tx);
-    let outcome = txn.commit().map_err(StoreError::from);
-    if let Err(error) = &outcome {
+    txn.commit().map_err(|error| {
+        let error = StoreError::from(error);
         tracing::error!(error = %error, "group commit failed");
-    }
-    completions.into_iter().for_each(|c| c(outcome.clone()));
-}
-
-fn fail_all(jobs: Vec<Box<dyn Job>>, error: StoreError) {
-    jobs.into_iter().for_each(|job| job.fail(error.clone()));
+        Failure { error, needs_reopen: true }
+    })
 }

@@ -35,6 +35,9 @@ pub const session_ttl_s: i64 = 12 * 3600;
 pub const secret_overlap_s: i64 = 24 * 3600;
 /// Whole-request deadline on every listener.
 pub const request_timeout_s: u64 = 30;
+/// `Retry-After` of a 503 `storage_unavailable`: about the time a supervisor takes to restart
+/// central after it stopped on a storage failure.
+pub const storage_retry_after_s: u64 = 5;
 /// Requests served at once per listener; more wait.
 pub const listener_concurrency_max: usize = 1024;
 /// Longest command line accepted on the admin socket.

@@ -40,3 +40,6 @@ mod web_pages;
 mod security_oauth;
 mod security_isolation;
 mod security_usage;
+mod faulty_backend;
+mod fault_storage;
+mod fault_disk_full;

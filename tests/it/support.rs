@@ -65,6 +65,20 @@ impl TestCentral {
         }
     }
 
+    /// Starts central on a store the test opened over `dir` (a fault-injecting backend).
+    pub async fn start_on_store(dir: tempfile::TempDir, store: protus::storage::Store) -> Self {
+        let config = CentralConfig::for_tests(dir.path().to_owned());
+        let clock = ManualClock::starting_now();
+        let running = server::start_on_store(config, clock.clone(), store).await.expect("central starts");
+        TestCentral {
+            base: format!("http://{}", running.addr),
+            client: reqwest::Client::new(),
+            clock,
+            dir,
+            running: Some(running),
+        }
+    }
+
     /// Stops central cleanly, keeping the data dir.
     pub async fn stop(&mut self) {
         if let Some(running) = self.running.take() {

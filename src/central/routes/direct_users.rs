@@ -23,10 +23,7 @@ use crate::wire::secret_text::SecretText;
 
 pub fn client_problem(error: ClientAuthError) -> Problem {
     match error {
-        ClientAuthError::Store(e) => {
-            tracing::error!(error = %e, "storage failure during client authentication");
-            Problem::internal()
-        }
+        ClientAuthError::Store(e) => crate::central::error::store_problem(e),
         other => Problem::unauthorized(other.to_string()).with_www_authenticate("Basic realm=\"protus\""),
     }
 }

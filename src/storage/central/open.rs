@@ -20,6 +20,17 @@ pub fn open_central(data_dir: &Path, options: &StoreOptions) -> Result<Store, St
     Store::open(&data_dir.join(CENTRAL_DB_FILE), "central", options, create_tables, pre_commit)
 }
 
+/// Central's store on another redb backend, with the same tables and invariant checks: for
+/// fault-injection tests, which wrap the file backend to fail writes and fsyncs on demand.
+pub fn open_central_on_backend(
+    backend: impl redb::StorageBackend,
+    shown: &str,
+    options: &StoreOptions,
+) -> Result<Store, StoreError> {
+    let pre_commit: PreCommit = Arc::new(super::ledger::check_touched_wallets);
+    Store::open_on_backend(backend, shown, "central", options, create_tables, pre_commit)
+}
+
 /// Central's store in memory (redb's `InMemoryBackend`), with the same tables and invariant
 /// checks: for fuzzing the ledger against its model. Nothing is durable.
 pub fn open_central_in_memory(options: &StoreOptions) -> Result<Store, StoreError> {
