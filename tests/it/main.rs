@@ -37,3 +37,4 @@ mod demo_partner;
 mod examples;
 mod web_support;
 mod web_pages;
+mod security_secrets;
