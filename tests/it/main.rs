@@ -38,3 +38,4 @@ mod examples;
 mod web_support;
 mod web_pages;
 mod security_secrets;
+mod security_csrf;
