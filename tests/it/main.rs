@@ -39,3 +39,4 @@ mod web_support;
 mod web_pages;
 mod security_secrets;
 mod security_csrf;
+mod security_limits;
