@@ -37,6 +37,7 @@ mod demo_partner;
 mod examples;
 mod web_support;
 mod web_pages;
-mod security_secrets;
 mod security_csrf;
 mod security_limits;
+mod security_secrets;
+mod security_logs;
