@@ -479,6 +479,39 @@ async fn a_full_run_logs_no_secret_or_token() {
     let wrong = http.form(url("/oauth/token"), Some((&client_id, "cs_wrong-client-secret-8hd3")), &fields).await;
     assert_eq!(wrong.0, 401);
     secrets.basic("wrong client secret", &client_id, "cs_wrong-client-secret-8hd3");
+    // Wrong credentials of the other kinds, refused: failure paths must not log them either.
+    let wrong_sidecar = ("sc_aaaaaaaaaaaaaaaaaaaaaaaaaa", "scs_wrong-sidecar-secret-4jw9");
+    let refused =
+        http.send(http.client.get(url("/sync/v1/snapshot")).basic_auth(wrong_sidecar.0, Some(wrong_sidecar.1))).await;
+    assert_eq!(refused.0, 401, "{}", refused.2);
+    secrets.basic("wrong sidecar secret", wrong_sidecar.0, wrong_sidecar.1);
+    let wrong_verifier = "a-wrong-code-verifier-that-is-long-enough-for-rfc-7636-4pz0";
+    let unknown: [(&str, Vec<(&str, &str)>); 2] = [
+        (
+            "unknown refresh token",
+            vec![("grant_type", "refresh_token"), ("refresh_token", "prt_unknown-refresh-token-2kd8")],
+        ),
+        (
+            "unknown authorization code",
+            vec![
+                ("grant_type", "authorization_code"),
+                ("code", "pac_unknown-authorization-code-6tq1"),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", wrong_verifier),
+            ],
+        ),
+    ];
+    for (what, fields) in unknown {
+        let (status, body) = http.form(url("/oauth/token"), basic, &fields).await;
+        assert_eq!(status, 400, "{what}: {body}");
+        secrets.add(what, fields[1].1);
+    }
+    secrets.add("wrong code_verifier", wrong_verifier);
+    let claim = json!({"token": "clm_unknown-claim-link-9vn3", "password": "refused-claim-password-1qa7"});
+    let (status, body) = http.json(Method::POST, url("/api/v1/customers/claim"), None, claim).await;
+    assert!((400..500).contains(&status), "an unknown claim link is refused: {status} {body}");
+    secrets.add("unknown claim link", "clm_unknown-claim-link-9vn3");
+    secrets.add("password of a refused claim", "refused-claim-password-1qa7");
 
     // The sidecar flushes its charges at shutdown; central sends their webhooks.
     let sidecar_lines = sidecar.stop();
