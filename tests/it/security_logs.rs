@@ -162,6 +162,46 @@ fn cookie(headers: &reqwest::header::HeaderMap, name: &str) -> Option<String> {
     })
 }
 
+/// The run's HTTP client (no redirects followed), central's address and what it made so far.
+struct Run<'a> {
+    http: &'a Http,
+    base: String,
+    secrets: Secrets,
+}
+
+/// A company's credentials: its id, the first client secret (rotated out, still valid), the
+/// current one, its session and its service.
+struct Company {
+    id: String,
+    first_secret: String,
+    secret: String,
+    service: Value,
+}
+
+/// The OAuth tokens of the run: the first pair and the refreshed pair.
+struct Tokens {
+    first_access: String,
+    first_refresh: String,
+    access: String,
+    refresh: String,
+}
+
+const PASSWORD: &str = "customer-password-9xk4";
+
+impl Run<'_> {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    async fn post(&self, path: &str, bearer: Option<&str>, body: Value) -> (u16, Value) {
+        self.http.json(Method::POST, self.url(path), bearer, body).await
+    }
+
+    fn basic<'c>(&self, company: &'c Company) -> Option<(&'c str, &'c str)> {
+        Some((company.id.as_str(), company.secret.as_str()))
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_full_run_logs_no_secret_or_token() {
     // Proves that after a run that creates and uses every kind of secret, no line central or the sidecar wrote at trace level contains any of them.
@@ -176,145 +216,141 @@ async fn a_full_run_logs_no_secret_or_token() {
     let base = central.address("central listening").await;
     let receiver = Receiver::start(|_, _| Reply::Status(204)).await;
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
-    let http = &Http { client };
-    let mut secrets = Secrets::default();
-    let url = |path: &str| format!("{base}{path}");
+    let run = &mut Run { http: &Http { client }, base, secrets: Secrets::default() };
 
-    // The company, its sessions and secrets (and their rotated successors).
-    let company_password = "company-password-7fq2";
-    secrets.add("company password", company_password);
-    let (status, company) = http
-        .json(
-            Method::POST,
-            url("/api/v1/companies"),
-            None,
-            json!({"name": "Logco", "email": "ops@logco.io", "password": company_password}),
-        )
+    let company = company(run, &receiver.url).await;
+    let top_up_id = customer(run).await;
+    site_sign_in(run).await;
+    let tokens = oauth(run, &company).await;
+    let sidecar = Logged::spawn(
+        "sidecar",
+        &[
+            "sidecar",
+            "--log-format",
+            "json",
+            "--listen",
+            "127.0.0.1:0",
+            "--central",
+            &run.base,
+            "--client-id",
+            &company.id,
+        ],
+        &[("PROTUS_CLIENT_SECRET", &company.secret), ("PROTUS_DATA_DIR", &sidecar_dir.path().to_string_lossy())],
+    );
+    let sidecar_base = sidecar.address("sidecar listening").await;
+    through_the_sidecar(run, &sidecar_base, &company, &tokens.access).await;
+    claims(run, central_dir.path(), &company).await;
+    token_endpoint_and_refusals(run, &company, &tokens).await;
+
+    // The sidecar flushes its charges at shutdown; central sends their webhooks.
+    let sidecar_lines = sidecar.stop();
+    let hooks = &receiver;
+    wait_until(|| async move { hooks.requests().iter().filter(|r| r.json()["type"] == "charge.settled").count() >= 2 })
         .await;
+    for received in receiver.requests() {
+        for signature in received.header("webhook-signature").split(' ') {
+            run.secrets.add("webhook signature", signature.trim_start_matches("v1,"));
+        }
+    }
+    let central_lines = central.stop();
+    let sidecar_id =
+        stored_secrets(&mut run.secrets, central_dir.path(), sidecar_dir.path(), &company.id, &top_up_id, started_s)
+            .await;
+
+    assert_logs_are_meaningful(&central_lines, "central", "info");
+    assert_logs_are_meaningful(&sidecar_lines, "sidecar", "debug");
+    // The search sees what the processes wrote: the ids they log are found the same way.
+    assert!(sidecar_lines.iter().any(|l| l.contains(&sidecar_id)), "the sidecar logs its id when it enrols");
+    assert!(central_lines.iter().any(|l| l.contains(&top_up_id)), "central logs the completed top-up's id");
+    let mut leaks = Vec::new();
+    for (what, value) in &run.secrets.0 {
+        for (process, lines) in [("central", &central_lines), ("sidecar", &sidecar_lines)] {
+            if let Some(line) = lines.iter().find(|l| l.contains(value.as_str())) {
+                leaks.push(format!("{what} in {process}'s log: {line}"));
+            }
+        }
+    }
+    assert!(leaks.is_empty(), "{} secret(s) reached a log line:\n{}", leaks.len(), leaks.join("\n"));
+}
+
+/// The company: its password, session, client and webhook secrets and their rotated successors,
+/// its webhook URL (the receiver) and a service.
+async fn company(run: &mut Run<'_>, webhook_url: &str) -> Company {
+    let password = "company-password-7fq2";
+    run.secrets.add("company password", password);
+    let account = json!({"name": "Logco", "email": "ops@logco.io", "password": password});
+    let (status, company) = run.post("/api/v1/companies", None, account).await;
     assert_eq!(status, 201, "{company}");
-    let client_id = company["client_id"].as_str().expect("id").to_owned();
+    let id = company["client_id"].as_str().expect("id").to_owned();
     let first_secret = company["client_secret"].as_str().expect("secret").to_owned();
-    secrets.basic("client secret", &client_id, &first_secret);
-    secrets.json("webhook secret", &company, "webhook_secret");
-    let (_, session) = http
-        .json(
-            Method::POST,
-            url("/api/v1/sessions"),
-            None,
-            json!({"kind": "company", "email": "ops@logco.io", "password": company_password}),
-        )
-        .await;
-    let company_session = secrets.json("company session token", &session, "token");
-    let (status, body) = http
-        .json(
-            Method::PATCH,
-            url("/api/v1/company"),
-            Some(&company_session),
-            json!({"webhook_url": receiver.url, "redirect_uris": [REDIRECT]}),
-        )
-        .await;
+    run.secrets.basic("client secret", &id, &first_secret);
+    run.secrets.json("webhook secret", &company, "webhook_secret");
+    let sign_in = json!({"kind": "company", "email": "ops@logco.io", "password": password});
+    let (_, session) = run.post("/api/v1/sessions", None, sign_in).await;
+    let session = run.secrets.json("company session token", &session, "token");
+    let settings = json!({"webhook_url": webhook_url, "redirect_uris": [REDIRECT]});
+    let (status, body) = run.http.json(Method::PATCH, run.url("/api/v1/company"), Some(&session), settings).await;
     assert_eq!(status, 200, "{body}");
-    let (_, rotated) = http
-        .json(
-            Method::POST,
-            url("/api/v1/company/secrets/rotate"),
-            Some(&company_session),
-            json!({"kind": "webhook_secret"}),
-        )
-        .await;
-    secrets.json("rotated webhook secret", &rotated, "secret");
-    let (_, rotated) = http
-        .json(
-            Method::POST,
-            url("/api/v1/company/secrets/rotate"),
-            Some(&company_session),
-            json!({"kind": "client_secret"}),
-        )
-        .await;
-    let client_secret = rotated["secret"].as_str().expect("secret").to_owned();
-    secrets.basic("rotated client secret", &client_id, &client_secret);
-    let (status, service) = http
-        .json(
-            Method::POST,
-            url("/api/v1/company/services"),
-            Some(&company_session),
-            json!({"name": "Export", "price": "5.00"}),
-        )
-        .await;
+    let rotate = |kind: &str| json!({"kind": kind});
+    let (_, rotated) = run.post("/api/v1/company/secrets/rotate", Some(&session), rotate("webhook_secret")).await;
+    run.secrets.json("rotated webhook secret", &rotated, "secret");
+    let (_, rotated) = run.post("/api/v1/company/secrets/rotate", Some(&session), rotate("client_secret")).await;
+    let secret = rotated["secret"].as_str().expect("secret").to_owned();
+    run.secrets.basic("rotated client secret", &id, &secret);
+    let price = json!({"name": "Export", "price": "5.00"});
+    let (status, service) = run.post("/api/v1/company/services", Some(&session), price).await;
     assert_eq!(status, 201, "{service}");
+    Company { id, first_secret, secret, service }
+}
 
-    // A customer: password, a wrong one, a session, a top-up through the signed callback.
-    let password = "customer-password-9xk4";
-    secrets.add("customer password", password);
-    secrets.add("wrong password", "wrong-password-3mz8");
-    let (status, body) = http
-        .json(
-            Method::POST,
-            url("/api/v1/customers"),
-            None,
-            json!({"email": "ann@log.io", "username": "ann", "password": password}),
-        )
-        .await;
+/// A customer: password, a wrong one, a session, and a top-up through the signed callback.
+/// Returns the top-up's id.
+async fn customer(run: &mut Run<'_>) -> String {
+    run.secrets.add("customer password", PASSWORD);
+    run.secrets.add("wrong password", "wrong-password-3mz8");
+    let account = json!({"email": "ann@log.io", "username": "ann", "password": PASSWORD});
+    let (status, body) = run.post("/api/v1/customers", None, account).await;
     assert_eq!(status, 201, "{body}");
-    let (status, _) = http
-        .json(
-            Method::POST,
-            url("/api/v1/sessions"),
-            None,
-            json!({"kind": "customer", "email": "ann@log.io", "password": "wrong-password-3mz8"}),
-        )
-        .await;
-    assert_eq!(status, 401);
-    let (_, session) = http
-        .json(
-            Method::POST,
-            url("/api/v1/sessions"),
-            None,
-            json!({"kind": "customer", "email": "ann@log.io", "password": password}),
-        )
-        .await;
-    let ann_session = secrets.json("customer session token", &session, "token");
-    let top_up = http
-        .send(
-            http.client
-                .post(url("/api/v1/me/top-ups"))
-                .bearer_auth(&ann_session)
-                .header("idempotency-key", "log-top-up")
-                .json(&json!({"amount": "100.00"})),
-        )
-        .await;
+    let wrong = json!({"kind": "customer", "email": "ann@log.io", "password": "wrong-password-3mz8"});
+    assert_eq!(run.post("/api/v1/sessions", None, wrong).await.0, 401);
+    let right = json!({"kind": "customer", "email": "ann@log.io", "password": PASSWORD});
+    let (_, session) = run.post("/api/v1/sessions", None, right).await;
+    let session = run.secrets.json("customer session token", &session, "token");
+    let request = run.http.client.post(run.url("/api/v1/me/top-ups")).bearer_auth(&session);
+    let top_up =
+        run.http.send(request.header("idempotency-key", "log-top-up").json(&json!({"amount": "100.00"}))).await;
     assert_eq!(top_up.0, 201, "{}", top_up.2);
-    let top_up_id = top_up.2["id"].as_str().expect("id").to_owned();
-    let (top_up_path, ann) = (&format!("/api/v1/me/top-ups/{top_up_id}"), &ann_session);
+    let id = top_up.2["id"].as_str().expect("id").to_owned();
+    let (http, url, session) = (run.http, &run.url(&format!("/api/v1/me/top-ups/{id}")), &session);
     wait_until(|| async move {
-        let (_, t) = http.json(Method::GET, url(top_up_path), Some(ann), Value::Null).await;
-        t["status"] == "succeeded"
+        http.json(Method::GET, url.clone(), Some(session), Value::Null).await.1["status"] == "succeeded"
     })
     .await;
+    id
+}
 
-    // The site's sign-in form: the browser cookie, a CSRF token and a session cookie.
-    let signin = http.send(http.client.get(url("/signin"))).await;
-    let browser = cookie(&signin.1, "protus_browser").expect("a browser cookie");
-    secrets.add("browser binding cookie", &browser);
-    let csrf = hidden(signin.2.as_str().expect("html"), "csrf_token");
-    secrets.add("sign-in CSRF token", &csrf);
-    let signed = http
-        .send(http.client.post(url("/signin")).header("cookie", format!("protus_browser={browser}")).form(&[
-            ("csrf_token", csrf.as_str()),
-            ("kind", "customer"),
-            ("email", "ann@log.io"),
-            ("password", password),
-        ]))
-        .await;
+/// The site's sign-in form: the browser cookie, a CSRF token and a session cookie.
+async fn site_sign_in(run: &mut Run<'_>) {
+    let page = run.http.send(run.http.client.get(run.url("/signin"))).await;
+    let browser = cookie(&page.1, "protus_browser").expect("a browser cookie");
+    run.secrets.add("browser binding cookie", &browser);
+    let csrf = hidden(page.2.as_str().expect("html"), "csrf_token");
+    run.secrets.add("sign-in CSRF token", &csrf);
+    let fields = [("csrf_token", csrf.as_str()), ("kind", "customer"), ("email", "ann@log.io"), ("password", PASSWORD)];
+    let request = run.http.client.post(run.url("/signin")).header("cookie", format!("protus_browser={browser}"));
+    let signed = run.http.send(request.form(&fields)).await;
     assert_eq!(signed.0, 303, "{}", signed.2);
-    secrets.add("site session cookie", &cookie(&signed.1, "protus_session").expect("session cookie"));
+    run.secrets.add("site session cookie", &cookie(&signed.1, "protus_session").expect("session cookie"));
+}
 
-    // OAuth: consent (CSRF, a consent session), the code with PKCE, tokens, a refresh.
-    secrets.add("PKCE code_verifier", VERIFIER);
+/// OAuth: the consent page (its CSRF token, the session it makes), the code with PKCE, the
+/// tokens and a refresh.
+async fn oauth(run: &mut Run<'_>, company: &Company) -> Tokens {
+    run.secrets.add("PKCE code_verifier", VERIFIER);
     let query = form_urlencoded::Serializer::new(String::new())
         .extend_pairs([
             ("response_type", "code"),
-            ("client_id", client_id.as_str()),
+            ("client_id", company.id.as_str()),
             ("redirect_uri", REDIRECT),
             ("scope", "check hold charge"),
             ("state", "log-state-12345"),
@@ -322,169 +358,138 @@ async fn a_full_run_logs_no_secret_or_token() {
             ("code_challenge_method", "S256"),
         ])
         .finish();
-    let page = http.send(http.client.get(url(&format!("/oauth/authorize?{query}")))).await;
+    let page = run.http.send(run.http.client.get(run.url(&format!("/oauth/authorize?{query}")))).await;
     let page = page.2.as_str().expect("html").to_owned();
-    let consent_csrf = hidden(&page, "csrf_token");
-    secrets.add("consent CSRF token", &consent_csrf);
-    let allowed = http
-        .send(http.client.post(url("/oauth/authorize")).form(&[
-            ("request_id", hidden(&page, "request_id").as_str()),
-            ("csrf_token", consent_csrf.as_str()),
-            ("email", "ann@log.io"),
-            ("password", password),
-            ("granted_scope", "check"),
-            ("granted_scope", "hold"),
-            ("granted_scope", "charge"),
-            ("spending_cap", ""),
-            ("decision", "allow"),
-        ]))
-        .await;
-    assert_eq!(allowed.0, 302, "{}", allowed.2);
-    secrets.add("consent session cookie", &cookie(&allowed.1, "protus_session").expect("session cookie"));
-    let location = allowed.1["location"].to_str().expect("ascii").to_owned();
-    let code: String = form_urlencoded::parse(location.split_once('?').expect("query").1.as_bytes())
-        .find(|(k, _)| k == "code")
-        .expect("a code")
-        .1
-        .into_owned();
-    secrets.add("authorization code", &code);
-    let basic = Some((client_id.as_str(), client_secret.as_str()));
+    let csrf = hidden(&page, "csrf_token");
+    run.secrets.add("consent CSRF token", &csrf);
+    let request_id = hidden(&page, "request_id");
     let fields = [
+        ("request_id", request_id.as_str()),
+        ("csrf_token", csrf.as_str()),
+        ("email", "ann@log.io"),
+        ("password", PASSWORD),
+        ("granted_scope", "check"),
+        ("granted_scope", "hold"),
+        ("granted_scope", "charge"),
+        ("spending_cap", ""),
+        ("decision", "allow"),
+    ];
+    let allowed = run.http.send(run.http.client.post(run.url("/oauth/authorize")).form(&fields)).await;
+    assert_eq!(allowed.0, 302, "{}", allowed.2);
+    run.secrets.add("consent session cookie", &cookie(&allowed.1, "protus_session").expect("session cookie"));
+    let location = allowed.1["location"].to_str().expect("ascii").to_owned();
+    let query = location.split_once('?').expect("query").1;
+    let code = form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "code").expect("a code").1.into_owned();
+    run.secrets.add("authorization code", &code);
+    let exchange = [
         ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
+        ("code", &code),
         ("redirect_uri", REDIRECT),
         ("code_verifier", VERIFIER),
     ];
-    let (status, first) = http.form(url("/oauth/token"), basic, &fields).await;
+    let (status, first) = run.http.form(run.url("/oauth/token"), run.basic(company), &exchange).await;
     assert_eq!(status, 200, "{first}");
-    let first_access = secrets.json("access token", &first, "access_token");
-    let first_refresh = secrets.json("refresh token", &first, "refresh_token");
-    let (status, second) = http
-        .form(url("/oauth/token"), basic, &[("grant_type", "refresh_token"), ("refresh_token", first_refresh.as_str())])
-        .await;
+    let first_access = run.secrets.json("access token", &first, "access_token");
+    let first_refresh = run.secrets.json("refresh token", &first, "refresh_token");
+    let refresh = [("grant_type", "refresh_token"), ("refresh_token", first_refresh.as_str())];
+    let (status, second) = run.http.form(run.url("/oauth/token"), run.basic(company), &refresh).await;
     assert_eq!(status, 200, "{second}");
-    let access = secrets.json("refreshed access token", &second, "access_token");
-    let refresh = secrets.json("refreshed refresh token", &second, "refresh_token");
+    let access = run.secrets.json("refreshed access token", &second, "access_token");
+    let refresh = run.secrets.json("refreshed refresh token", &second, "refresh_token");
+    Tokens { first_access, first_refresh, access, refresh }
+}
 
-    // The sidecar: enrolment, billing with the customer's token, a direct user.
-    let sidecar = Logged::spawn(
-        "sidecar",
-        &["sidecar", "--log-format", "json", "--listen", "127.0.0.1:0", "--central", &base, "--client-id", &client_id],
-        &[("PROTUS_CLIENT_SECRET", &client_secret), ("PROTUS_DATA_DIR", &sidecar_dir.path().to_string_lossy())],
-    );
-    let sidecar_base = sidecar.address("sidecar listening").await;
-    let side = |path: &str| format!("{sidecar_base}{path}");
-    let token = &access;
+/// At the sidecar: a hold, its capture and a charge with the customer's token, a forged token
+/// refused there and at central, and a direct user.
+async fn through_the_sidecar(run: &mut Run<'_>, sidecar: &str, company: &Company, access: &str) {
+    let http = run.http;
+    let side = |path: &str| format!("{sidecar}{path}");
     wait_until(|| async move {
-        http.json(Method::GET, side("/api/v1/authorize?scope=charge"), Some(token), Value::Null).await.0 == 200
+        http.json(Method::GET, side("/api/v1/authorize?scope=charge"), Some(access), Value::Null).await.0 == 200
     })
     .await;
-    let billed = |path: &'static str, key: &'static str, body: Value| {
-        let request = http.client.post(side(path)).bearer_auth(&access).header("idempotency-key", key).json(&body);
-        async move { http.send(request).await }
+    let billed = |path: &str, key: &'static str, body: Value| {
+        http.send(http.client.post(side(path)).bearer_auth(access).header("idempotency-key", key).json(&body))
     };
     let hold = billed("/api/v1/billing/holds", "log-hold", json!({"amount": "3.00"})).await;
     assert_eq!(hold.0, 201, "{}", hold.2);
-    let hold_id = hold.2["id"].as_str().expect("id").to_owned();
-    let captured = http
-        .send(
-            http.client
-                .post(side(&format!("/api/v1/billing/holds/{hold_id}/capture")))
-                .header("idempotency-key", "log-capture")
-                .json(&json!({})),
-        )
-        .await;
+    let capture = side(&format!("/api/v1/billing/holds/{}/capture", hold.2["id"].as_str().expect("id")));
+    let captured = http.send(http.client.post(capture).header("idempotency-key", "log-capture").json(&json!({}))).await;
     assert_eq!(captured.0, 201, "{}", captured.2);
-    let charged = billed("/api/v1/billing/charges", "log-charge", json!({"service_id": service["id"]})).await;
+    let charged = billed("/api/v1/billing/charges", "log-charge", json!({"service_id": company.service["id"]})).await;
     assert_eq!(charged.0, 201, "{}", charged.2);
-    let bogus = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.forged-signature-5kq";
-    secrets.add("forged bearer token", bogus);
-    assert_eq!(http.json(Method::GET, side("/api/v1/billing/balance"), Some(bogus), Value::Null).await.0, 401);
-    assert_eq!(http.json(Method::GET, url("/api/v1/billing/balance"), Some(bogus), Value::Null).await.0, 401);
+    let forged = "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.forged-signature-5kq";
+    run.secrets.add("forged bearer token", forged);
+    assert_eq!(http.json(Method::GET, side("/api/v1/billing/balance"), Some(forged), Value::Null).await.0, 401);
+    assert_eq!(http.json(Method::GET, run.url("/api/v1/billing/balance"), Some(forged), Value::Null).await.0, 401);
+    let user = json!({"email": "dana@log.io", "username": "dana"});
     let direct = http
-        .send(
-            http.client
-                .post(side("/api/v1/direct-users"))
-                .header("idempotency-key", "log-dana")
-                .json(&json!({"email": "dana@log.io", "username": "dana"})),
-        )
+        .send(http.client.post(side("/api/v1/direct-users")).header("idempotency-key", "log-dana").json(&user))
         .await;
     assert_eq!(direct.0, 201, "{}", direct.2);
-    secrets.json("direct user's access token", &direct.2, "access_token");
+    run.secrets.json("direct user's access token", &direct.2, "access_token");
+}
 
-    // Claiming: one link through the page (with its CSRF token), one through the API.
-    for (name, through_page) in [("dana", true), ("erin", false)] {
+/// Claiming: dana's link (her direct user came through the sidecar) through the page with its
+/// CSRF token, and erin's (made at central) through the API.
+async fn claims(run: &mut Run<'_>, central_dir: &Path, company: &Company) {
+    let http = run.http;
+    let user = json!({"email": "erin@log.io", "username": "erin"});
+    let made = http
+        .send(
+            http.client
+                .post(run.url("/api/v1/direct-users"))
+                .basic_auth(&company.id, Some(&company.secret))
+                .header("idempotency-key", "log-erin")
+                .json(&user),
+        )
+        .await;
+    assert_eq!(made.0, 201, "{}", made.2);
+    run.secrets.json("direct user's access token (central)", &made.2, "access_token");
+    for name in ["dana", "erin"] {
         let email = format!("{name}@log.io");
-        if !through_page {
-            let made = http
-                .send(
-                    http.client
-                        .post(url("/api/v1/direct-users"))
-                        .basic_auth(&client_id, Some(&client_secret))
-                        .header("idempotency-key", "log-erin")
-                        .json(&json!({"email": email, "username": name})),
-                )
-                .await;
-            assert_eq!(made.0, 201, "{}", made.2);
-            secrets.json("direct user's access token (central)", &made.2, "access_token");
-        }
-        let (status, body) = http
-            .json(
-                Method::POST,
-                url("/api/v1/customers"),
-                None,
-                json!({"email": email, "username": name, "password": password}),
-            )
-            .await;
+        let account = json!({"email": email, "username": name, "password": PASSWORD});
+        let (status, body) = run.post("/api/v1/customers", None, account).await;
         assert_eq!(status, 202, "{body}");
-        let link = mailed_token(central_dir.path(), &email);
-        secrets.add(format!("claim link of {name}"), &link);
-        if through_page {
-            let page = http.send(http.client.get(url(&format!("/claim?token={link}")))).await;
-            let claim_csrf = hidden(page.2.as_str().expect("html"), "csrf_token");
-            secrets.add("claim CSRF token", &claim_csrf);
-            let done = http
-                .send(http.client.post(url("/claim")).form(&[
-                    ("token", link.as_str()),
-                    ("csrf_token", claim_csrf.as_str()),
-                    ("password", password),
-                ]))
-                .await;
+        let link = mailed_token(central_dir, &email);
+        run.secrets.add(format!("claim link of {name}"), &link);
+        if name == "dana" {
+            let page = http.send(http.client.get(run.url(&format!("/claim?token={link}")))).await;
+            let csrf = hidden(page.2.as_str().expect("html"), "csrf_token");
+            run.secrets.add("claim CSRF token", &csrf);
+            let fields = [("token", link.as_str()), ("csrf_token", csrf.as_str()), ("password", PASSWORD)];
+            let done = http.send(http.client.post(run.url("/claim")).form(&fields)).await;
             assert_eq!(done.0, 200, "{}", done.2);
         } else {
-            let (status, body) = http
-                .json(Method::POST, url("/api/v1/customers/claim"), None, json!({"token": link, "password": password}))
-                .await;
+            let (status, body) =
+                run.post("/api/v1/customers/claim", None, json!({"token": link, "password": PASSWORD})).await;
             assert_eq!(status, 200, "{body}");
         }
     }
+}
 
-    // Introspection (client_secret_post with the rotated-out secret), revocation, refresh reuse.
-    let post_auth = |token: &str| {
-        vec![("token", token.to_owned()), ("client_id", client_id.clone()), ("client_secret", first_secret.clone())]
-    };
-    for token in [&access, &refresh] {
-        let fields = post_auth(token);
-        let refs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
-        let (status, body) = http.form(url("/oauth/introspect"), None, &refs).await;
+/// Introspection (`client_secret_post` with the rotated-out secret), revocation, a reused refresh
+/// token, and wrong credentials of every kind, refused: failure paths must not log them either.
+async fn token_endpoint_and_refusals(run: &mut Run<'_>, company: &Company, tokens: &Tokens) {
+    let http = run.http;
+    for token in [&tokens.access, &tokens.refresh] {
+        let fields = [("token", token.as_str()), ("client_id", &company.id), ("client_secret", &company.first_secret)];
+        let (status, body) = http.form(run.url("/oauth/introspect"), None, &fields).await;
         assert_eq!((status, &body["active"]), (200, &json!(true)), "{body}");
     }
-    for token in [&first_access, &refresh] {
-        assert_eq!(http.form(url("/oauth/revoke"), basic, &[("token", token.as_str())]).await.0, 200);
+    for token in [&tokens.first_access, &tokens.refresh] {
+        assert_eq!(http.form(run.url("/oauth/revoke"), run.basic(company), &[("token", token.as_str())]).await.0, 200);
     }
-    let (status, _) = http
-        .form(url("/oauth/token"), basic, &[("grant_type", "refresh_token"), ("refresh_token", first_refresh.as_str())])
-        .await;
-    assert_eq!(status, 400, "a reused refresh token is refused");
-    let wrong = http.form(url("/oauth/token"), Some((&client_id, "cs_wrong-client-secret-8hd3")), &fields).await;
-    assert_eq!(wrong.0, 401);
-    secrets.basic("wrong client secret", &client_id, "cs_wrong-client-secret-8hd3");
-    // Wrong credentials of the other kinds, refused: failure paths must not log them either.
+    let reuse = [("grant_type", "refresh_token"), ("refresh_token", tokens.first_refresh.as_str())];
+    assert_eq!(http.form(run.url("/oauth/token"), run.basic(company), &reuse).await.0, 400, "reuse is refused");
+    let wrong_client = "cs_wrong-client-secret-8hd3";
+    assert_eq!(http.form(run.url("/oauth/token"), Some((&company.id, wrong_client)), &reuse).await.0, 401);
+    run.secrets.basic("wrong client secret", &company.id, wrong_client);
     let wrong_sidecar = ("sc_aaaaaaaaaaaaaaaaaaaaaaaaaa", "scs_wrong-sidecar-secret-4jw9");
-    let refused =
-        http.send(http.client.get(url("/sync/v1/snapshot")).basic_auth(wrong_sidecar.0, Some(wrong_sidecar.1))).await;
+    let snapshot = http.client.get(run.url("/sync/v1/snapshot")).basic_auth(wrong_sidecar.0, Some(wrong_sidecar.1));
+    let refused = http.send(snapshot).await;
     assert_eq!(refused.0, 401, "{}", refused.2);
-    secrets.basic("wrong sidecar secret", wrong_sidecar.0, wrong_sidecar.1);
+    run.secrets.basic("wrong sidecar secret", wrong_sidecar.0, wrong_sidecar.1);
     let wrong_verifier = "a-wrong-code-verifier-that-is-long-enough-for-rfc-7636-4pz0";
     let unknown: [(&str, Vec<(&str, &str)>); 2] = [
         (
@@ -502,45 +507,16 @@ async fn a_full_run_logs_no_secret_or_token() {
         ),
     ];
     for (what, fields) in unknown {
-        let (status, body) = http.form(url("/oauth/token"), basic, &fields).await;
+        let (status, body) = http.form(run.url("/oauth/token"), run.basic(company), &fields).await;
         assert_eq!(status, 400, "{what}: {body}");
-        secrets.add(what, fields[1].1);
+        run.secrets.add(what, fields[1].1);
     }
-    secrets.add("wrong code_verifier", wrong_verifier);
+    run.secrets.add("wrong code_verifier", wrong_verifier);
     let claim = json!({"token": "clm_unknown-claim-link-9vn3", "password": "refused-claim-password-1qa7"});
-    let (status, body) = http.json(Method::POST, url("/api/v1/customers/claim"), None, claim).await;
+    let (status, body) = run.post("/api/v1/customers/claim", None, claim).await;
     assert!((400..500).contains(&status), "an unknown claim link is refused: {status} {body}");
-    secrets.add("unknown claim link", "clm_unknown-claim-link-9vn3");
-    secrets.add("password of a refused claim", "refused-claim-password-1qa7");
-
-    // The sidecar flushes its charges at shutdown; central sends their webhooks.
-    let sidecar_lines = sidecar.stop();
-    let hooks = &receiver;
-    wait_until(|| async move { hooks.requests().iter().filter(|r| r.json()["type"] == "charge.settled").count() >= 2 })
-        .await;
-    for received in receiver.requests() {
-        for signature in received.header("webhook-signature").split(' ') {
-            secrets.add("webhook signature", signature.trim_start_matches("v1,"));
-        }
-    }
-    let central_lines = central.stop();
-    let sidecar_id =
-        stored_secrets(&mut secrets, central_dir.path(), sidecar_dir.path(), &client_id, &top_up_id, started_s).await;
-
-    assert_logs_are_meaningful(&central_lines, "central", "info");
-    assert_logs_are_meaningful(&sidecar_lines, "sidecar", "debug");
-    let mut leaks = Vec::new();
-    for (what, value) in &secrets.0 {
-        for (process, lines) in [("central", &central_lines), ("sidecar", &sidecar_lines)] {
-            if let Some(line) = lines.iter().find(|l| l.contains(value.as_str())) {
-                leaks.push(format!("{what} in {process}'s log: {line}"));
-            }
-        }
-    }
-    // The search sees what the processes wrote: the ids they log are found the same way.
-    assert!(sidecar_lines.iter().any(|l| l.contains(&sidecar_id)), "the sidecar logs its id when it enrols");
-    assert!(central_lines.iter().any(|l| l.contains(&top_up_id)), "central logs the completed top-up's id");
-    assert!(leaks.is_empty(), "{} secret(s) reached a log line:\n{}", leaks.len(), leaks.join("\n"));
+    run.secrets.add("unknown claim link", "clm_unknown-claim-link-9vn3");
+    run.secrets.add("password of a refused claim", "refused-claim-password-1qa7");
 }
 
 /// Secrets only the stores hold: the sidecar's enrolment secret, central's CSRF and provider
