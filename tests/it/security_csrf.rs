@@ -301,6 +301,20 @@ async fn grant_of(central: &TestCentral, api: &str, id: &str) -> Value {
 }
 
 async fn run_case(w: &mut World<'_>, case: &str) {
+    match case {
+        "/register" | "/signin" => signed_out_case(w, case).await,
+        "/signout" | "/wallet/top-ups" | "/connected/{}" | "/connected/{}/confirm" | "/connected/{}/revoke" => {
+            customer_case(w, case).await
+        }
+        company if company.starts_with("/company/") => company_case(w, case).await,
+        "/oauth/authorize" => oauth_case(w).await,
+        "/claim" => claim_case(w).await,
+        other => panic!("no CSRF case for the form posting to {other}"),
+    }
+}
+
+/// The forms of a signed-out browser: a token from another browser is refused as well as none.
+async fn signed_out_case(w: &mut World<'_>, case: &str) {
     let central = w.central;
     match case {
         "/register" => {
@@ -337,6 +351,14 @@ async fn run_case(w: &mut World<'_>, case: &str) {
             );
             assert_eq!(w.anon.get("/wallet").await.status, 303, "the browser is still signed out");
         }
+        other => panic!("not a signed-out form: {other}"),
+    }
+}
+
+/// The forms of a signed-in person; the foreign token comes from their own second session.
+async fn customer_case(w: &mut World<'_>, case: &str) {
+    let central = w.central;
+    match case {
         "/signout" => {
             let foreign = w.anna2.get("/wallet").await.csrf("/signout");
             assert_refused(&w.anna.post("/signout", &[]).await, 403, "sign-out without a token");
@@ -383,6 +405,14 @@ async fn run_case(w: &mut World<'_>, case: &str) {
             assert_refused(&w.anna.post(&action, &[("csrf_token", &foreign)]).await, 403, "revoking, foreign token");
             assert_eq!(grant_of(central, &w.anna_api, &w.grant).await["status"], "active");
         }
+        other => panic!("not a person's form: {other}"),
+    }
+}
+
+/// The forms of a signed-in company; the foreign token comes from its own second session.
+async fn company_case(w: &mut World<'_>, case: &str) {
+    let central = w.central;
+    match case {
         "/company/profile" => {
             let before = central.get("/api/v1/company", Some(&w.company_api)).await.body;
             let fields =
@@ -444,9 +474,7 @@ async fn run_case(w: &mut World<'_>, case: &str) {
             // A retry would have made it pending and due now.
             assert_eq!(delivery(central, &w.company_api, &id).await, before);
         }
-        "/oauth/authorize" => oauth_case(w).await,
-        "/claim" => claim_case(w).await,
-        other => panic!("no CSRF case for the form posting to {other}"),
+        other => panic!("not a company's form: {other}"),
     }
 }
 

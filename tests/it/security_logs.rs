@@ -169,8 +169,8 @@ struct Run<'a> {
     secrets: Secrets,
 }
 
-/// A company's credentials: its id, the first client secret (rotated out, still valid), the
-/// current one, its session and its service.
+/// A company's credentials: its id, the first client secret (rotated out, still valid) and the
+/// current one; and its service.
 struct Company {
     id: String,
     first_secret: String,
