@@ -275,7 +275,10 @@ struct CallbackQuery {
 async fn callback(State(partner): State<Shared>, headers: HeaderMap, Query(query): Query<CallbackQuery>) -> Response {
     let state = query.state.unwrap_or_default();
     let verifier = match cookie(&headers, LOGIN_COOKIE) {
-        Some(mine) if mine == state => partner.logins.lock().ok().and_then(|mut l| l.remove(&state)),
+        // `state` guards against a forged callback: compared in constant time, like every secret.
+        Some(mine) if bool::from(subtle::ConstantTimeEq::ct_eq(mine.as_bytes(), state.as_bytes())) => {
+            partner.logins.lock().ok().and_then(|mut l| l.remove(&state))
+        }
         _ => None,
     };
     let Some(verifier) = verifier else {

@@ -50,8 +50,9 @@ impl fmt::Debug for Secret {
     }
 }
 
-/// SHA-256 of a high-entropy secret: what is stored instead of the secret itself.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+/// SHA-256 of a high-entropy secret: what is stored instead of the secret itself. Deliberately
+/// not `PartialEq`: the only comparison is the constant-time [`SecretDigest::matches`].
+#[derive(Clone, Copy, serde::Serialize, serde::Deserialize)]
 pub struct SecretDigest(#[serde(with = "hex_bytes")] pub [u8; 32]);
 
 impl SecretDigest {

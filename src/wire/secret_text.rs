@@ -3,7 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+/// Deliberately not `PartialEq`: a credential is compared only in constant time, after parsing.
+#[derive(Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(transparent)]
 #[schema(value_type = String, format = Password)]
 pub struct SecretText(pub String);

@@ -180,7 +180,7 @@ fn check_tree(manifest_dir: &Path) -> (usize, Vec<Violation>) {
     (files.len(), violations)
 }
 
-fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+pub(crate) fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     let entries = fs::read_dir(dir).unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display()));
     for entry in entries {
         let path = entry.unwrap_or_else(|e| panic!("cannot list {}: {e}", dir.display())).path();
@@ -361,7 +361,7 @@ fn tokenize(code: &str) -> Vec<Token> {
 
 /// The source with every comment, string, raw string and char literal replaced by spaces,
 /// newlines kept so line numbers stay true. Lifetimes and labels are left alone.
-fn code_only(source: &str) -> String {
+pub(crate) fn code_only(source: &str) -> String {
     let chars: Vec<char> = source.chars().collect();
     let mut out = String::with_capacity(source.len());
     let mut i = 0;

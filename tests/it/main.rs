@@ -43,3 +43,7 @@ mod security_usage;
 mod faulty_backend;
 mod fault_storage;
 mod fault_disk_full;
+mod security_csrf;
+mod security_limits;
+mod security_secrets;
+mod security_logs;

@@ -3,7 +3,7 @@
 //! attempt, retried by hand, kept across a restart, never sent without a URL or to a loopback
 //! address without `allow_private_webhooks`, and never held up by another company's receiver.
 
-mod receiver;
+pub(crate) mod receiver;
 
 use std::time::{Duration, Instant};
 

@@ -438,7 +438,13 @@ pub async fn retry(
     let form = FormData::parse(&body);
     let t = browser.t();
     if !browser.csrf_ok(&retry_path(&id), form.get("csrf_token")) {
-        return webhooks_page(&state, &browser, auth, "", "", t.form_expired).await;
+        let mut page = webhooks_page(&state, &browser, auth, "", "", t.form_expired).await;
+        // An expired form is 422 like on every signed-in form (docs/design.md, "Web interface"),
+        // not the 409 of a retry that cannot be sent.
+        if page.status() == StatusCode::CONFLICT {
+            *page.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+        }
+        return page;
     }
     let again = CompanyAuth { company: auth.company.clone() };
     match webhooks::retry_delivery(State(state.clone()), again, Path(id)).await {

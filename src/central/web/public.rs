@@ -230,7 +230,14 @@ pub async fn sign_in_submit(
             let next = if next.is_empty() { home } else { next };
             with_session(see_other(next), &state, &token)
         }
-        Err(problem) if problem.status == 429 => again(StatusCode::TOO_MANY_REQUESTS, FormErrors::general(t.too_many)),
+        Err(problem) if problem.status == 429 => {
+            // The API's `Retry-After` goes with the page too (DESIGN §5: 429 carries it).
+            let mut page = again(StatusCode::TOO_MANY_REQUESTS, FormErrors::general(t.too_many));
+            if let Some(seconds) = problem.retry_after_s {
+                page.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            }
+            page
+        }
         Err(_) => again(StatusCode::OK, FormErrors::general(t.wrong_password)),
     }
 }
