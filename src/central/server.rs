@@ -26,6 +26,7 @@ use crate::central::state::{AppState, Limiters, OAuthSettings, SharedState};
 use crate::central::webhooks::dispatcher::{self, DispatcherSettings};
 use crate::central::{admin, hold_sweeper, openapi};
 use crate::http::limits::with_listener_limits;
+use crate::http::serve::serve;
 use crate::http::trace::RequestLog;
 use crate::storage::central::open::open_central;
 use crate::storage::central::{oauth, sessions, settings, sidecars, top_ups};
@@ -125,14 +126,8 @@ async fn serve_on(config: CentralConfig, clock: ClockHandle, store: Store) -> an
     let app = with_listener_limits(app, RequestLog::Info)
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::central::web::site::html_not_found));
 
-    let (stop, mut stopped) = watch::channel(false);
-    let served = tokio::spawn(async move {
-        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .with_graceful_shutdown(async move {
-                let _ = stopped.wait_for(|s| *s).await;
-            })
-            .await
-    });
+    let (stop, _) = watch::channel(false);
+    let served = tokio::spawn(serve(listener, app, stop.subscribe()));
     resume_pending_top_ups(&state).await?;
     let mut background = vec![
         tokio::spawn(admin::serve(admin_listener, state.clone())),

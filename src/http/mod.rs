@@ -1,5 +1,5 @@
 //! HTTP adapter shared by both roles: problem+json errors, strict JSON and query extractors,
-//! bearer parsing, and the limits every listener carries.
+//! bearer parsing, the limits every listener carries, and the connection loop that serves them.
 
 pub mod problem;
 pub mod json;
@@ -7,6 +7,7 @@ pub mod query;
 pub mod bearer;
 pub mod bearer_problems;
 pub mod limits;
+pub mod serve;
 pub mod trace;
 pub mod rate_limit;
 pub mod oauth_error;

@@ -9,7 +9,7 @@ use reqwest::header::HeaderValue;
 use serde::de::DeserializeOwned;
 
 use crate::storage::sidecar::sync_state::Enrolment;
-use crate::vocab::limits::{request_body_bytes_max, sync_answer_bytes_max, sync_request_timeout_s};
+use crate::vocab::limits::{request_body_bytes_max, sync_answer_bytes_max, sync_pool_idle_s, sync_request_timeout_s};
 use crate::vocab::secret::Secret;
 use crate::wire::leases::{CloseLease, LeaseClosed, LeaseGranted, OpenLease, RenewLease, UsageAck, UsageBatch};
 use crate::wire::sync::{Enrolled, FeedPage, Snapshot};
@@ -69,6 +69,7 @@ impl CentralClient {
     pub fn new(base: &str) -> Result<CentralClient, SyncError> {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(sync_request_timeout_s))
+            .pool_idle_timeout(Duration::from_secs(sync_pool_idle_s))
             .build()
             .map_err(|e| SyncError::Unreachable(e.to_string()))?;
         Ok(CentralClient { base: base.trim_end_matches('/').to_owned(), http })

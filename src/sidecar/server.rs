@@ -15,6 +15,7 @@ use tokio::net::UnixListener;
 use tokio::sync::watch;
 
 use crate::http::limits::with_listener_limits;
+use crate::http::serve::serve;
 use crate::http::trace::RequestLog;
 use crate::sidecar::client::{CentralClient, ClientCredentials};
 use crate::sidecar::config::SidecarConfig;
@@ -134,30 +135,15 @@ async fn serve_on(
         .with_state(state.clone());
     let app = with_listener_limits(app, RequestLog::Debug);
 
-    let (stop, mut stopped) = watch::channel(false);
-    let served_unix = unix_listener.map(|(path, listener)| {
-        let (app, mut stopped) = (app.clone(), stop.subscribe());
-        let served = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.wait_for(|s| *s).await;
-                })
-                .await
-        });
-        (path, served)
-    });
+    let (stop, _) = watch::channel(false);
+    let served_unix =
+        unix_listener.map(|(path, listener)| (path, tokio::spawn(serve(listener, app.clone(), stop.subscribe()))));
     let start = sync::Start { enrolment: loaded.enrolment, cursor: loaded.cursor };
     let sync = tokio::spawn(sync::run(state.clone(), client, start, stop.subscribe()));
     let keeper = tokio::spawn(leases::keep(state.clone(), stop.subscribe()));
     let flusher = tokio::spawn(usage::flush(state.clone(), stop.subscribe()));
     let recorder = tokio::spawn(verified_tokens::record(state.clone(), stop.subscribe()));
-    let served = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stopped.wait_for(|s| *s).await;
-            })
-            .await
-    });
+    let served = tokio::spawn(serve(listener, app, stop.subscribe()));
     Ok(RunningSidecar { addr, state, stop, served, served_unix, sync, keeper, flusher, recorder })
 }
 

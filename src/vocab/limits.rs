@@ -40,6 +40,12 @@ pub const request_timeout_s: u64 = 30;
 pub const storage_retry_after_s: u64 = 5;
 /// Requests served at once per listener; more wait.
 pub const listener_concurrency_max: usize = 1024;
+/// Seconds a connection may take to send a request head, the first or the next on a kept-alive
+/// connection; then it is closed (slow, silent and half-open clients hold no socket for ever).
+pub const header_read_timeout_s: u64 = 10;
+/// Seconds the sidecar keeps an idle connection to central: less than central's
+/// `header_read_timeout_s`, so the sidecar, not central, closes it, and no request races the close.
+pub const sync_pool_idle_s: u64 = 5;
 /// Longest command line accepted on the admin socket.
 pub const admin_line_bytes_max: usize = 4096;
 /// How far a provider callback's timestamp may be from central's clock.
@@ -54,6 +60,8 @@ pub const argon2_lanes: u32 = 1;
 pub const password_hashing_concurrency_max: usize = 4;
 
 const _: () = assert!(page_len_default <= page_len_max);
+const _: () = assert!(0 < header_read_timeout_s && header_read_timeout_s < request_timeout_s);
+const _: () = assert!(sync_pool_idle_s < header_read_timeout_s);
 const _: () = assert!(write_batch_len_max <= write_queue_len_max);
 const _: () = assert!(partner_payload_bytes_max < request_body_bytes_max);
 const _: () = assert!(username_len_min <= username_len_max);

@@ -47,3 +47,4 @@ mod security_csrf;
 mod security_limits;
 mod security_secrets;
 mod security_logs;
+mod fault_slow_clients;
