@@ -201,6 +201,9 @@ pub struct CentralRunArgs {
     /// for demos and tests on one machine.
     #[arg(long, env = "PROTUS_ALLOW_PRIVATE_WEBHOOKS")]
     pub allow_private_webhooks: bool,
+    /// Seconds a lease lives after the sidecar's call that opened or renewed it (91 to 3600).
+    #[arg(long, env = "PROTUS_LEASE_TTL_S", default_value_t = protus::vocab::limits::lease_ttl_s)]
+    pub lease_ttl_s: u64,
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -257,6 +260,7 @@ async fn run_central(args: CentralRunArgs) -> anyhow::Result<ExitCode> {
         mail_from: args.mail_from,
         allow_private_webhooks: args.allow_private_webhooks,
         webhook_timeout_ms: webhook_timeout_s * 1000,
+        lease_ttl_s: args.lease_ttl_s,
     };
     let data_dir = config.data_dir.display().to_string();
     let central = server::start(config, Arc::new(SystemClock)).await?;

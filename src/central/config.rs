@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use crate::vocab::limits::{access_token_ttl_s_default, key_prepublish_s_default, webhook_timeout_s};
+use crate::vocab::limits::{access_token_ttl_s_default, key_prepublish_s_default, lease_ttl_s, webhook_timeout_s};
 use crate::vocab::money::Currency;
 
 #[derive(Debug, Clone)]
@@ -27,6 +27,8 @@ pub struct CentralConfig {
     pub allow_private_webhooks: bool,
     /// Deadline of one webhook attempt, in milliseconds (DESIGN §6: 15 s).
     pub webhook_timeout_ms: u64,
+    /// Lifetime of a lease after the call that opened or renewed it (DESIGN §7: 5 min).
+    pub lease_ttl_s: u64,
 }
 
 impl CentralConfig {
@@ -45,6 +47,7 @@ impl CentralConfig {
             mail_from: "PROTUS <no-reply@protus.localhost>".to_owned(),
             allow_private_webhooks: true,
             webhook_timeout_ms: webhook_timeout_s * 1000,
+            lease_ttl_s,
         }
     }
 }

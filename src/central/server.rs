@@ -32,7 +32,8 @@ use crate::storage::central::open::open_central;
 use crate::storage::central::{oauth, sessions, settings, sidecars, top_ups};
 use crate::storage::{Store, StoreOptions};
 use crate::vocab::limits::{
-    change_prune_batch_len_max, feed_retention_s, hold_ttl_s_max, password_hashing_concurrency_max, token_ttl_s_max,
+    change_prune_batch_len_max, feed_retention_s, hold_ttl_s_max, lease_ttl_s_max, lease_ttl_s_min,
+    password_hashing_concurrency_max, token_ttl_s_max,
 };
 use crate::vocab::money::Currency;
 use crate::vocab::secret::Secret;
@@ -88,6 +89,10 @@ async fn serve_on(config: CentralConfig, clock: ClockHandle, store: Store) -> an
         (0..=hold_ttl_s_max).contains(&config.key_prepublish_s),
         "--key-prepublish-s must be between 0 and {hold_ttl_s_max} seconds"
     );
+    anyhow::ensure!(
+        (lease_ttl_s_min..=lease_ttl_s_max).contains(&config.lease_ttl_s),
+        "--lease-ttl-s must be between {lease_ttl_s_min} and {lease_ttl_s_max}"
+    );
     let keyring = Keyring::load(&store, clock.now()).await?;
     let csrf_key = store
         .write(|tx| settings::get_or_create(tx, "csrf_key", || Secret::generate("csrf_").expose().to_owned()))
@@ -114,6 +119,7 @@ async fn serve_on(config: CentralConfig, clock: ClockHandle, store: Store) -> an
         mailer,
         csrf_key: Secret::new(csrf_key),
         allow_private_webhooks: config.allow_private_webhooks,
+        lease_ttl_s: config.lease_ttl_s,
     });
 
     let (routes, document) = openapi::routes_with_document();

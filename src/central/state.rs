@@ -62,6 +62,8 @@ pub struct AppState {
     pub allow_private_webhooks: bool,
     /// Key of the forms' CSRF tokens, kept in the database so pages survive a restart.
     pub csrf_key: crate::vocab::secret::Secret,
+    /// Lifetime of a lease after each open or renew (`--lease-ttl-s`).
+    pub lease_ttl_s: u64,
 }
 
 pub type SharedState = Arc<AppState>;

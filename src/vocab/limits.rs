@@ -183,8 +183,12 @@ pub const grant_arrival_wait_ms: u64 = 1_000;
 pub const grant_arrival_poll_ms: u64 = 20;
 
 // Leases and usage (DESIGN §7).
-/// Seconds a lease lives after the call that opened or renewed it (central's default `ttl_s`).
+/// Seconds a lease lives after the call that opened or renewed it (central's default `ttl_s`),
+/// and the bounds of `--lease-ttl-s`: a lease must outlive the sidecar's renew-ahead window and
+/// safety margin, and an hour bounds what a vanished sidecar keeps locked before the grace.
 pub const lease_ttl_s: u64 = 300;
+pub const lease_ttl_s_min: u64 = lease_safety_margin_s + lease_renew_ahead_s + 1;
+pub const lease_ttl_s_max: u64 = 3600;
 /// Seconds after a lease's deadline before central returns its unused remainder on its own.
 pub const lease_grace_s: i64 = 3600;
 /// Seconds before its deadline a sidecar stops using a lease (on its monotonic clock).
@@ -215,7 +219,8 @@ pub const invoice_number_len_max: usize = 64;
 /// Seconds a sidecar's last flush may take at shutdown.
 pub const usage_final_flush_s: u64 = 5;
 
-const _: () = assert!(lease_safety_margin_s + lease_renew_ahead_s < lease_ttl_s);
+const _: () = assert!(lease_safety_margin_s + lease_renew_ahead_s < lease_ttl_s_min);
+const _: () = assert!(lease_ttl_s_min <= lease_ttl_s && lease_ttl_s <= lease_ttl_s_max);
 const _: () = assert!(usage_batch_len_max * (partner_payload_bytes_max + 2048) <= usage_body_bytes_max);
 const _: () = assert!(request_body_bytes_max <= usage_body_bytes_max);
 const _: () = assert!(lease_recall_poll_ms < lease_recall_wait_ms);

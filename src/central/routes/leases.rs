@@ -14,12 +14,12 @@ use crate::central::state::SharedState;
 use crate::domain::idempotency::fingerprint;
 use crate::http::json::ApiJson;
 use crate::http::problem::{FieldErrors, Problem};
-use crate::storage::central::leases::{self, LeaseError, Reserved};
+use crate::storage::central::leases::{self, LeaseError, LeaseTime, Reserved};
 use crate::storage::central::records::{IdempotencyRecord, LeaseRecord, LeaseStatus};
 use crate::storage::idempotency::{Recall, recall_lease_request, remember_lease_request};
 use crate::storage::{StoreError, Tx};
 use crate::vocab::ids::{AccountId, LeaseId};
-use crate::vocab::limits::{lease_recall_poll_ms, lease_recall_wait_ms, lease_ttl_s};
+use crate::vocab::limits::{lease_recall_poll_ms, lease_recall_wait_ms};
 use crate::vocab::money::{Amount, Currency};
 use crate::vocab::names::IdempotencyKey;
 use crate::wire::leases::{CloseLease, LeaseClosed, LeaseGranted, OpenLease, RenewLease};
@@ -51,22 +51,23 @@ fn problem_step(problem: Problem) -> Step {
 }
 
 /// `account` names the account when no lease was created (open of nothing).
-fn granted(lease: Option<&LeaseRecord>, account: &str, available: Amount, currency: Currency) -> LeaseGranted {
+fn granted(lease: Option<&LeaseRecord>, account: &str, available: Amount, at: (Currency, u64)) -> LeaseGranted {
+    let (currency, ttl_s) = at;
     LeaseGranted {
         lease_id: lease.map(|l| l.id.to_string()).unwrap_or_default(),
         account_id: lease.map_or_else(|| account.to_owned(), |l| l.account_id.to_string()),
         amount: lease.map_or(Amount::ZERO, |l| l.ceiling).to_wire(currency),
-        ttl_s: lease_ttl_s,
+        ttl_s,
         available: available.to_wire(currency),
     }
 }
 
-fn reserved_step(reserved: Result<Reserved, LeaseError>, account: &str, created: bool, currency: Currency) -> Step {
+fn reserved_step(reserved: Result<Reserved, LeaseError>, account: &str, created: bool, at: (Currency, u64)) -> Step {
     match reserved {
         Ok(Reserved::Wait) => Step::Wait,
         Ok(Reserved::Done { lease, available }) => {
             let status = if created && lease.is_some() { StatusCode::CREATED } else { StatusCode::OK };
-            let body = granted(lease.as_deref(), account, available, currency);
+            let body = granted(lease.as_deref(), account, available, at);
             Step::Answer(status, serde_json::to_value(body).unwrap_or_default())
         }
         Err(refused) => problem_step(refusal(refused)),
@@ -103,11 +104,15 @@ pub async fn open(
         return Err(Problem::internal());
     };
     let print = fingerprint("POST", "/sync/v1/leases", &body.raw);
-    let (now, currency, sidecar, company) =
-        (state.now(), state.currency, auth.sidecar_id.clone(), auth.company_id.clone());
+    let (at, currency, sidecar, company) = (
+        LeaseTime { now: state.now(), ttl_s: state.lease_ttl_s },
+        state.currency,
+        auth.sidecar_id.clone(),
+        auth.company_id.clone(),
+    );
     run(&state, &auth, request, print, move |tx, may_wait| {
-        let opened = leases::open(tx, &sidecar, &company, &account, amount, may_wait, now)?;
-        Ok(reserved_step(opened, account.as_str(), true, currency))
+        let opened = leases::open(tx, &sidecar, &company, &account, amount, may_wait, at)?;
+        Ok(reserved_step(opened, account.as_str(), true, (currency, at.ttl_s)))
     })
     .await
 }
@@ -134,10 +139,11 @@ pub async fn renew(
     let Some(request) = request else { return Err(Problem::internal()) };
     let print = fingerprint("POST", &format!("/sync/v1/leases/{id}/renew"), &body.raw);
     let id = lease_id(&id)?;
-    let (now, currency, sidecar) = (state.now(), state.currency, auth.sidecar_id.clone());
+    let (at, currency, sidecar) =
+        (LeaseTime { now: state.now(), ttl_s: state.lease_ttl_s }, state.currency, auth.sidecar_id.clone());
     run(&state, &auth, request, print, move |tx, may_wait| {
-        let renewed = leases::renew(tx, &sidecar, &id, add, may_wait, now)?;
-        Ok(reserved_step(renewed, "", false, currency))
+        let renewed = leases::renew(tx, &sidecar, &id, add, may_wait, at)?;
+        Ok(reserved_step(renewed, "", false, (currency, at.ttl_s)))
     })
     .await
 }

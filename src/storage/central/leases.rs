@@ -13,7 +13,7 @@ use crate::storage::central::{TxResult, accounts, grants, ledger, spending, usag
 use crate::storage::schema::{CLOSING_LEASES, LEASE_EXPIRY, LEASES, LEASES_BY_ACCOUNT};
 use crate::storage::{Reader, StoreError, Tx};
 use crate::vocab::ids::{AccountId, CompanyId, LeaseId, SidecarId};
-use crate::vocab::limits::{lease_grace_s, lease_ttl_s};
+use crate::vocab::limits::lease_grace_s;
 use crate::vocab::money::Amount;
 use crate::vocab::time::Timestamp;
 
@@ -138,6 +138,19 @@ fn reservable(
     Ok(Some(take))
 }
 
+/// When a lease call happens, and how long the lease it opens or renews lives from then.
+#[derive(Debug, Clone, Copy)]
+pub struct LeaseTime {
+    pub now: Timestamp,
+    pub ttl_s: u64,
+}
+
+impl LeaseTime {
+    fn deadline(self) -> Timestamp {
+        self.now.plus_s(i64::try_from(self.ttl_s).expect("--lease-ttl-s is bounded"))
+    }
+}
+
 /// Opens a lease of up to `requested` for `sidecar` on the company's account.
 pub fn open(
     tx: &mut Tx<'_>,
@@ -146,8 +159,9 @@ pub fn open(
     account_id: &AccountId,
     requested: Amount,
     may_wait: bool,
-    now: Timestamp,
+    at: LeaseTime,
 ) -> TxResult<Reserved, LeaseError> {
+    let now = at.now;
     let Some(account) = accounts::get_in_tx(tx, account_id)?.filter(|a| &a.company_id == company) else {
         return Ok(Err(LeaseError::AccountNotFound));
     };
@@ -170,7 +184,7 @@ pub fn open(
         ceiling: take,
         charged: Amount::ZERO,
         status: LeaseStatus::Open,
-        deadline: now.plus_s(lease_ttl_s as i64),
+        deadline: at.deadline(),
         through_seq: None,
         returned: None,
         recalled: false,
@@ -196,8 +210,9 @@ pub fn renew(
     id: &LeaseId,
     add: Option<Amount>,
     may_wait: bool,
-    now: Timestamp,
+    at: LeaseTime,
 ) -> TxResult<Reserved, LeaseError> {
+    let now = at.now;
     let Some(mut lease) = own_lease(tx, sidecar, id)? else { return Ok(Err(LeaseError::LeaseNotFound)) };
     if lease.status != LeaseStatus::Open {
         return Ok(Err(LeaseError::LeaseNotOpen(lease.status)));
@@ -222,7 +237,7 @@ pub fn renew(
         lease.ceiling = lease.ceiling.checked_add(take).expect("a ceiling stays within Decimal range");
     }
     tx.txn.open_table(LEASE_EXPIRY)?.remove((expiry_key(&lease), lease.id.as_str()))?;
-    lease.deadline = now.plus_s(lease_ttl_s as i64);
+    lease.deadline = at.deadline();
     lease.updated_at = now;
     tx.txn.open_table(LEASE_EXPIRY)?.insert((expiry_key(&lease), lease.id.as_str()), ())?;
     save(tx, &lease)?;
