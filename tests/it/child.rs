@@ -21,16 +21,13 @@ impl ChildCentral {
 
     /// `start` with extra flags.
     pub fn start_with(data_dir: &Path, extra: &[&str]) -> Self {
+        Self::start_on(data_dir, "127.0.0.1:0", extra)
+    }
+
+    /// `start_with` on a chosen address (a restart on the port the sidecars know).
+    pub fn start_on(data_dir: &Path, listen: &str, extra: &[&str]) -> Self {
         let mut child = Command::new(PROTUS)
-            .args([
-                "central",
-                "--log-format",
-                "json",
-                "--listen",
-                "127.0.0.1:0",
-                "--enable-test-provider",
-                "--data-dir",
-            ])
+            .args(["central", "--log-format", "json", "--listen", listen, "--enable-test-provider", "--data-dir"])
             .arg(data_dir)
             .args(extra)
             .stdout(Stdio::null())

@@ -48,3 +48,4 @@ mod security_limits;
 mod security_secrets;
 mod security_logs;
 mod fault_slow_clients;
+mod fault_central_restarts;

@@ -13,17 +13,17 @@ use crate::sidecar_support::{ChildSidecar, metric};
 use crate::support::TestCentral;
 
 /// A company with a sidecar and a customer with `wallet` topped up who allowed `scopes`.
-struct World {
-    central: TestCentral,
-    client: (String, String),
-    company_session: String,
-    customer_session: String,
-    token: String,
-    account_id: String,
+pub(crate) struct World {
+    pub(crate) central: TestCentral,
+    pub(crate) client: (String, String),
+    pub(crate) company_session: String,
+    pub(crate) customer_session: String,
+    pub(crate) token: String,
+    pub(crate) account_id: String,
 }
 
 impl World {
-    async fn new(wallet: &str, scopes: &[&str]) -> World {
+    pub(crate) async fn new(wallet: &str, scopes: &[&str]) -> World {
         World::with_cap(wallet, scopes, "").await
     }
 
@@ -41,17 +41,17 @@ impl World {
         World { central, client: (client_id, client_secret), company_session, customer_session, token, account_id }
     }
 
-    fn sidecar(&self, data_dir: &std::path::Path, extra: &[&str]) -> ChildSidecar {
+    pub(crate) fn sidecar(&self, data_dir: &std::path::Path, extra: &[&str]) -> ChildSidecar {
         let extra: Vec<&std::ffi::OsStr> = extra.iter().map(std::ffi::OsStr::new).collect();
         ChildSidecar::start_with(&self.central.base, (&self.client.0, &self.client.1), data_dir, &extra)
     }
 
-    async fn wallet(&self) -> Value {
+    pub(crate) async fn wallet(&self) -> Value {
         self.central.wallet(&self.customer_session).await
     }
 
     /// The company's charges at central, by id.
-    async fn central_charges(&self) -> BTreeMap<String, Value> {
+    pub(crate) async fn central_charges(&self) -> BTreeMap<String, Value> {
         let mut out = BTreeMap::new();
         let mut cursor: Option<String> = None;
         loop {
@@ -78,17 +78,17 @@ impl World {
     }
 }
 
-fn money(value: &Value) -> rust_decimal::Decimal {
+pub(crate) fn money(value: &Value) -> rust_decimal::Decimal {
     value.as_str().and_then(|s| s.parse().ok()).unwrap_or_else(|| panic!("not an amount: {value}"))
 }
 
-async fn ready(sidecar: &ChildSidecar) {
+pub(crate) async fn ready(sidecar: &ChildSidecar) {
     let (status, body) = sidecar.wait_for("/readyz", None, 200, Duration::from_secs(10)).await;
     assert_eq!(status, 200, "{body}");
 }
 
 /// Waits until `check` holds for central's view, at most `within`.
-async fn eventually<F, Fut>(within: Duration, mut check: F) -> bool
+pub(crate) async fn eventually<F, Fut>(within: Duration, mut check: F) -> bool
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
