@@ -49,3 +49,4 @@ mod security_secrets;
 mod security_logs;
 mod fault_slow_clients;
 mod fault_central_restarts;
+mod fault_clock_jumps;

@@ -27,8 +27,12 @@ impl World {
         World::with_cap(wallet, scopes, "").await
     }
 
-    async fn with_cap(wallet: &str, scopes: &[&str], cap: &str) -> World {
-        let central = TestCentral::start().await;
+    pub(crate) async fn with_cap(wallet: &str, scopes: &[&str], cap: &str) -> World {
+        World::on(TestCentral::start().await, wallet, scopes, cap).await
+    }
+
+    /// The world on a central started as the test wants it.
+    pub(crate) async fn on(central: TestCentral, wallet: &str, scopes: &[&str], cap: &str) -> World {
         let (client_id, client_secret, company_session) = partner(&central, "Messages").await;
         let (_, customer_session) = central.customer("ann@x.io").await;
         central.top_up(&customer_session, wallet, "top-1").await;

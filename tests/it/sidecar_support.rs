@@ -24,12 +24,24 @@ impl ChildSidecar {
 
     /// `start` with extra flags; a `--listen` among them replaces the OS-chosen port.
     pub fn start_with(central: &str, client: (&str, &str), data_dir: &Path, extra: &[&std::ffi::OsStr]) -> Self {
+        Self::start_with_env(central, client, data_dir, extra, &[])
+    }
+
+    /// `start_with` and these extra environment variables (e.g. libfaketime's).
+    pub fn start_with_env(
+        central: &str,
+        client: (&str, &str),
+        data_dir: &Path,
+        extra: &[&std::ffi::OsStr],
+        env: &[(&str, &std::ffi::OsStr)],
+    ) -> Self {
         let mut child = Command::new(PROTUS)
             .args(["sidecar", "--log-format", "json", "--central", central])
             .args(if extra.iter().any(|a| *a == "--listen") { &[][..] } else { &["--listen", "127.0.0.1:0"][..] })
             .args(["--client-id", client.0, "--data-dir"])
             .arg(data_dir)
             .args(extra)
+            .envs(env.iter().copied())
             .env("PROTUS_CLIENT_SECRET", client.1)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
