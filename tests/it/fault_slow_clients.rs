@@ -75,8 +75,10 @@ async fn slow_connection(addr: SocketAddr, kind: Slow) {
 
 /// Opens `SLOW_PER_SERVER` slow connections of every kind to `addr`, counting those still open
 /// in `open`; the task ends when the server has closed them all.
-fn slowloris(addr: SocketAddr, open: Arc<AtomicUsize>) -> tokio::task::JoinHandle<()> {
-    open.fetch_add(SLOW_PER_SERVER, Ordering::SeqCst);
+fn slowloris(addr: SocketAddr, open: Arc<[AtomicUsize; 3]>) -> tokio::task::JoinHandle<()> {
+    for kind in open.iter() {
+        kind.fetch_add(SLOW_PER_SERVER / 3, Ordering::SeqCst);
+    }
     tokio::spawn(async move {
         let kinds = [Slow::Silent, Slow::Dribble, Slow::HalfClosed];
         let connections: Vec<_> = (0..SLOW_PER_SERVER)
@@ -84,7 +86,7 @@ fn slowloris(addr: SocketAddr, open: Arc<AtomicUsize>) -> tokio::task::JoinHandl
                 let open = open.clone();
                 tokio::spawn(async move {
                     slow_connection(addr, kinds[n % kinds.len()]).await;
-                    open.fetch_sub(1, Ordering::SeqCst);
+                    open[n % kinds.len()].fetch_sub(1, Ordering::SeqCst);
                 })
             })
             .collect();
@@ -126,7 +128,7 @@ async fn fault_slow_and_half_open_connections_neither_starve_the_listeners_nor_s
     assert_eq!(status, 200, "{body}");
 
     let started = Instant::now();
-    let (at_central, at_sidecar) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let (at_central, at_sidecar): (Arc<[AtomicUsize; 3]>, Arc<[AtomicUsize; 3]>) = (Arc::default(), Arc::default());
     let slow = [
         slowloris(socket_addr(&central.base), at_central.clone()),
         slowloris(socket_addr(&sidecar.base), at_sidecar.clone()),
@@ -141,9 +143,9 @@ async fn fault_slow_and_half_open_connections_neither_starve_the_listeners_nor_s
     while !slow.iter().all(tokio::task::JoinHandle::is_finished) {
         assert!(
             started.elapsed() < CLOSED_WITHIN,
-            "after {CLOSED_WITHIN:?} central still holds {} and the sidecar {} of {SLOW_PER_SERVER} slow connections each",
-            at_central.load(Ordering::SeqCst),
-            at_sidecar.load(Ordering::SeqCst),
+            "after {CLOSED_WITHIN:?} central still holds {:?} and the sidecar {:?} (silent, dribbling, half-closed) of {SLOW_PER_SERVER} slow connections each",
+            at_central.iter().map(|n| n.load(Ordering::SeqCst)).collect::<Vec<_>>(),
+            at_sidecar.iter().map(|n| n.load(Ordering::SeqCst)).collect::<Vec<_>>(),
         );
         for url in &ordinary {
             let response =
