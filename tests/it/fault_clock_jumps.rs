@@ -27,7 +27,12 @@ use crate::sidecar_billing::{World, eventually, money, ready};
 use crate::sidecar_support::ChildSidecar;
 use crate::support::TestCentral;
 
-const LIBFAKETIME: &str = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1";
+/// Where Debian's `libfaketime` package puts the library (multiarch, then the older layout).
+const LIBFAKETIME: [&str; 3] = [
+    "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1",
+    "/usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1",
+    "/usr/lib/faketime/libfaketimeMT.so.1",
+];
 /// The shortest lease central may give (`--lease-ttl-s`): usable for `LEASE_TTL_S - 30` s.
 const LEASE_TTL_S: u64 = 91;
 /// The sidecar stops using a lease this long before its deadline (DESIGN §7).
@@ -63,7 +68,10 @@ async fn charge(sidecar: &ChildSidecar, token: &str, key: &str) -> (u16, Value) 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn fault_wall_clock_jumps_on_a_partitioned_sidecar_neither_shorten_nor_stretch_its_lease() {
     // Proves that with central down, a sidecar whose wall clock jumps 6 h forward keeps serving inside its lease, and after a jump 8 h back stops at the lease's monotonic deadline with 503 central_unavailable; everything it accepted settles once central is back.
-    assert!(Path::new(LIBFAKETIME).exists(), "{LIBFAKETIME} is missing: apt-get install faketime");
+    let libfaketime = LIBFAKETIME
+        .into_iter()
+        .find(|path| Path::new(path).exists())
+        .unwrap_or_else(|| panic!("libfaketime is missing (none of {LIBFAKETIME:?}): apt-get install faketime"));
     let central = TestCentral::start_with(|config| {
         config.lease_ttl_s = LEASE_TTL_S;
         config.access_token_ttl_s = 24 * 3600;
@@ -74,7 +82,7 @@ async fn fault_wall_clock_jumps_on_a_partitioned_sidecar_neither_shorten_nor_str
     let clock_file = dir.path().join("faketime");
     set_offset(&clock_file, "+2h");
     let env: [(&str, &std::ffi::OsStr); 4] = [
-        ("LD_PRELOAD", LIBFAKETIME.as_ref()),
+        ("LD_PRELOAD", libfaketime.as_ref()),
         ("FAKETIME_TIMESTAMP_FILE", clock_file.as_os_str()),
         ("FAKETIME_NO_CACHE", "1".as_ref()),
         ("FAKETIME_DONT_FAKE_MONOTONIC", "1".as_ref()),
