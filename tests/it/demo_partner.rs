@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::child::{ChildCentral, PROTUS, follow_logs};
-use crate::demo_support::Browser;
+use crate::demo_support::{Browser, demo_session};
 use crate::sidecar_support::ChildSidecar;
 
 struct StandalonePartner {
@@ -75,25 +75,9 @@ fn sidecar_env(data_dir: &Path) -> Vec<(String, String)> {
 /// The demo company's settings as central keeps them.
 async fn company_settings(central: &str) -> Value {
     let http = reqwest::Client::new();
-    let body = json!({"kind": "company", "email": "team@messages.example", "password": "demo-password"});
-    let session: Value = http
-        .post(format!("{central}/api/v1/sessions"))
-        .json(&body)
-        .send()
-        .await
-        .expect("sign in")
-        .json()
-        .await
-        .expect("json");
-    let token = session["token"].as_str().expect("a session token");
-    http.get(format!("{central}/api/v1/company"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("company")
-        .json()
-        .await
-        .expect("json")
+    let token = demo_session(&http, central, "company", "team@messages.example").await;
+    let response = http.get(format!("{central}/api/v1/company")).bearer_auth(token).send().await.expect("company");
+    response.json().await.expect("json")
 }
 
 /// A port nobody listens on now, for the sidecar the partner is told about before it starts.

@@ -84,9 +84,9 @@ impl Browser {
     }
 }
 
-pub async fn revoke_all_grants(central: &str, email: &str) {
-    let http = reqwest::Client::new();
-    let body = json!({"kind": "customer", "email": email, "password": "demo-password"});
+/// A session token of a seeded demo account (`kind` is `customer` or `company`).
+pub async fn demo_session(http: &reqwest::Client, central: &str, kind: &str, email: &str) -> String {
+    let body = json!({"kind": kind, "email": email, "password": "demo-password"});
     let session: Value = http
         .post(format!("{central}/api/v1/sessions"))
         .json(&body)
@@ -96,7 +96,12 @@ pub async fn revoke_all_grants(central: &str, email: &str) {
         .json()
         .await
         .expect("json");
-    let token = session["token"].as_str().expect("token");
+    session["token"].as_str().expect("a session token").to_owned()
+}
+
+pub async fn revoke_all_grants(central: &str, email: &str) {
+    let http = reqwest::Client::new();
+    let token = &demo_session(&http, central, "customer", email).await;
     let grants: Value = http
         .get(format!("{central}/api/v1/me/grants"))
         .bearer_auth(token)

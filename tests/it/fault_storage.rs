@@ -71,8 +71,7 @@ async fn complete_top_up(central: &TestCentral, key: &Secret, top_up_id: &str, a
         .send()
         .await
         .expect("callback reaches central");
-    let (status, headers) = (response.status(), response.headers().clone());
-    Answer { status, headers, body: response.json().await.unwrap_or_default() }
+    Answer::read(response).await
 }
 
 /// The summary line of `protus central verify` (counts of transfers, accounts, charges), after

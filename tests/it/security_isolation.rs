@@ -97,10 +97,7 @@ async fn call(central: &TestCentral, method: Method, path: &str, who: As<'_>, bo
     if let Some(body) = body {
         request = request.json(&body);
     }
-    let response = request.send().await.expect("central answers");
-    let (status, headers) = (response.status(), response.headers().clone());
-    let bytes = response.bytes().await.expect("a body");
-    Answer { status, headers, body: serde_json::from_slice(&bytes).unwrap_or(Value::Null) }
+    Answer::read(request.send().await.expect("central answers")).await
 }
 
 fn id(answer: &Answer) -> String {

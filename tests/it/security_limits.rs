@@ -48,8 +48,7 @@ async fn api_sign_in(central: &TestCentral, client: &reqwest::Client, email: &st
         .send()
         .await
         .expect("sign-in reaches central");
-    let (status, headers) = (response.status(), response.headers().clone());
-    Answer { status, headers, body: response.json().await.unwrap_or(Value::Null) }
+    Answer::read(response).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -244,8 +243,7 @@ async fn direct_user(base: &str, client: Option<(&str, &str)>, key: Option<&str>
         request = request.header("idempotency-key", key);
     }
     let response = request.send().await.expect("direct-user request");
-    let (status, headers) = (response.status(), response.headers().clone());
-    Answer { status, headers, body: response.json().await.unwrap_or(Value::Null) }
+    Answer::read(response).await
 }
 
 /// Spends `DIRECT_PER_CLIENT` of a company's direct-user requests on calls without an

@@ -27,6 +27,18 @@ pub struct Answer {
 }
 
 impl Answer {
+    /// Reads a whole response: its body as JSON, `Null` when empty, a string when not JSON.
+    pub async fn read(response: reqwest::Response) -> Answer {
+        let (status, headers) = (response.status(), response.headers().clone());
+        let bytes = response.bytes().await.expect("a body");
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        Answer { status, headers, body }
+    }
+
     /// The problem `code` of an error answer.
     pub fn code(&self) -> &str {
         self.body["code"].as_str().unwrap_or_default()
@@ -56,13 +68,7 @@ impl TestCentral {
         adjust(&mut config);
         let clock = ManualClock::starting_now();
         let running = server::start(config, clock.clone()).await.expect("central starts");
-        TestCentral {
-            base: format!("http://{}", running.addr),
-            client: reqwest::Client::new(),
-            clock,
-            dir,
-            running: Some(running),
-        }
+        Self::around(running, clock, dir)
     }
 
     /// Starts central on a store the test opened over `dir` (a fault-injecting backend).
@@ -70,6 +76,10 @@ impl TestCentral {
         let config = CentralConfig::for_tests(dir.path().to_owned());
         let clock = ManualClock::starting_now();
         let running = server::start_on_store(config, clock.clone(), store).await.expect("central starts");
+        Self::around(running, clock, dir)
+    }
+
+    fn around(running: RunningCentral, clock: Arc<ManualClock>, dir: tempfile::TempDir) -> Self {
         TestCentral {
             base: format!("http://{}", running.addr),
             client: reqwest::Client::new(),
@@ -123,16 +133,7 @@ impl TestCentral {
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
-        let response = request.send().await.expect("request reaches central");
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response.bytes().await.expect("body");
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into_owned()))
-        };
-        Answer { status, headers, body }
+        Answer::read(request.send().await.expect("request reaches central")).await
     }
 
     /// The running node's shared state, for white-box checks.

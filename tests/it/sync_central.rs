@@ -35,10 +35,7 @@ async fn enrol(central: &TestCentral, company: &Issued) -> Sidecar {
 }
 
 async fn answer(request: reqwest::RequestBuilder) -> Answer {
-    let response = request.send().await.expect("central answers");
-    let (status, headers) = (response.status(), response.headers().clone());
-    let bytes = response.bytes().await.expect("a body");
-    Answer { status, headers, body: serde_json::from_slice(&bytes).unwrap_or(Value::Null) }
+    Answer::read(request.send().await.expect("central answers")).await
 }
 
 async fn sync_get(central: &TestCentral, path: &str, basic: (&str, &str)) -> Answer {

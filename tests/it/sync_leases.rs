@@ -67,10 +67,7 @@ pub async fn sync_call(
     if let Some(body) = body {
         request = request.json(&body);
     }
-    let response = request.send().await.expect("central answers");
-    let (status, headers) = (response.status(), response.headers().clone());
-    let bytes = response.bytes().await.expect("a body");
-    Answer { status, headers, body: serde_json::from_slice(&bytes).unwrap_or(Value::Null) }
+    Answer::read(request.send().await.expect("central answers")).await
 }
 
 pub async fn open(s: &Setup, request_id: &str, amount: &str) -> Answer {
