@@ -68,7 +68,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             ("code_challenge_method", "S256"),
         ])
         .finish();
-    let page = http.get(format!("{base}/oauth/authorize?{query}")).send().await?.text().await?;
+    let page = http.get(format!("{base}/oauth/authorize?{query}")).send().await?;
+    // The form's CSRF token is bound to the `protus_browser` cookie the page sets: a browser
+    // sends it back with the form, and so must we.
+    let cookie = page
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok()?.split(';').next())
+        .find(|pair| pair.starts_with("protus_browser="))
+        .ok_or("no browser cookie")?
+        .to_owned();
+    let page = page.text().await?;
     let hidden = |name: &str| {
         page.split(&format!("name=\"{name}\" value=\"")).nth(1).and_then(|r| r.split('"').next()).map(str::to_owned)
     };
@@ -82,7 +93,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ("spending_cap", String::new()),
         ("decision", "allow".into()),
     ];
-    let allowed = http.post(format!("{base}/oauth/authorize")).form(&form).send().await?;
+    let allowed = http.post(format!("{base}/oauth/authorize")).header("cookie", cookie).form(&form).send().await?;
     let location = allowed.headers().get("location").ok_or("consent did not redirect")?.to_str()?.to_owned();
     let params: Vec<(String, String)> =
         form_urlencoded::parse(location.split_once('?').ok_or("no query")?.1.as_bytes()).into_owned().collect();

@@ -75,25 +75,3 @@ impl FromRequestParts<SharedState> for CompanyAuth {
         Ok(CompanyAuth { company })
     }
 }
-
-/// A customer signed in through the browser session cookie.
-#[derive(Debug)]
-pub struct CookieSession {
-    pub customer: CustomerRecord,
-    /// Hex SHA-256 of the session token: what CSRF tokens are bound to.
-    pub token_hash: String,
-}
-
-/// The customer of the request's session cookie, if it is live.
-pub async fn session_cookie_customer(state: &SharedState, headers: &axum::http::HeaderMap) -> Option<CookieSession> {
-    let token = Secret::new(crate::central::web::cookies::get(headers, crate::central::web::cookies::SESSION_COOKIE)?);
-    let now = state.now();
-    let lookup = token.clone();
-    let session = state.store.read(move |r| sessions::lookup(r, &lookup, now)).await.ok().flatten()?;
-    if session.kind != SessionKind::Customer {
-        return None;
-    }
-    let id = CustomerId::parse(&session.subject).ok()?;
-    let customer = state.store.read(move |r| customers::get(r, &id)).await.ok().flatten()?;
-    Some(CookieSession { customer, token_hash: hex::encode(token.digest().0) })
-}

@@ -109,8 +109,10 @@ async fn connect(http: &reqwest::Client, base: &str, webhook_url: &str) -> Strin
             ("code_challenge_method", "S256"),
         ])
         .finish();
-    let page =
-        http.get(format!("{base}/oauth/authorize?{query}")).send().await.expect("page").text().await.expect("html");
+    let page = http.get(format!("{base}/oauth/authorize?{query}")).send().await.expect("page");
+    // The form's CSRF token is bound to the browser cookie the page sets; the post carries it.
+    let cookie = page.headers()["set-cookie"].to_str().expect("cookie").split(';').next().expect("pair").to_owned();
+    let page = page.text().await.expect("html");
     let hidden = |name: &str| crate::oauth_support::hidden(&page, name);
     let form = form_urlencoded::Serializer::new(String::new())
         .extend_pairs([
@@ -126,6 +128,7 @@ async fn connect(http: &reqwest::Client, base: &str, webhook_url: &str) -> Strin
     let answer = crate::oauth_support::no_redirects()
         .post(format!("{base}/oauth/authorize"))
         .header("content-type", "application/x-www-form-urlencoded")
+        .header("cookie", cookie)
         .body(form)
         .send()
         .await

@@ -90,6 +90,9 @@ async fn the_page_shows_the_company_and_every_scope_checked_in_english_or_russia
     let page = get_page(&url, None).await;
     assert_eq!(page.status, 200);
     assert!(page.body.contains("<strong>Messages</strong>"));
+    let cookie = page.headers["set-cookie"].to_str().expect("cookie");
+    assert!(cookie.starts_with("protus_browser=pbr_"), "the form's CSRF token is bound to this cookie: {cookie}");
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
     for scope in ["check", "hold", "charge"] {
         assert!(
             page.body.contains(&format!("name=\"granted_scope\" value=\"{scope}\" checked")),
@@ -114,7 +117,7 @@ async fn wrong_passwords_and_empty_choices_re_render_and_deny_redirects_access_d
     let central = TestCentral::start().await;
     let (client_id, _, _) = partner(&central, "Messages").await;
     central.customer("ann@x.io").await;
-    let page = get_page(&authorize_url(&central, &client_id, "check hold charge", "st"), None).await;
+    let (page, browser) = consent_page(&authorize_url(&central, &client_id, "check hold charge", "st")).await;
     let (request_id, csrf) = (hidden(&page.body, "request_id"), hidden(&page.body, "csrf_token"));
     let endpoint = format!("{}/oauth/authorize", central.base);
     let wrong = post_form(
@@ -128,7 +131,7 @@ async fn wrong_passwords_and_empty_choices_re_render_and_deny_redirects_access_d
             ("spending_cap", "77"),
             ("decision", "allow"),
         ],
-        None,
+        Some(&browser),
     )
     .await;
     assert_eq!(wrong.status, 200);
@@ -145,14 +148,14 @@ async fn wrong_passwords_and_empty_choices_re_render_and_deny_redirects_access_d
             ("password", "correct horse"),
             ("decision", "allow"),
         ],
-        None,
+        Some(&browser),
     )
     .await;
     assert_eq!(none.status, 200);
     assert!(none.body.contains("Choose at least one permission"));
     let cookie = none.headers["set-cookie"].to_str().expect("cookie").to_owned();
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"));
-    let session = cookie.split(';').next().expect("pair").to_owned();
+    let session = format!("{browser}; {}", cookie.split(';').next().expect("pair"));
     // Signed in now: the re-rendered form carries a CSRF token bound to the new session.
     let csrf = hidden(&none.body, "csrf_token");
     let bad_cap = post_form(
@@ -194,10 +197,10 @@ async fn a_forged_or_cross_session_csrf_token_is_refused() {
     let central = TestCentral::start().await;
     let (client_id, _, _) = partner(&central, "Messages").await;
     central.customer("ann@x.io").await;
-    let page = get_page(&authorize_url(&central, &client_id, "check", "st"), None).await;
-    let request_id = hidden(&page.body, "request_id");
+    let (page, browser) = consent_page(&authorize_url(&central, &client_id, "check", "st")).await;
+    let (request_id, csrf) = (hidden(&page.body, "request_id"), hidden(&page.body, "csrf_token"));
     let endpoint = format!("{}/oauth/authorize", central.base);
-    let fields = |csrf: &'static str| {
+    let fields = |csrf: &str| {
         [
             ("request_id", request_id.clone()),
             ("csrf_token", csrf.to_owned()),
@@ -207,15 +210,32 @@ async fn a_forged_or_cross_session_csrf_token_is_refused() {
             ("decision", "allow".into()),
         ]
     };
-    for csrf in ["", "forged"] {
+    // No token, a forged one, and the page's own token without the cookie it is bound to.
+    for (csrf, cookie) in [("", Some(browser.as_str())), ("forged", Some(browser.as_str())), (csrf.as_str(), None)] {
         let f = fields(csrf);
         let refs: Vec<(&str, &str)> = f.iter().map(|(n, v)| (*n, v.as_str())).collect();
-        let answer = post_form(&endpoint, &refs, None).await;
-        assert_eq!(answer.status, 400, "csrf {csrf:?}");
+        let answer = post_form(&endpoint, &refs, cookie).await;
+        assert_eq!(answer.status, 400, "csrf {csrf:?}, cookie {cookie:?}");
+        assert!(answer.body.contains("The form could not be accepted"), "{}", answer.body);
         assert!(answer.headers.get("location").is_none());
+        assert!(set_cookie(&answer, "protus_session").is_none(), "no sign-in");
     }
-    // A signed-in browser must present the token bound to its own session, not the anonymous one.
-    let code_page = get_page(&authorize_url(&central, &client_id, "check", "st"), None).await;
+    // A GET with the cookie keeps it; the token is bound to it and the request, not to either alone.
+    let again = get_page(&authorize_url(&central, &client_id, "check", "st"), Some(&browser)).await;
+    assert!(set_cookie(&again, "protus_browser").is_none(), "the browser keeps its cookie");
+    let (other_page, other_browser) = consent_page(&authorize_url(&central, &client_id, "check", "st")).await;
+    assert_ne!(hidden(&again.body, "csrf_token"), csrf, "another request, another token");
+    assert_ne!(hidden(&other_page.body, "request_id"), request_id);
+    let f = fields(&csrf);
+    let refs: Vec<(&str, &str)> = f.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    let foreign = post_form(&endpoint, &refs, Some(&other_browser)).await;
+    assert_eq!(foreign.status, 400, "another browser's request and token: {}", foreign.body);
+    // Neither refusal used the request up: its own browser still consents.
+    let own = post_form(&endpoint, &refs, Some(&browser)).await;
+    assert_eq!(own.status, 302, "{}", own.body);
+    // A signed-in browser must present the token bound to its own session, not the one it had
+    // before signing in.
+    let (code_page, browser) = consent_page(&authorize_url(&central, &client_id, "check", "st")).await;
     let (rid, anon_csrf) = (hidden(&code_page.body, "request_id"), hidden(&code_page.body, "csrf_token"));
     let signed = post_form(
         &endpoint,
@@ -226,14 +246,15 @@ async fn a_forged_or_cross_session_csrf_token_is_refused() {
             ("password", "correct horse"),
             ("decision", "allow"),
         ],
-        None,
+        Some(&browser),
     )
     .await;
-    let session = signed.headers["set-cookie"].to_str().expect("cookie").split(';').next().expect("pair").to_owned();
+    assert_eq!(signed.status, 200, "re-rendered without a scope: {}", signed.body);
+    let session = set_cookie(&signed, "protus_session").expect("signed in");
     let replay = post_form(
         &endpoint,
         &[("request_id", &rid), ("csrf_token", &anon_csrf), ("granted_scope", "check"), ("decision", "allow")],
-        Some(&session),
+        Some(&format!("{browser}; {session}")),
     )
     .await;
     assert_eq!(replay.status, 400);
@@ -241,7 +262,7 @@ async fn a_forged_or_cross_session_csrf_token_is_refused() {
 
 /// Opens a fresh consent page and signs in with `password`, allowing `check`.
 async fn sign_in_attempt(central: &TestCentral, client_id: &str, password: &str) -> Page {
-    let page = get_page(&authorize_url(central, client_id, "check", "st"), None).await;
+    let (page, browser) = consent_page(&authorize_url(central, client_id, "check", "st")).await;
     let (rid, csrf) = (hidden(&page.body, "request_id"), hidden(&page.body, "csrf_token"));
     let fields = [
         ("request_id", rid.as_str()),
@@ -251,7 +272,7 @@ async fn sign_in_attempt(central: &TestCentral, client_id: &str, password: &str)
         ("granted_scope", "check"),
         ("decision", "allow"),
     ];
-    post_form(&format!("{}/oauth/authorize", central.base), &fields, None).await
+    post_form(&format!("{}/oauth/authorize", central.base), &fields, Some(&browser)).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

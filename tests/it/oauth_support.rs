@@ -73,6 +73,23 @@ pub async fn post_form(url: &str, fields: &[(&str, &str)], cookie: Option<&str>)
     Page { status: response.status(), headers: response.headers().clone(), body: response.text().await.expect("body") }
 }
 
+/// The `name=value` pair of the cookie `name` that a page sets, if it sets one.
+pub fn set_cookie(page: &Page, name: &str) -> Option<String> {
+    page.headers.get_all("set-cookie").iter().filter_map(|v| v.to_str().ok()).find_map(|c| {
+        let pair = c.split(';').next()?;
+        pair.strip_prefix(name)?.starts_with('=').then(|| pair.to_owned())
+    })
+}
+
+/// Opens a consent page as a browser without cookies does: the page and the `protus_browser`
+/// cookie it sets, which its form's CSRF token is bound to and a post must carry.
+pub async fn consent_page(url: &str) -> (Page, String) {
+    let page = get_page(url, None).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let cookie = set_cookie(&page, "protus_browser").unwrap_or_else(|| panic!("no browser cookie: {:?}", page.headers));
+    (page, cookie)
+}
+
 /// The query parameters of a redirect's `Location`.
 pub fn location_params(page: &Page) -> Vec<(String, String)> {
     let location = page.headers.get("location").and_then(|v| v.to_str().ok()).expect("a Location header");
@@ -87,8 +104,7 @@ pub fn param(params: &[(String, String)], name: &str) -> Option<String> {
 
 /// Signs `email` in on the consent page and allows `granted` with `cap`; returns the code.
 pub async fn consent(central: &TestCentral, client_id: &str, email: &str, granted: &[&str], cap: &str) -> String {
-    let page = get_page(&authorize_url(central, client_id, "check hold charge", "st-1"), None).await;
-    assert_eq!(page.status, 200, "{}", page.body);
+    let (page, browser) = consent_page(&authorize_url(central, client_id, "check hold charge", "st-1")).await;
     let (request_id, csrf) = (hidden(&page.body, "request_id"), hidden(&page.body, "csrf_token"));
     let mut fields = vec![
         ("request_id", request_id.as_str()),
@@ -98,7 +114,7 @@ pub async fn consent(central: &TestCentral, client_id: &str, email: &str, grante
     ];
     fields.extend(granted.iter().map(|scope| ("granted_scope", *scope)));
     fields.extend([("spending_cap", cap), ("decision", "allow")]);
-    let answer = post_form(&format!("{}/oauth/authorize", central.base), &fields, None).await;
+    let answer = post_form(&format!("{}/oauth/authorize", central.base), &fields, Some(&browser)).await;
     assert_eq!(answer.status, 302, "{}", answer.body);
     let params = location_params(&answer);
     assert_eq!(param(&params, "state").as_deref(), Some("st-1"));

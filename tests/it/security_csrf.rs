@@ -3,7 +3,9 @@
 //! it has a case here. Each case posts the form from its own browser (cookies and all, as a
 //! cross-site post would) once without a token and once with a token taken from another browser
 //! session, and checks the documented refusal (docs/design.md, "Web interface", CSRF; the consent
-//! steps; the claim page's OpenAPI answers) and that nothing changed.
+//! steps; the claim page's OpenAPI answers) and that nothing changed. The consent form is also
+//! posted by a signed-out browser: without its `protus_browser` cookie, and with another
+//! browser's request and token and credentials (login CSRF).
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -11,7 +13,7 @@ use std::path::Path;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::oauth_support::{REDIRECT, authorize_url, consent, exchange, hidden, partner};
+use crate::oauth_support::{REDIRECT, authorize_url, consent, exchange, hidden, partner, post_form};
 use crate::support::TestCentral;
 use crate::web_support::{Browser, Page};
 
@@ -503,6 +505,54 @@ async fn oauth_case(w: &mut World<'_>) {
     let done = w.anna2.post("/oauth/authorize", &foreign).await;
     assert_eq!(done.status, 302, "{}", done.body);
     assert!(done.location().starts_with(REDIRECT), "{}", done.location());
+    anonymous_oauth_case(w, path).await;
+}
+
+/// The consent form of a signed-out browser: its token is bound to the request and the
+/// browser's `protus_browser` cookie, so neither a post without that cookie nor another
+/// browser's request and token (with that browser's credentials: login CSRF) signs anyone in.
+async fn anonymous_oauth_case(w: &mut World<'_>, path: &str) {
+    let central = w.central;
+    let (mallory_id, mallory_api) = central.customer("mallory@example.com").await;
+    let mine = w.anon.get(path).await;
+    assert_eq!(mine.status, 200, "{}", mine.body);
+    assert!(mine.body.contains("name=\"password\""), "the signed-out page asks to sign in: {}", mine.body);
+    let (rid, csrf) = (hidden(&mine.body, "request_id"), hidden(&mine.body, "csrf_token"));
+    let theirs = w.anon2.get(path).await;
+    let (their_rid, their_csrf) = (hidden(&theirs.body, "request_id"), hidden(&theirs.body, "csrf_token"));
+    let grants_before = central.get("/api/v1/me/grants", Some(&mallory_api)).await.body;
+    /// The signed-out consent form with mallory's credentials.
+    fn form<'f>(rid: &'f str, csrf: &'f str) -> Vec<(&'f str, &'f str)> {
+        let mut all = vec![("request_id", rid), ("csrf_token", csrf), ("decision", "allow")];
+        all.extend([("email", "mallory@example.com"), ("password", "correct horse"), ("granted_scope", "check")]);
+        all
+    }
+    // Without a token; and its own page's token from a client that does not send the cookie.
+    let mut without = form(&rid, &csrf);
+    without.retain(|(name, _)| *name != "csrf_token");
+    assert_refused(&w.anon.post("/oauth/authorize", &without).await, 400, "signed-out consent without a token");
+    let cookieless = post_form(&format!("{}/oauth/authorize", central.base), &form(&rid, &csrf), None).await;
+    assert_eq!(cookieless.status.as_u16(), 400, "signed-out consent without the cookie: {}", cookieless.body);
+    assert!(cookieless.headers.get("location").is_none(), "redirected: {:?}", cookieless.headers);
+    let session_set = cookieless
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .any(|c| c.to_str().is_ok_and(|c| c.starts_with("protus_session=")));
+    assert!(!session_set, "the post without the cookie set a session cookie");
+    // Login CSRF: another browser's request, token and account, posted from this browser.
+    let attack = form(&their_rid, &their_csrf);
+    assert_refused(&w.anon.post("/oauth/authorize", &attack).await, 400, "signed-out consent, another browser's form");
+    assert_eq!(w.anon.get("/wallet").await.status, 303, "the browser is still signed out");
+    assert_eq!(central.get("/api/v1/me/grants", Some(&mallory_api)).await.body, grants_before, "no grant");
+    let accounts = central.get("/api/v1/company/accounts", Some(&w.company_api)).await;
+    assert!(!accounts.body.to_string().contains(&mallory_id), "no account for mallory: {}", accounts.body);
+    // Neither refusal used the requests up: in their own browsers both forms still work.
+    for (browser, fields) in [(&mut w.anon2, attack), (&mut w.anon, form(&rid, &csrf))] {
+        let done = browser.post("/oauth/authorize", &fields).await;
+        assert_eq!(done.status, 302, "{}", done.body);
+        assert!(done.location().starts_with(REDIRECT), "{}", done.location());
+    }
 }
 
 /// The claim page's token is bound to the claim link; a form without it, or with another

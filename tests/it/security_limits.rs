@@ -11,7 +11,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use serde_json::{Value, json};
 
 use crate::oauth_support::{
-    REDIRECT, authorize_url, consent, exchange, get_page, hidden, partner, post_form, token_request,
+    REDIRECT, authorize_url, consent, consent_page, exchange, hidden, partner, post_form, token_request,
 };
 use crate::sidecar_support::ChildSidecar;
 use crate::support::{Answer, TestCentral};
@@ -121,6 +121,12 @@ async fn the_site_sign_in_form_is_limited_per_email() {
     assert_eq!((bob_in.status.as_u16(), bob_in.location()), (303, "/wallet"), "{}", bob_in.body);
 }
 
+/// A fresh consent form: its request id, its CSRF token and the browser cookie it is bound to.
+async fn form(central: &TestCentral, client_id: &str) -> (String, String, String) {
+    let (page, browser) = consent_page(&authorize_url(central, client_id, "check", "st")).await;
+    (hidden(&page.body, "request_id"), hidden(&page.body, "csrf_token"), browser)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_consent_sign_in_refuses_past_the_limit_without_a_grant_or_session_and_spares_others() {
     // Proves the consent page's sign-in, once ann's limit is spent, re-renders with "Too many attempts" even for the right password, sets no session, records no consent, keeps the request open, and lets bob consent.
@@ -129,7 +135,7 @@ async fn the_consent_sign_in_refuses_past_the_limit_without_a_grant_or_session_a
     central.customer("ann@x.io").await;
     central.customer("bob@x.io").await;
     let endpoint = format!("{}/oauth/authorize", central.base);
-    let attempt = |rid: String, csrf: String, email: &'static str, password: &'static str| {
+    let attempt = |(rid, csrf, browser): (String, String, String), email: &'static str, password: &'static str| {
         let endpoint = endpoint.clone();
         async move {
             let fields = [
@@ -140,20 +146,17 @@ async fn the_consent_sign_in_refuses_past_the_limit_without_a_grant_or_session_a
                 ("granted_scope", "check"),
                 ("decision", "allow"),
             ];
-            post_form(&endpoint, &fields, None).await
+            post_form(&endpoint, &fields, Some(&browser)).await
         }
     };
     // `customer` signed ann in once through the API, which shares the limiter.
     for _ in 1..PER_EMAIL {
-        let page = get_page(&authorize_url(&central, &client_id, "check", "st"), None).await;
-        let wrong =
-            attempt(hidden(&page.body, "request_id"), hidden(&page.body, "csrf_token"), "ann@x.io", "wrong pass").await;
+        let wrong = attempt(form(&central, &client_id).await, "ann@x.io", "wrong pass").await;
         assert_eq!(wrong.status, 200);
         assert!(!wrong.body.contains("Too many attempts"), "limited too early");
     }
-    let page = get_page(&authorize_url(&central, &client_id, "check", "st"), None).await;
-    let (rid, csrf) = (hidden(&page.body, "request_id"), hidden(&page.body, "csrf_token"));
-    let refused = attempt(rid.clone(), csrf.clone(), "ann@x.io", "correct horse").await;
+    let form = form(&central, &client_id).await;
+    let refused = attempt(form.clone(), "ann@x.io", "correct horse").await;
     assert_eq!(refused.status, 200, "re-rendered: {}", refused.body);
     assert!(refused.body.contains("Too many attempts"), "{}", refused.body);
     assert!(refused.headers.get("location").is_none(), "no code was issued");
@@ -165,7 +168,7 @@ async fn the_consent_sign_in_refuses_past_the_limit_without_a_grant_or_session_a
     // The refused request is still open: once ann's bucket has refilled by one attempt (well
     // inside the request's lifetime), the same form succeeds.
     central.clock.advance_s(i64::from(protus::vocab::limits::sign_in_window_s) / PER_EMAIL as i64);
-    let later = attempt(rid, csrf, "ann@x.io", "correct horse").await;
+    let later = attempt(form, "ann@x.io", "correct horse").await;
     assert_eq!(later.status, 302, "{}", later.body);
     assert!(later.headers["location"].to_str().expect("ascii").starts_with(REDIRECT));
 }

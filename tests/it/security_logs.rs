@@ -343,8 +343,8 @@ async fn site_sign_in(run: &mut Run<'_>) {
     run.secrets.add("site session cookie", &cookie(&signed.1, "protus_session").expect("session cookie"));
 }
 
-/// OAuth: the consent page (its CSRF token, the session it makes), the code with PKCE, the
-/// tokens and a refresh.
+/// OAuth: the consent page (its browser cookie and CSRF token, the session it makes), the code
+/// with PKCE, the tokens and a refresh.
 async fn oauth(run: &mut Run<'_>, company: &Company) -> Tokens {
     run.secrets.add("PKCE code_verifier", VERIFIER);
     let query = form_urlencoded::Serializer::new(String::new())
@@ -359,6 +359,8 @@ async fn oauth(run: &mut Run<'_>, company: &Company) -> Tokens {
         ])
         .finish();
     let page = run.http.send(run.http.client.get(run.url(&format!("/oauth/authorize?{query}")))).await;
+    let browser = cookie(&page.1, "protus_browser").expect("a browser cookie");
+    run.secrets.add("consent browser binding cookie", &browser);
     let page = page.2.as_str().expect("html").to_owned();
     let csrf = hidden(&page, "csrf_token");
     run.secrets.add("consent CSRF token", &csrf);
@@ -374,7 +376,9 @@ async fn oauth(run: &mut Run<'_>, company: &Company) -> Tokens {
         ("spending_cap", ""),
         ("decision", "allow"),
     ];
-    let allowed = run.http.send(run.http.client.post(run.url("/oauth/authorize")).form(&fields)).await;
+    let request =
+        run.http.client.post(run.url("/oauth/authorize")).header("cookie", format!("protus_browser={browser}"));
+    let allowed = run.http.send(request.form(&fields)).await;
     assert_eq!(allowed.0, 302, "{}", allowed.2);
     run.secrets.add("consent session cookie", &cookie(&allowed.1, "protus_session").expect("session cookie"));
     let location = allowed.1["location"].to_str().expect("ascii").to_owned();

@@ -256,8 +256,7 @@ async fn the_consent_form_cannot_choose_where_the_code_goes() {
     let (client_id, secret) = partner_with_uris(&central).await;
     central.customer("ann@x.io").await;
     let challenge = protus::domain::pkce::s256(VERIFIER);
-    let page = get_page(&authorize(&central, &refs(&valid(&client_id, APP, &challenge))), None).await;
-    assert_eq!(page.status, 200, "{}", page.body);
+    let (page, browser) = consent_page(&authorize(&central, &refs(&valid(&client_id, APP, &challenge)))).await;
     let (request_id, csrf) = (hidden(&page.body, "request_id"), hidden(&page.body, "csrf_token"));
     let fields = [
         ("request_id", request_id.as_str()),
@@ -269,7 +268,7 @@ async fn the_consent_form_cannot_choose_where_the_code_goes() {
         ("decision", "allow"),
         ("redirect_uri", "https://evil.example/steal"),
     ];
-    let answer = post_form(&format!("{}/oauth/authorize", central.base), &fields, None).await;
+    let answer = post_form(&format!("{}/oauth/authorize", central.base), &fields, Some(&browser)).await;
     assert_eq!(answer.status, 302, "{}", answer.body);
     let location = answer.headers["location"].to_str().expect("a Location");
     let query = location.strip_prefix(&format!("{APP}?")).unwrap_or_else(|| panic!("sent to {location}, not {APP}"));

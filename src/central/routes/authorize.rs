@@ -5,18 +5,18 @@ use std::net::SocketAddr;
 
 use askama::Template;
 use axum::extract::{ConnectInfo, RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::central::auth::session_cookie_customer;
 use crate::central::error::{OrInternal, blocking};
 use crate::central::events;
 use crate::central::state::SharedState;
 use crate::central::tokens::lookup_hash;
+use crate::central::web::browser::Browser;
 use crate::central::web::cookies;
-use crate::central::web::csrf;
 use crate::central::web::html::page;
 use crate::central::web::i18n::{Lang, Text};
+use crate::central::web::layout::render;
 use crate::central::web::pages::{ConsentPage, ConsentView, ErrorPage};
 use crate::domain::passwords;
 use crate::domain::pkce;
@@ -30,6 +30,8 @@ use crate::vocab::money::Amount;
 use crate::vocab::names::Email;
 use crate::vocab::secret::Secret;
 
+/// Purpose of the consent form's CSRF token; its object is the authorization request id, and
+/// `Browser` binds it to the browser's session or, before sign-in, its `protus_browser` cookie.
 const CONSENT: &str = "consent";
 
 fn error_page(lang: Lang, message: Text) -> Response {
@@ -89,10 +91,10 @@ fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
     params(("response_type" = String, Query, description = "`code`"), ("client_id" = String, Query), ("redirect_uri" = String, Query, description = "exactly one of the company's registered URIs"),
         ("scope" = Option<String>, Query, description = "space-separated subset of `check hold charge`; all three when absent"), ("state" = Option<String>, Query),
         ("code_challenge" = String, Query, description = "base64url SHA-256 of the PKCE verifier"), ("code_challenge_method" = String, Query, description = "`S256`")),
-    responses((status = 200, description = "the sign-in and consent page", content_type = "text/html"),
+    responses((status = 200, description = "the sign-in and consent page; sets the `protus_browser` cookie its form's CSRF token is bound to when the browser has none", content_type = "text/html"),
         (status = 302, description = "an error redirected to the company"), (status = 400, description = "unknown client or redirect URI: an error page, never a redirect", content_type = "text/html")))]
-pub async fn show(State(state): State<SharedState>, headers: HeaderMap, RawQuery(query): RawQuery) -> Response {
-    let lang = Lang::from_headers(&headers);
+pub async fn show(State(state): State<SharedState>, browser: Browser, RawQuery(query): RawQuery) -> Response {
+    let lang = browser.lang;
     let Some(params) = single_params(query.as_deref().unwrap_or_default()) else {
         return error_page(lang, Text::BadForm);
     };
@@ -136,17 +138,11 @@ pub async fn show(State(state): State<SharedState>, headers: HeaderMap, RawQuery
         created_at: now,
         expires_at: now.plus_s(auth_request_ttl_s),
     };
-    let signed_in = session_cookie_customer(&state, &headers).await;
     let view = ConsentView {
         company_name: company.name.as_str().to_owned(),
         request_id: request.id.clone(),
-        csrf_token: csrf::token(
-            &state.csrf_key,
-            CONSENT,
-            &request.id,
-            signed_in.as_ref().map(|s| s.token_hash.as_str()),
-        ),
-        signed_in_email: signed_in.as_ref().map(|s| s.customer.email.as_str().to_owned()).unwrap_or_default(),
+        csrf_token: browser.csrf_for(CONSENT, &request.id),
+        signed_in_email: browser.customer().map(|c| c.email.as_str().to_owned()).unwrap_or_default(),
         requested: scope,
         checked: scope,
         ..ConsentView::default()
@@ -154,7 +150,8 @@ pub async fn show(State(state): State<SharedState>, headers: HeaderMap, RawQuery
     if state.store.write(move |tx| oauth::save_request(tx, &request)).await.or_internal().is_err() {
         return (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response();
     }
-    page(StatusCode::OK, ConsentPage::new(lang, view).render())
+    // Sets the `protus_browser` cookie the token is bound to when the browser had none.
+    render(&browser, StatusCode::OK, &ConsentPage::new(lang, view))
 }
 
 /// What the consent form posted.
@@ -193,25 +190,25 @@ fn read_form(body: &str) -> Option<ConsentForm> {
 /// Answer the consent page: sign in if needed, then allow (a code) or deny (`access_denied`).
 #[utoipa::path(post, path = "/oauth/authorize", tag = "oauth",
     request_body(content = crate::wire::oauth_forms::ConsentForm, content_type = "application/x-www-form-urlencoded",
-        description = "request_id, csrf_token, email and password (when not signed in), granted_scope (one per checked scope), spending_cap (blank = none), decision (allow|deny)"),
+        description = "request_id, csrf_token, email and password (when not signed in), granted_scope (one per checked scope), spending_cap (blank = none), decision (allow|deny); the CSRF token verifies only with the browser's session or `protus_browser` cookie"),
     responses((status = 302, description = "back to the company with code, state and iss (or error=access_denied)"),
         (status = 200, description = "the page again, with the error and what was typed", content_type = "text/html"),
-        (status = 400, description = "expired request or bad form: an error page", content_type = "text/html")))]
+        (status = 400, description = "expired request, bad form, or a CSRF token that is not this browser's: an error page", content_type = "text/html")))]
 pub async fn answer(
     State(state): State<SharedState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    mut browser: Browser,
     body: String,
 ) -> Response {
-    let lang = Lang::from_headers(&headers);
+    let lang = browser.lang;
     let Some(form) = read_form(&body) else { return error_page(lang, Text::BadForm) };
     let now = state.now();
     let request_id = form.request_id.clone();
     let request = state.store.read(move |r| oauth::get_request(r, &request_id, now)).await.ok().flatten();
     let Some(request) = request else { return error_page(lang, Text::ExpiredRequest) };
-    let signed_in = session_cookie_customer(&state, &headers).await;
-    let session: Option<String> = signed_in.as_ref().map(|s| s.token_hash.clone());
-    if !csrf::verify(&state.csrf_key, CONSENT, &request.id, session.as_deref(), &form.csrf_token) {
+    // Bound to this browser: a post without its cookie, or with a token shown to another
+    // browser (login CSRF with someone else's request and credentials), changes nothing.
+    if !browser.csrf_ok_for(CONSENT, &request.id, &form.csrf_token) {
         return error_page(lang, Text::BadForm);
     }
     if !form.allow {
@@ -234,11 +231,12 @@ pub async fn answer(
         .flatten()
         .map(|c| c.name.as_str().to_owned())
         .unwrap_or_default();
-    let again = |error: Text, checked: ScopeSet, signed_in_email: String, csrf_session: Option<&str>| {
+    // The page again; its token is the browser's, bound to a session this post may have made.
+    let again = |browser: &Browser, error: Text, checked: ScopeSet, signed_in_email: String| {
         let view = ConsentView {
             company_name: company_name.clone(),
             request_id: request.id.clone(),
-            csrf_token: csrf::token(&state.csrf_key, CONSENT, &request.id, csrf_session),
+            csrf_token: browser.csrf_for(CONSENT, &request.id),
             signed_in_email,
             email: form.email.clone(),
             requested: request.scope,
@@ -246,29 +244,24 @@ pub async fn answer(
             spending_cap: form.spending_cap.clone(),
             error: lang.t(error).to_owned(),
         };
-        page(StatusCode::OK, ConsentPage::new(lang, view).render())
+        render(browser, StatusCode::OK, &ConsentPage::new(lang, view))
     };
     let checked = form.granted.unwrap_or(ScopeSet::EMPTY).intersection(request.scope);
     // Who is consenting: the signed-in customer, or the one whose credentials the form carries.
-    let (customer, new_session) = match signed_in {
-        Some(s) => (s.customer, None),
+    let (customer, new_session) = match browser.customer().cloned() {
+        Some(customer) => (customer, None),
         None => match sign_in(&state, &form.email, &form.password, peer).await {
             Ok(customer) => (customer, Some(Secret::generate("pts_"))),
-            Err(error) => return again(error, checked, String::new(), None),
+            Err(error) => return again(&browser, error, checked, String::new()),
         },
     };
-    let (signed_email, csrf_session) = match &new_session {
-        Some(token) => (customer.email.as_str().to_owned(), Some(hex::encode(token.digest().0))),
-        None => (customer.email.as_str().to_owned(), session),
-    };
+    if let Some(token) = &new_session {
+        browser.signed_in_with(token);
+    }
+    let signed_email = customer.email.as_str().to_owned();
     if checked.is_empty() || form.granted.is_err() {
-        return with_session(
-            again(Text::NoScope, checked, signed_email, csrf_session.as_deref()),
-            &state,
-            new_session,
-            &customer,
-        )
-        .await;
+        let page = again(&browser, Text::NoScope, checked, signed_email);
+        return with_session(page, &state, new_session, &customer).await;
     }
     let cap = if form.spending_cap.is_empty() {
         None
@@ -276,13 +269,8 @@ pub async fn answer(
         match Amount::parse_request(&form.spending_cap, state.currency) {
             Ok(cap) => Some(cap),
             Err(_) => {
-                return with_session(
-                    again(Text::BadCap, checked, signed_email, csrf_session.as_deref()),
-                    &state,
-                    new_session,
-                    &customer,
-                )
-                .await;
+                let page = again(&browser, Text::BadCap, checked, signed_email);
+                return with_session(page, &state, new_session, &customer).await;
             }
         }
     };

@@ -71,13 +71,30 @@ impl Browser {
 
     /// The CSRF token of the form that posts to `action`.
     pub fn csrf(&self, action: &str) -> String {
-        csrf::token(&self.key, SITE, action, Some(&self.binding))
+        self.csrf_for(SITE, action)
     }
 
     /// Whether `submitted` is this browser's token for the form posting to `action`.
     pub fn csrf_ok(&self, action: &str, submitted: &str) -> bool {
+        self.csrf_ok_for(SITE, action, submitted)
+    }
+
+    /// This browser's CSRF token for a form of another `purpose` about `object` (the consent
+    /// form: `consent` and its authorization request id).
+    pub fn csrf_for(&self, purpose: &str, object: &str) -> String {
+        csrf::token(&self.key, purpose, object, Some(&self.binding))
+    }
+
+    /// Whether `submitted` is this browser's token for `purpose` and `object`.
+    pub fn csrf_ok_for(&self, purpose: &str, object: &str, submitted: &str) -> bool {
         // A browser without a binding cookie cannot have been shown the form.
-        self.new_cookie.is_none() && csrf::verify(&self.key, SITE, action, Some(&self.binding), submitted)
+        self.new_cookie.is_none() && csrf::verify(&self.key, purpose, object, Some(&self.binding), submitted)
+    }
+
+    /// This request signed the browser in with the session `token`: the tokens of the page it
+    /// answers with are bound to that session, as the next request's will be.
+    pub fn signed_in_with(&mut self, token: &Secret) {
+        self.binding = hex::encode(token.digest().0);
     }
 
     pub async fn from_headers(state: &SharedState, headers: &HeaderMap, here: String) -> Browser {

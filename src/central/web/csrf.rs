@@ -1,5 +1,7 @@
 //! CSRF tokens for forms: an HMAC, under a node key, of the form's purpose, its object and the
-//! browser's session (or "anonymous"), so a token made for one browser is useless in another.
+//! browser (what `web::browser::Browser` binds to: its session, or its `protus_browser` cookie),
+//! so a token made for one browser is useless in another. Only the claim page, whose object is
+//! the secret claim link and which signs nobody in, passes no browser ("anonymous").
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
