@@ -8,6 +8,7 @@ use crate::central::routes;
 use crate::central::state::SharedState;
 use crate::http::oauth_error::OAuthError;
 use crate::http::problem::{FieldError, Problem};
+use crate::http::server_errors_doc::document_server_errors;
 
 struct SessionAuth;
 
@@ -33,5 +34,8 @@ struct CentralApi;
 
 /// The routes and the document describing them.
 pub fn routes_with_document() -> (axum::Router<SharedState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(CentralApi::openapi()).merge(routes::router()).split_for_parts()
+    let (router, mut document) =
+        OpenApiRouter::with_openapi(CentralApi::openapi()).merge(routes::router()).split_for_parts();
+    document_server_errors(&mut document);
+    (router, document)
 }

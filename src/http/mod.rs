@@ -14,3 +14,4 @@ pub mod oauth_error;
 pub mod form;
 pub mod billing_input;
 pub mod replay;
+pub mod server_errors_doc;

@@ -5,6 +5,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::http::problem::{FieldError, Problem};
+use crate::http::server_errors_doc::document_server_errors;
 use crate::sidecar::routes;
 use crate::sidecar::state::SharedState;
 
@@ -33,5 +34,8 @@ struct SidecarApi;
 
 /// The routes and the document describing them.
 pub fn routes_with_document() -> (axum::Router<SharedState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(SidecarApi::openapi()).merge(routes::router()).split_for_parts()
+    let (router, mut document) =
+        OpenApiRouter::with_openapi(SidecarApi::openapi()).merge(routes::router()).split_for_parts();
+    document_server_errors(&mut document);
+    (router, document)
 }

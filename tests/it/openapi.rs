@@ -57,7 +57,7 @@ const PAGES: &[(&str, &str)] =
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_endpoint_is_documented_with_its_errors() {
-    // Proves the OpenAPI 3.1 document lists each endpoint built so far and that its error answers use the Problem schema.
+    // Proves the OpenAPI 3.1 document lists each endpoint built so far, that its error answers use the Problem schema, and that server-side failures (500, 503) are documented.
     let central = TestCentral::start().await;
     let document = central.get("/openapi.json", None).await;
     assert_eq!(document.status, 200);
@@ -79,6 +79,13 @@ async fn every_endpoint_is_documented_with_its_errors() {
         assert!(operation.is_object(), "{method} {path} is documented");
         let responses = operation["responses"].as_object().expect("responses");
         assert!(responses.keys().any(|status| status.starts_with('2')), "{method} {path} has a success answer");
+        // Failures of the server itself (storage_unavailable, request_timeout, internal) are
+        // documented on every operation that answers errors.
+        let errors = responses.keys().any(|status| status.starts_with('4'));
+        let server_side: &[&str] = if path.starts_with("/oauth/") { &["500"] } else { &["500", "503"] };
+        for status in server_side.iter().filter(|_| errors) {
+            assert!(responses.contains_key(*status), "{method} {path} documents {status}");
+        }
         for (status, response) in responses {
             if status.starts_with('4') || status.starts_with('5') {
                 // OAuth endpoints answer RFC 6749 errors; everything else RFC 9457 problems.
