@@ -126,17 +126,14 @@ pub struct Partner {
 
 type Shared = Arc<Partner>;
 
-/// Serves the partner on `listener` until `stop` turns true.
+/// Serves the partner on `listener` until `stop` turns true, with the listeners' header read
+/// timeout like central and the sidecar.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     settings: PartnerSettings,
-    mut stop: tokio::sync::watch::Receiver<bool>,
+    stop: tokio::sync::watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    axum::serve(listener, with_listener_limits(router(settings), RequestLog::Info))
-        .with_graceful_shutdown(async move {
-            let _ = stop.wait_for(|s| *s).await;
-        })
-        .await
+    protus::http::serve::serve(listener, with_listener_limits(router(settings), RequestLog::Info), stop).await
 }
 
 pub fn router(settings: PartnerSettings) -> Router {
