@@ -46,6 +46,14 @@ async fn until_closed(reader: &mut (impl AsyncReadExt + Unpin)) {
 /// Opens one slow connection and returns once the server has closed it.
 async fn slow_connection(addr: SocketAddr, kind: Slow) {
     let stream = TcpStream::connect(addr).await.expect("the listener accepts a connection");
+    // A connection the server never took from its accept queue, or has forgotten, looks open for
+    // ever to a client that sends nothing. Keepalive probes get a reset from such a server, while
+    // a connection the server holds answers them, so still only the server's close ends it.
+    let keepalive = socket2::TcpKeepalive::new()
+        .with_time(Duration::from_secs(5))
+        .with_interval(Duration::from_secs(1))
+        .with_retries(3);
+    socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive).expect("keepalive");
     let (mut reader, mut writer) = stream.into_split();
     match kind {
         Slow::Silent => until_closed(&mut reader).await,
@@ -81,15 +89,16 @@ fn slowloris(addr: SocketAddr, open: Arc<[AtomicUsize; 3]>) -> tokio::task::Join
     }
     tokio::spawn(async move {
         let kinds = [Slow::Silent, Slow::Dribble, Slow::HalfClosed];
-        let connections: Vec<_> = (0..SLOW_PER_SERVER)
-            .map(|n| {
-                let open = open.clone();
-                tokio::spawn(async move {
-                    slow_connection(addr, kinds[n % kinds.len()]).await;
-                    open[n % kinds.len()].fetch_sub(1, Ordering::SeqCst);
-                })
-            })
-            .collect();
+        let mut connections = Vec::with_capacity(SLOW_PER_SERVER);
+        for n in 0..SLOW_PER_SERVER {
+            let open = open.clone();
+            connections.push(tokio::spawn(async move {
+                slow_connection(addr, kinds[n % kinds.len()]).await;
+                open[n % kinds.len()].fetch_sub(1, Ordering::SeqCst);
+            }));
+            // Opened over about 1.5 s rather than in one burst, as slow clients arrive.
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         for connection in connections {
             connection.await.expect("slow connection task");
         }
