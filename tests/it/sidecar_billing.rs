@@ -189,7 +189,17 @@ async fn the_billing_api_works_through_the_sidecar_and_settles_at_central_exactl
     // Deactivated at central: new charges of it are refused once the feed says so, while a retry
     // of the charge already made replays its 201 (the service is read inside the idempotent work).
     let applied = |text: &str| metric(text, "protus_sidecar_feed_events_applied_total");
-    let before = applied(&sidecar.get("/metrics", None).await.2);
+    // The lease calls of the charge above put events in the feed that may still be on their way;
+    // count from a quiet feed, so the next event counted is the deactivation.
+    let mut before = applied(&sidecar.get("/metrics", None).await.2);
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now = applied(&sidecar.get("/metrics", None).await.2);
+        if now == before {
+            break;
+        }
+        before = now;
+    }
     let patched = world
         .central
         .patch(
