@@ -1,7 +1,7 @@
 //! `Store`: opens a database for one role, checks its schema version, and offers `write`
 //! (through the group-commit writer) and `read` (short read transactions).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -39,6 +39,10 @@ impl Default for StoreOptions {
 pub struct Tx<'a> {
     pub(crate) txn: &'a WriteTransaction,
     pub(crate) touched_wallets: BTreeSet<CustomerId>,
+    /// Counters as this batch has moved them, written to `COUNTERS` once, before the commit:
+    /// a charge takes several numbers, and a table write for each was a measurable share of
+    /// the writer's time (BENCHMARKS.md).
+    counters: BTreeMap<&'static str, u64>,
 }
 
 impl std::fmt::Debug for Tx<'_> {
@@ -49,15 +53,34 @@ impl std::fmt::Debug for Tx<'_> {
 
 impl<'a> Tx<'a> {
     pub(crate) fn new(txn: &'a WriteTransaction) -> Self {
-        Tx { txn, touched_wallets: BTreeSet::new() }
+        Tx { txn, touched_wallets: BTreeSet::new(), counters: BTreeMap::new() }
     }
 
     /// The next value of a named counter, starting at 1.
-    pub(crate) fn next(&mut self, counter: &str) -> Result<u64, StoreError> {
-        let mut table = self.txn.open_table(COUNTERS)?;
-        let next = table.get(counter)?.map_or(0, |v| v.value()) + 1;
-        table.insert(counter, next)?;
+    pub(crate) fn next(&mut self, counter: &'static str) -> Result<u64, StoreError> {
+        let next = self.current(counter)? + 1;
+        self.counters.insert(counter, next);
         Ok(next)
+    }
+
+    /// The last value `next` gave for `counter`, 0 if none ever.
+    pub(crate) fn current(&self, counter: &'static str) -> Result<u64, StoreError> {
+        match self.counters.get(counter) {
+            Some(value) => Ok(*value),
+            None => Ok(self.txn.open_table(COUNTERS)?.get(counter)?.map_or(0, |v| v.value())),
+        }
+    }
+
+    /// Writes the counters this batch moved; the writer calls it before the commit.
+    pub(crate) fn write_counters(&mut self) -> Result<(), StoreError> {
+        if self.counters.is_empty() {
+            return Ok(());
+        }
+        let mut table = self.txn.open_table(COUNTERS)?;
+        for (counter, value) in std::mem::take(&mut self.counters) {
+            table.insert(counter, value)?;
+        }
+        Ok(())
     }
 }
 
@@ -314,5 +337,28 @@ mod tests {
         let stored =
             store.read_blocking(|r| Ok(r.txn.open_table(COUNTERS)?.get("n")?.map(|v| v.value()))).expect("read");
         assert_eq!(stored, Some(16));
+    }
+
+    #[test]
+    fn counters_move_once_per_batch_and_not_at_all_when_it_fails() {
+        // Proves counters kept in the batch reach the table at commit, are read back inside
+        // the batch, and do not move when the batch is aborted.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store =
+            Store::open(&dir.path().join("db.redb"), "central", &StoreOptions::default(), no_tables, no_check())
+                .expect("open");
+        let taken = store
+            .write_blocking(|tx| Ok((tx.next("n")?, tx.next("n")?, tx.current("n")?, tx.current("other")?)))
+            .expect("write");
+        assert_eq!(taken, (1, 2, 2, 0));
+        let failed = store.write_blocking(|tx| {
+            tx.next("n")?;
+            Err::<(), _>(StoreError::Corrupt { table: "test", detail: "abort the batch".into() })
+        });
+        assert!(failed.is_err());
+        assert_eq!(store.write_blocking(|tx| tx.next("n")).expect("write"), 3);
+        let stored =
+            store.read_blocking(|r| Ok(r.txn.open_table(COUNTERS)?.get("n")?.map(|v| v.value()))).expect("read");
+        assert_eq!(stored, Some(3));
     }
 }

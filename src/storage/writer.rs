@@ -184,6 +184,12 @@ fn run_batch(
             }
         }
     }
+    if let Err(error) = tx.write_counters() {
+        tracing::error!(error = %error, "writing the batch's counters failed");
+        drop(tx);
+        let _ = txn.abort();
+        return Err(Failure::of(error));
+    }
     // Invariants are checked on the state about to be committed; a violation is our bug and
     // stops the writer before anything wrong becomes durable.
     if let Err(error) = pre_commit(&mut tx) {

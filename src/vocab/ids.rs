@@ -1,12 +1,16 @@
-//! Opaque typed ids (`cus_…`, `co_…`, …): random, prefixed, parsed at the boundary.
+//! Opaque typed ids (`cus_…`, `co_…`, …): random or time-ordered, prefixed, parsed at the
+//! boundary.
 
 use std::fmt;
 
 use crate::vocab::rng;
+use crate::vocab::time::Timestamp;
 
-/// Characters after the prefix: lowercase base32 of 16 random bytes (26 characters).
+/// Characters after the prefix: lowercase base32 of 16 bytes (26 characters).
 const ID_BODY_LEN: usize = 26;
 const BASE32_ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+/// The same 32 characters in ASCII order, so a body's text sorts as its bytes do.
+const SORTED_BASE32_ALPHABET: &[u8; 32] = b"234567abcdefghijklmnopqrstuvwxyz";
 
 /// The id did not have the expected prefix or body.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -20,8 +24,24 @@ fn random_body() -> String {
     encode_base32(&bytes)
 }
 
+/// 48 bits of `now` in milliseconds, then 80 random bits, in the sorted alphabet: ids made
+/// together sort together, so records written in one batch share B-tree leaves instead of
+/// dirtying one random leaf each (DESIGN decision in docs/design.md, "Time-ordered ids").
+fn time_ordered_body(now: Timestamp) -> String {
+    let ms = u64::try_from(now.unix_ms()).unwrap_or(0);
+    let mut bytes = [0u8; 16];
+    bytes[..6].copy_from_slice(&ms.to_be_bytes()[2..]);
+    bytes[6..].copy_from_slice(&rng::random_bytes::<10>());
+    encode_with(&bytes, SORTED_BASE32_ALPHABET)
+}
+
 /// Lowercase, unpadded RFC 4648 base32.
 pub fn encode_base32(bytes: &[u8]) -> String {
+    encode_with(bytes, BASE32_ALPHABET)
+}
+
+/// Unpadded base32 of `bytes` in `alphabet`.
+fn encode_with(bytes: &[u8], alphabet: &[u8; 32]) -> String {
     let mut out = String::with_capacity(bytes.len().div_ceil(5) * 8);
     let mut buffer: u32 = 0;
     let mut bits = 0u32;
@@ -30,11 +50,11 @@ pub fn encode_base32(bytes: &[u8]) -> String {
         bits += 8;
         while bits >= 5 {
             bits -= 5;
-            out.push(char::from(BASE32_ALPHABET[((buffer >> bits) & 31) as usize]));
+            out.push(char::from(alphabet[((buffer >> bits) & 31) as usize]));
         }
     }
     if bits > 0 {
-        out.push(char::from(BASE32_ALPHABET[((buffer << (5 - bits)) & 31) as usize]));
+        out.push(char::from(alphabet[((buffer << (5 - bits)) & 31) as usize]));
     }
     out
 }
@@ -55,6 +75,12 @@ macro_rules! typed_id {
             /// A fresh random id.
             pub fn generate() -> Self {
                 Self(format!("{}{}", $prefix, random_body()))
+            }
+
+            /// A fresh id that sorts after those made before `now` (80 random bits keep it
+            /// unique and unguessable); for records written at a high rate.
+            pub fn generate_at(now: Timestamp) -> Self {
+                Self(format!("{}{}", $prefix, time_ordered_body(now)))
             }
 
             pub fn parse(text: &str) -> Result<Self, IdError> {
@@ -133,6 +159,21 @@ mod tests {
         assert!(CompanyId::parse(id.as_str()).is_err());
         assert!(CustomerId::parse("cus_").is_err());
         assert!(CustomerId::parse("cus_AAAAAAAAAAAAAAAAAAAAAAAAAA").is_err());
+    }
+
+    #[test]
+    fn time_ordered_ids_sort_by_time_and_stay_unique_and_valid() {
+        // Proves ids made at later milliseconds sort after earlier ones as text, that two ids
+        // of the same millisecond differ, and that they parse like random ids.
+        let earlier = ChargeId::generate_at(Timestamp::from_unix_ms(1_790_000_000_000));
+        let same = ChargeId::generate_at(Timestamp::from_unix_ms(1_790_000_000_000));
+        let later = ChargeId::generate_at(Timestamp::from_unix_ms(1_790_000_000_001));
+        let much_later = ChargeId::generate_at(Timestamp::from_unix_ms(2_790_000_000_000));
+        assert!(earlier.as_str() < later.as_str() && same.as_str() < later.as_str());
+        assert!(later.as_str() < much_later.as_str());
+        assert_ne!(earlier, same);
+        assert_eq!(ChargeId::parse(earlier.as_str()), Ok(earlier.clone()));
+        assert_eq!(&earlier.as_str()[..12], &same.as_str()[..12], "same millisecond, same prefix");
     }
 
     #[test]

@@ -56,13 +56,14 @@ pub async fn create_top_up(
         .with_retry_after(60));
     };
     let amount = body.value.amount.parse(state.currency).map_err(|e| Problem::field("amount", e.to_string()))?;
+    let now = state.now();
     let top_up = TopUpRecord {
-        id: TopUpId::generate(),
+        id: TopUpId::generate_at(now),
         customer_id: auth.customer.id.clone(),
         amount,
         status: TopUpStatus::Pending,
         provider: provider.name().to_owned(),
-        created_at: state.now(),
+        created_at: now,
         completed_at: None,
     };
     let currency = state.currency;

@@ -72,7 +72,7 @@ pub fn charge(tx: &mut Tx<'_>, input: ChargeInput, now: Timestamp) -> TxResult<C
     let Some(account) = company_account(tx, &input.company_id, &input.account_id)? else {
         return Ok(Err(BillingError::AccountNotFound));
     };
-    let charge_id = ChargeId::generate();
+    let charge_id = ChargeId::generate_at(now);
     if is_settled_key(tx, &input)? {
         return book_charge(tx, account, charge_id, input, Booking::reversed(None), now).map(Ok);
     }
@@ -202,7 +202,7 @@ pub fn hold(tx: &mut Tx<'_>, input: HoldInput, now: Timestamp) -> TxResult<HoldR
         Err(refusal) => return Ok(Err(refusal.into())),
     };
     let hold = HoldRecord {
-        id: HoldId::generate(),
+        id: HoldId::generate_at(now),
         account_id: account.id,
         company_id: account.company_id,
         customer_id: account.customer_id,
@@ -277,7 +277,7 @@ pub fn capture(
     }
     let account = accounts::get_in_tx(tx, &hold.account_id)?
         .ok_or(StoreError::Corrupt { table: "holds", detail: format!("hold {id} names a missing account") })?;
-    let charge_id = ChargeId::generate();
+    let charge_id = ChargeId::generate_at(now);
     // A key a sidecar already settled: the capture is a duplicate, so the hold is released
     // whole and the charge booked `reversed` (DESIGN §5).
     let duplicate = is_settled_key(tx, &input)?;

@@ -44,7 +44,7 @@ pub fn queue_event(
 ) -> Result<EventId, StoreError> {
     let seq = tx.next("event")?;
     let event = EventRecord {
-        id: EventId::generate(),
+        id: EventId::generate_at(at),
         company_id: company.clone(),
         kind: kind.to_owned(),
         data,

@@ -138,7 +138,7 @@ pub fn take_in_events(tx: &mut Tx<'_>, now: Timestamp, limit: usize) -> Result<u
 fn create(tx: &mut Tx<'_>, outbox_seq: u64, event: &EventRecord, now: Timestamp) -> Result<(), StoreError> {
     let log_seq = tx.next("delivery")?;
     let delivery = DeliveryRecord {
-        id: DeliveryId::generate(),
+        id: DeliveryId::generate_at(now),
         company_id: event.company_id.clone(),
         event_id: event.id.clone(),
         event_type: event.kind.clone(),

@@ -176,7 +176,7 @@ pub fn open(
         return Ok(Ok(Reserved::Done { lease: None, available }));
     }
     let lease = LeaseRecord {
-        id: LeaseId::generate(),
+        id: LeaseId::generate_at(now),
         sidecar_id: sidecar.clone(),
         company_id: account.company_id.clone(),
         account_id: account.id.clone(),

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::storage::codec::{decode, encode};
 use crate::storage::schema::{
-    COUNTERS, SIDECAR_CHARGES, SIDECAR_HOLD_EXPIRY, SIDECAR_HOLDS, SIDECAR_LEASES, SIDECAR_RECALLS, SIDECAR_STATE,
+    SIDECAR_CHARGES, SIDECAR_HOLD_EXPIRY, SIDECAR_HOLDS, SIDECAR_LEASES, SIDECAR_RECALLS, SIDECAR_STATE,
     SIDECAR_USAGE_OUTBOX,
 };
 use crate::storage::{Reader, StoreError, Tx};
@@ -310,7 +310,7 @@ pub fn place_hold(tx: &mut Tx<'_>, new: NewHold, at: At<'_>) -> Result<Result<Lo
     };
     let ttl_ms = u64::try_from(new.ttl_s).unwrap_or(0).saturating_mul(1000);
     let hold = LocalHold {
-        id: HoldId::generate(),
+        id: HoldId::generate_at(at.now),
         account_id: new.account_id,
         lease_id: lease.id.clone(),
         amount: new.amount,
@@ -363,7 +363,7 @@ fn record_charge(
 ) -> Result<LocalCharge, StoreError> {
     let seq = tx.next(USAGE_COUNTER)?;
     let charge = LocalCharge {
-        id: ChargeId::generate(),
+        id: ChargeId::generate_at(at.now),
         invoice_number: format!("INV-{}-{seq:08}", at.invoice_prefix),
         account_id: lease.account_id.clone(),
         lease_id: lease.id.clone(),
@@ -551,7 +551,7 @@ pub fn get_charge(reader: &Reader, id: &ChargeId) -> Result<Option<LocalCharge>,
 
 /// The seq of the newest usage record ever written (0 before the first).
 pub fn latest_usage_seq(tx: &Tx<'_>) -> Result<u64, StoreError> {
-    Ok(tx.txn.open_table(COUNTERS)?.get(USAGE_COUNTER)?.map_or(0, |v| v.value()))
+    tx.current(USAGE_COUNTER)
 }
 
 /// The oldest usage records waiting for central, at most `limit`.
