@@ -19,10 +19,6 @@ use protus::vocab::names::{DisplayName, Email, Username};
 use protus::vocab::secret::Secret;
 use protus::vocab::time::{Clock, SystemClock, Timestamp};
 
-/// The allocator of the `protus` binary (src/main.rs), so the writer runs as it does there.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Threads submitting charges at once in the concurrent benchmarks.
 const submitters_len: usize = 64;
 /// Charges each of the 64 submitters makes per measured iteration: 64 × 8 = 512 charges take

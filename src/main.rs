@@ -9,11 +9,6 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-/// mimalloc instead of glibc's malloc: the writer threads allocate and free small records all
-/// the time, and glibc's malloc was about an eighth of their CPU (BENCHMARKS.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
     telemetry::init(args.log_format);
