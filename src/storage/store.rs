@@ -294,6 +294,20 @@ mod tests {
         Arc::new(|_| Ok(()))
     }
 
+    /// A store on a new file; the temp dir lives as long as the second value.
+    fn fresh_store() -> (Store, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store =
+            Store::open(&dir.path().join("db.redb"), "central", &StoreOptions::default(), no_tables, no_check())
+                .expect("open");
+        (store, dir)
+    }
+
+    /// A counter's committed value, as a reader sees it.
+    fn stored_counter(store: &Store, counter: &'static str) -> Option<u64> {
+        store.read_blocking(|r| Ok(r.txn.open_table(COUNTERS)?.get(counter)?.map(|v| v.value()))).expect("read")
+    }
+
     #[test]
     fn a_database_of_another_schema_version_or_role_is_refused() {
         // Proves opening a file stamped with an unknown schema version or another role fails clearly.
@@ -321,10 +335,7 @@ mod tests {
     #[test]
     fn concurrent_writes_share_commits_and_all_land() {
         // Proves the writer answers every request and each answer's write is durable and visible.
-        let dir = tempfile::tempdir().expect("temp dir");
-        let store =
-            Store::open(&dir.path().join("db.redb"), "central", &StoreOptions::default(), no_tables, no_check())
-                .expect("open");
+        let (store, _dir) = fresh_store();
         let threads: Vec<_> = (0..16)
             .map(|_| {
                 let store = store.clone();
@@ -334,8 +345,7 @@ mod tests {
         let mut seen: Vec<u64> = threads.into_iter().map(|t| t.join().expect("thread")).collect();
         seen.sort_unstable();
         assert_eq!(seen, (1..=16).collect::<Vec<_>>());
-        let stored =
-            store.read_blocking(|r| Ok(r.txn.open_table(COUNTERS)?.get("n")?.map(|v| v.value()))).expect("read");
+        let stored = stored_counter(&store, "n");
         assert_eq!(stored, Some(16));
     }
 
@@ -343,10 +353,7 @@ mod tests {
     fn counters_move_once_per_batch_and_not_at_all_when_it_fails() {
         // Proves counters kept in the batch reach the table at commit, are read back inside
         // the batch, and do not move when the batch is aborted.
-        let dir = tempfile::tempdir().expect("temp dir");
-        let store =
-            Store::open(&dir.path().join("db.redb"), "central", &StoreOptions::default(), no_tables, no_check())
-                .expect("open");
+        let (store, _dir) = fresh_store();
         let taken = store
             .write_blocking(|tx| Ok((tx.next("n")?, tx.next("n")?, tx.current("n")?, tx.current("other")?)))
             .expect("write");
@@ -357,8 +364,7 @@ mod tests {
         });
         assert!(failed.is_err());
         assert_eq!(store.write_blocking(|tx| tx.next("n")).expect("write"), 3);
-        let stored =
-            store.read_blocking(|r| Ok(r.txn.open_table(COUNTERS)?.get("n")?.map(|v| v.value()))).expect("read");
+        let stored = stored_counter(&store, "n");
         assert_eq!(stored, Some(3));
     }
 }
