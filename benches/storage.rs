@@ -28,6 +28,8 @@ const charges_per_submitter_len: usize = 8;
 const charges_per_iteration_len: usize = submitters_len * charges_per_submitter_len;
 /// Each wallet is topped up with this much once, far more than the bench can spend at 0.01.
 const wallet_funding_units: &str = "1000000";
+/// Synced 4 KiB writes timed before and after the benchmarks, to show the disk's state.
+const sync_probe_rounds: usize = 200;
 /// What each measured charge takes from a wallet.
 const charge_units: &str = "0.01";
 
@@ -318,6 +320,7 @@ fn ledger_commit(c: &mut Criterion) {
         .warm_up_time(Duration::from_secs(2))
         .measurement_time(Duration::from_secs(15))
         .throughput(Throughput::Elements(charges_per_iteration_len as u64));
+    let sync_before = probe_sync(sync_probe_rounds);
     let mut results = Vec::new();
     for (name, batch_len_max, threads, charges_each) in configurations() {
         let ledger = ledger(&StoreOptions { batch_len_max, ..StoreOptions::default() }, threads);
@@ -333,7 +336,7 @@ fn ledger_commit(c: &mut Criterion) {
         close(ledger);
     }
     group.finish();
-    report(&results);
+    report(&results, sync_before);
 }
 
 fn close(ledger: Ledger) {
@@ -342,8 +345,32 @@ fn close(ledger: Ledger) {
     drop(dir);
 }
 
-fn report(results: &[(&str, Tally, WriterLog)]) {
+/// Median time of one 4 KiB write + `fdatasync` at the end of a file in the temp dir, over
+/// `rounds`: what one durable commit costs this disk at the least, measured in the same run,
+/// since the one-per-transaction path (and so the ratio) moves with it.
+fn probe_sync(rounds: usize) -> Duration {
+    use std::io::Write;
+    let dir = tempfile::tempdir().expect("the temp dir is writable");
+    let mut file = std::fs::File::create(dir.path().join("probe")).expect("a probe file");
+    let page = [7u8; 4096];
+    let mut times: Vec<Duration> = (0..rounds)
+        .map(|_| {
+            let started = Instant::now();
+            file.write_all(&page).expect("the probe write");
+            file.sync_data().expect("the probe fdatasync");
+            started.elapsed()
+        })
+        .collect();
+    times.sort_unstable();
+    times[times.len() / 2]
+}
+
+fn report(results: &[(&str, Tally, WriterLog)], sync_before: Duration) {
     eprintln!("\nledger_commit, same run ({} charges per iteration):", charges_per_iteration_len);
+    eprintln!(
+        "disk: one 4 KiB write + fdatasync, median of {sync_probe_rounds}: {sync_before:.2?} before the benchmarks, {:.2?} after",
+        probe_sync(sync_probe_rounds)
+    );
     for (name, tally, log) in results {
         eprintln!(
             "{name}: {} charges/s ({} charges in {:.3?}, warm-up included)",
