@@ -12,7 +12,7 @@ use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
 use crate::child::{ChildCentral, verify};
-use crate::sidecar_billing::{World, eventually, money, ready};
+use crate::sidecar_billing::{World, money, ready};
 use crate::sidecar_support::metric;
 
 /// SIGKILLs of central during the load.
@@ -147,11 +147,8 @@ async fn fault_central_sigkilled_and_restarted_under_sidecar_load_settles_every_
 
     // Every acknowledged charge settles at central, once, as acknowledged; nothing else does.
     let started = Instant::now();
-    let settled_all = eventually(Duration::from_secs(30), || async {
-        let settled = world.central_charges().await;
-        acked.iter().all(|(_, _, c)| settled.contains_key(c["id"].as_str().unwrap_or_default()))
-    })
-    .await;
+    let ids = acked.iter().map(|(_, _, c)| c["id"].as_str().unwrap_or_default());
+    let settled_all = world.all_settled_within(ids, Duration::from_secs(30)).await;
     let settled = world.central_charges().await;
     assert!(settled_all, "{} acknowledged, {} settled after {:?}", acked.len(), settled.len(), started.elapsed());
     let acked_ids: BTreeSet<&str> = acked.iter().map(|(_, _, c)| c["id"].as_str().expect("id")).collect();

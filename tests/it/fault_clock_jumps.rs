@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::sidecar_billing::{World, eventually, money, ready};
+use crate::sidecar_billing::{World, money, ready};
 use crate::sidecar_support::ChildSidecar;
 use crate::support::TestCentral;
 
@@ -159,11 +159,8 @@ async fn fault_wall_clock_jumps_on_a_partitioned_sidecar_neither_shorten_nor_str
     let (status, after) = charge(&sidecar, &token, &refused).await;
     assert_eq!(status, 201, "{after}");
     accepted.push(after);
-    let settled = eventually(Duration::from_secs(15), || async {
-        let settled = world.central_charges().await;
-        accepted.iter().all(|c| settled.contains_key(c["id"].as_str().unwrap_or_default()))
-    })
-    .await;
+    let ids = accepted.iter().map(|c| c["id"].as_str().unwrap_or_default());
+    let settled = world.all_settled_within(ids, Duration::from_secs(15)).await;
     let at_central = world.central_charges().await;
     assert!(settled, "{} accepted, {} settled", accepted.len(), at_central.len());
     assert_eq!(at_central.len(), accepted.len());

@@ -76,6 +76,19 @@ impl World {
         }
     }
 
+    /// Whether every charge of `ids` is listed at central within `within`.
+    pub(crate) async fn all_settled_within<'a>(
+        &self,
+        ids: impl Iterator<Item = &'a str> + Clone,
+        within: Duration,
+    ) -> bool {
+        eventually(within, || async {
+            let settled = self.central_charges().await;
+            ids.clone().all(|id| settled.contains_key(id))
+        })
+        .await
+    }
+
     async fn assert_verified(&self) {
         let report = self.central.store().read(protus::storage::central::verify::verify).await.expect("verify");
         assert!(report.violations.is_empty(), "{:?}", report.violations);
@@ -378,11 +391,8 @@ async fn sigkilled_sidecars_lose_no_acknowledged_charge_and_report_none_twice() 
     ready(&sidecar).await;
     let acknowledged = acknowledged.lock().expect("lock").clone();
     assert!(acknowledged.len() >= 20, "the load produced only {} charges", acknowledged.len());
-    let settled_all = eventually(Duration::from_secs(20), || async {
-        let settled = world.central_charges().await;
-        acknowledged.iter().all(|c| settled.contains_key(c["id"].as_str().unwrap_or_default()))
-    })
-    .await;
+    let ids = acknowledged.iter().map(|c| c["id"].as_str().unwrap_or_default());
+    let settled_all = world.all_settled_within(ids, Duration::from_secs(20)).await;
     let settled = world.central_charges().await;
     assert!(settled_all, "{} acknowledged, {} settled", acknowledged.len(), settled.len());
     let mut by_invoice = BTreeMap::new();
