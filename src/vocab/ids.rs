@@ -26,7 +26,7 @@ fn random_body() -> String {
 
 /// 48 bits of `now` in milliseconds, then 80 random bits, in the sorted alphabet: ids made
 /// together sort together, so records written in one batch share B-tree leaves instead of
-/// dirtying one random leaf each (DESIGN decision in docs/design.md, "Time-ordered ids").
+/// dirtying one random leaf each (docs/design.md, "Ids").
 fn time_ordered_body(now: Timestamp) -> String {
     let ms = u64::try_from(now.unix_ms()).unwrap_or(0);
     let mut bytes = [0u8; 16];
@@ -77,8 +77,8 @@ macro_rules! typed_id {
                 Self(format!("{}{}", $prefix, random_body()))
             }
 
-            /// A fresh id that sorts after those made before `now` (80 random bits keep it
-            /// unique and unguessable); for records written at a high rate.
+            /// A fresh id that sorts after those made at earlier milliseconds (80 random bits
+            /// keep it unique and unguessable); for records written at a high rate.
             pub fn generate_at(now: Timestamp) -> Self {
                 Self(format!("{}{}", $prefix, time_ordered_body(now)))
             }
