@@ -1,7 +1,7 @@
 //! `Store`: opens a database for one role, checks its schema version, and offers `write`
 //! (through the group-commit writer) and `read` (short read transactions).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -9,9 +9,9 @@ use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, WriteTran
 use tokio::sync::{oneshot, watch};
 
 use crate::storage::StoreError;
+use crate::storage::central::ledger_batch::LedgerBatch;
 use crate::storage::schema::{COUNTERS, META, SCHEMA_VERSION};
 use crate::storage::writer::{self, FailedFlag, JobSender, Request, TypedJob};
-use crate::vocab::ids::CustomerId;
 use crate::vocab::limits::{close_wait_s_max, db_cache_bytes_max, write_batch_len_max, write_queue_len_max};
 
 /// Check run on every batch before it commits (the role's invariants).
@@ -38,7 +38,9 @@ impl Default for StoreOptions {
 /// A write transaction shared by one batch, with what the batch touched.
 pub struct Tx<'a> {
     pub(crate) txn: &'a WriteTransaction,
-    pub(crate) touched_wallets: BTreeSet<CustomerId>,
+    /// The central ledger's balances and totals this batch read or changed (empty on the
+    /// sidecar); the role's pre-commit step checks and writes them.
+    pub(crate) ledger: LedgerBatch,
     /// Counters as this batch has moved them, written to `COUNTERS` once, before the commit:
     /// a charge takes several numbers, and a table write for each was a measurable share of
     /// the writer's time (BENCHMARKS.md).
@@ -47,13 +49,13 @@ pub struct Tx<'a> {
 
 impl std::fmt::Debug for Tx<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tx").field("touched_wallets", &self.touched_wallets).finish()
+        f.debug_struct("Tx").field("ledger", &self.ledger).finish()
     }
 }
 
 impl<'a> Tx<'a> {
     pub(crate) fn new(txn: &'a WriteTransaction) -> Self {
-        Tx { txn, touched_wallets: BTreeSet::new(), counters: BTreeMap::new() }
+        Tx { txn, ledger: LedgerBatch::default(), counters: BTreeMap::new() }
     }
 
     /// The next value of a named counter, starting at 1.

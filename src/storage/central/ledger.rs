@@ -40,9 +40,38 @@ fn wallet_from(
     })
 }
 
+/// A balance as of this transaction: the batch's own value, else the table's (remembered).
+fn balance_in_tx(tx: &mut Tx<'_>, account: &LedgerAccount) -> Result<Amount, StoreError> {
+    if let Some(value) = tx.ledger.balance(account) {
+        return Ok(value);
+    }
+    let value = balance_of(&tx.txn.open_table(LEDGER_BALANCES)?, account)?;
+    tx.ledger.load_balance(account.clone(), value);
+    Ok(value)
+}
+
+/// A wallet's totals as of this transaction, read from the table once per batch.
+fn totals_in_tx(tx: &mut Tx<'_>, customer: &CustomerId) -> Result<WalletRecord, StoreError> {
+    if let Some(totals) = tx.ledger.totals(customer) {
+        return Ok(totals.clone());
+    }
+    let totals: WalletRecord =
+        get_record(&tx.txn.open_table(WALLETS)?, "wallets", customer.as_str())?.unwrap_or_default();
+    tx.ledger.load_totals(customer.clone(), totals.clone());
+    Ok(totals)
+}
+
 /// A wallet as of this transaction.
-pub fn wallet_in_tx(tx: &Tx<'_>, customer: &CustomerId) -> Result<WalletBalances, StoreError> {
-    wallet_from(&tx.txn.open_table(LEDGER_BALANCES)?, &tx.txn.open_table(WALLETS)?, customer)
+pub fn wallet_in_tx(tx: &mut Tx<'_>, customer: &CustomerId) -> Result<WalletBalances, StoreError> {
+    let totals = totals_in_tx(tx, customer)?;
+    Ok(WalletBalances {
+        available: balance_in_tx(tx, &LedgerAccount::Available(customer.clone()))?,
+        held: balance_in_tx(tx, &LedgerAccount::Held(customer.clone()))?,
+        leased: balance_in_tx(tx, &LedgerAccount::Leased(customer.clone()))?,
+        debt: balance_in_tx(tx, &LedgerAccount::Debt(customer.clone()))?,
+        topped_up_total: totals.topped_up_total,
+        spent_total: totals.spent_total,
+    })
 }
 
 /// A wallet as of this read.
@@ -55,23 +84,21 @@ pub fn balance(reader: &Reader, account: &LedgerAccount) -> Result<Amount, Store
     balance_of(&reader.txn.open_table(LEDGER_BALANCES)?, account)
 }
 
-/// Posts every transfer of `plan`: balances, wallet totals and the append-only transfer log.
-/// A plan that would drive a balance negative is a bug in the plan, so it panics.
+/// Posts every transfer of `plan`: balances and wallet totals in the batch's ledger (written
+/// before the commit), and the append-only transfer log. A plan that would drive a balance
+/// negative is a bug in the plan, so it panics.
 pub fn post(tx: &mut Tx<'_>, plan: &[Transfer], at: Timestamp, reason: &str) -> Result<(), StoreError> {
     for transfer in plan {
         let seq = tx.next("transfer")?;
-        {
-            let mut balances = tx.txn.open_table(LEDGER_BALANCES)?;
-            for (account, outgoing) in [(&transfer.from, true), (&transfer.to, false)] {
-                let before = balance_of(&balances, account)?;
-                let after = account.apply(before, transfer.amount, outgoing).unwrap_or_else(|| {
-                    panic!("ledger plan drives {account:?} negative: {before} by {}", transfer.amount)
-                });
-                balances.insert(account.key().as_str(), after.to_stored().as_str())?;
-            }
+        for (account, outgoing) in [(&transfer.from, true), (&transfer.to, false)] {
+            let before = balance_in_tx(tx, account)?;
+            let after = account
+                .apply(before, transfer.amount, outgoing)
+                .unwrap_or_else(|| panic!("ledger plan drives {account:?} negative: {before} by {}", transfer.amount));
+            tx.ledger.set_balance(account.clone(), after);
         }
         for customer in [transfer.from.wallet_owner(), transfer.to.wallet_owner()].into_iter().flatten() {
-            tx.touched_wallets.insert(customer.clone());
+            tx.ledger.touch(customer);
         }
         if transfer.is_funding() || transfer.is_spending() {
             let owner = transfer
@@ -80,8 +107,7 @@ pub fn post(tx: &mut Tx<'_>, plan: &[Transfer], at: Timestamp, reason: &str) -> 
                 .or(transfer.from.wallet_owner())
                 .cloned()
                 .expect("funding and spending touch a wallet");
-            let mut wallets = tx.txn.open_table(WALLETS)?;
-            let mut totals: WalletRecord = get_record(&wallets, "wallets", owner.as_str())?.unwrap_or_default();
+            let mut totals = totals_in_tx(tx, &owner)?;
             let add =
                 |total: Amount| total.checked_add(transfer.amount).expect("wallet totals stay within Decimal range");
             if transfer.is_funding() {
@@ -89,7 +115,7 @@ pub fn post(tx: &mut Tx<'_>, plan: &[Transfer], at: Timestamp, reason: &str) -> 
             } else {
                 totals.spent_total = add(totals.spent_total);
             }
-            put_record(&mut wallets, owner.as_str(), &totals)?;
+            tx.ledger.set_totals(owner, totals);
         }
         let record = TransferRecord {
             from: transfer.from.key(),
@@ -103,13 +129,27 @@ pub fn post(tx: &mut Tx<'_>, plan: &[Transfer], at: Timestamp, reason: &str) -> 
     Ok(())
 }
 
-/// Pre-commit hook: every wallet the batch touched satisfies DESIGN §3's equation.
-pub fn check_touched_wallets(tx: &mut Tx<'_>) -> Result<(), StoreError> {
-    let touched = std::mem::take(&mut tx.touched_wallets);
+/// Pre-commit step: every wallet the batch touched satisfies DESIGN §3's equation; then the
+/// balances and totals the batch changed are written to their tables.
+pub fn finish_batch(tx: &mut Tx<'_>) -> Result<(), StoreError> {
+    let touched = tx.ledger.take_touched();
     for customer in &touched {
         let wallet = wallet_in_tx(tx, customer)?;
         if let Some(violation) = wallet.violation() {
             panic!("ledger invariant violated for wallet {customer}: {violation}");
+        }
+    }
+    let changes = tx.ledger.take_changes();
+    if !changes.balances.is_empty() {
+        let mut balances = tx.txn.open_table(LEDGER_BALANCES)?;
+        for (account, value) in &changes.balances {
+            balances.insert(account.key().as_str(), value.to_stored().as_str())?;
+        }
+    }
+    if !changes.totals.is_empty() {
+        let mut wallets = tx.txn.open_table(WALLETS)?;
+        for (customer, totals) in &changes.totals {
+            put_record(&mut wallets, customer.as_str(), totals)?;
         }
     }
     Ok(())
@@ -118,4 +158,70 @@ pub fn check_touched_wallets(tx: &mut Tx<'_>) -> Result<(), StoreError> {
 /// What the wallet would be after `plan`, checked the same way `post` will apply it.
 pub fn preview(wallet: &WalletBalances, customer: &CustomerId, plan: &[Transfer]) -> Option<WalletBalances> {
     plan.iter().try_fold(wallet.clone(), |w, t| apply_to_wallet(&w, customer, t))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ledger::{plan_charge, plan_top_up};
+    use crate::storage::StoreOptions;
+    use crate::storage::central::open::open_central;
+    use crate::vocab::ids::CompanyId;
+    use crate::vocab::money::Currency;
+
+    fn rub(text: &str) -> Amount {
+        Amount::parse_request(text, Currency::parse("RUB").expect("RUB")).expect("a valid amount")
+    }
+
+    /// Tops `customer` up by `top_up`, then charges `charge` to `company`, in one transaction.
+    fn top_up_then_charge(
+        tx: &mut Tx<'_>,
+        customer: &CustomerId,
+        company: &CompanyId,
+        top_up: &str,
+        charge: &str,
+    ) -> Result<WalletBalances, StoreError> {
+        let now = Timestamp::from_unix_ms(1_800_000_000_000);
+        let wallet = wallet_in_tx(tx, customer)?;
+        post(tx, &plan_top_up(&wallet, customer, "test", rub(top_up)), now, "top-up")?;
+        let wallet = wallet_in_tx(tx, customer)?;
+        let plan = plan_charge(&wallet, customer, company, rub(charge)).expect("the top-up covers the charge");
+        post(tx, &plan, now, "charge")?;
+        wallet_in_tx(tx, customer)
+    }
+
+    #[test]
+    fn a_batch_sees_its_own_postings_and_commits_them_once_or_not_at_all() {
+        // Proves balances and totals kept in the batch are what later work in the same batch
+        // reads, reach the tables at commit, and leave them untouched when the batch aborts.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = open_central(dir.path(), &StoreOptions::default()).expect("open");
+        let (customer, company) = (CustomerId::generate(), CompanyId::generate());
+        let (c, co) = (customer.clone(), company.clone());
+        let in_batch =
+            store.write_blocking(move |tx| top_up_then_charge(tx, &c, &co, "100", "30")).expect("first batch");
+        assert_eq!(
+            (in_batch.available, in_batch.topped_up_total, in_batch.spent_total),
+            (rub("70"), rub("100"), rub("30"))
+        );
+        let (c, co) = (customer.clone(), company.clone());
+        let committed = store.read_blocking(move |r| Ok((wallet(r, &c)?, balance(r, &LedgerAccount::Revenue(co))?)));
+        let (committed, revenue) = committed.expect("read");
+        assert_eq!(
+            (committed.available, committed.topped_up_total, committed.spent_total, revenue),
+            (rub("70"), rub("100"), rub("30"), rub("30"))
+        );
+        let (c, co) = (customer.clone(), company.clone());
+        let aborted = store.write_blocking(move |tx| {
+            top_up_then_charge(tx, &c, &co, "5", "1")?;
+            Err::<(), _>(StoreError::Corrupt { table: "test", detail: "abort the batch".into() })
+        });
+        assert!(aborted.is_err());
+        let (c, co) = (customer.clone(), company.clone());
+        let next = store.write_blocking(move |tx| top_up_then_charge(tx, &c, &co, "10", "20")).expect("third batch");
+        assert_eq!((next.available, next.topped_up_total, next.spent_total), (rub("60"), rub("110"), rub("50")));
+        let c = customer.clone();
+        let after = store.read_blocking(move |r| wallet(r, &c)).expect("read");
+        assert_eq!((after.available, after.held, after.debt), (rub("60"), Amount::ZERO, Amount::ZERO));
+    }
 }

@@ -5,6 +5,7 @@ pub mod oauth_records;
 pub mod open;
 pub mod settings;
 pub mod ledger;
+pub mod ledger_batch;
 pub mod customers;
 pub mod companies;
 pub mod sessions;

@@ -16,7 +16,7 @@ pub const CENTRAL_DB_FILE: &str = "central.redb";
 
 /// Opens central's store with the ledger invariants checked before every commit.
 pub fn open_central(data_dir: &Path, options: &StoreOptions) -> Result<Store, StoreError> {
-    let pre_commit: PreCommit = Arc::new(super::ledger::check_touched_wallets);
+    let pre_commit: PreCommit = Arc::new(super::ledger::finish_batch);
     Store::open(&data_dir.join(CENTRAL_DB_FILE), "central", options, create_tables, pre_commit)
 }
 
@@ -27,14 +27,14 @@ pub fn open_central_on_backend(
     shown: &str,
     options: &StoreOptions,
 ) -> Result<Store, StoreError> {
-    let pre_commit: PreCommit = Arc::new(super::ledger::check_touched_wallets);
+    let pre_commit: PreCommit = Arc::new(super::ledger::finish_batch);
     Store::open_on_backend(backend, shown, "central", options, create_tables, pre_commit)
 }
 
 /// Central's store in memory (redb's `InMemoryBackend`), with the same tables and invariant
 /// checks: for fuzzing the ledger against its model. Nothing is durable.
 pub fn open_central_in_memory(options: &StoreOptions) -> Result<Store, StoreError> {
-    let pre_commit: PreCommit = Arc::new(super::ledger::check_touched_wallets);
+    let pre_commit: PreCommit = Arc::new(super::ledger::finish_batch);
     let backend = redb::backends::InMemoryBackend::new();
     Store::open_on_backend(backend, "<memory>", "central", options, create_tables, pre_commit)
 }
