@@ -59,6 +59,32 @@ pub enum AmountError {
     UnknownCurrency,
 }
 
+/// Splits a plain decimal text into its whole part and its fraction without trailing zeros
+/// ("1.230" → ("1", "23")). Only `[0-9]+(\.[0-9]+)?` is accepted: no sign, exponent, spaces or
+/// separators.
+fn plain_decimal(text: &str) -> Result<(&str, &str), AmountError> {
+    let (whole, fraction) = match text.split_once('.') {
+        Some((w, f)) => (w, Some(f)),
+        None => (text, None),
+    };
+    let digits = |s: &str| !s.is_empty() && s.len() <= 30 && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(whole) || fraction.is_some_and(|f| !digits(f)) {
+        return Err(AmountError::NotADecimal);
+    }
+    Ok((whole, fraction.unwrap_or("").trim_end_matches('0')))
+}
+
+/// The value of a split plain decimal, taken exactly: one `Decimal` cannot hold without rounding
+/// (more than 28 significant decimals) is refused, never rounded.
+fn exact_decimal(whole: &str, fraction: &str) -> Result<Decimal, AmountError> {
+    let exact = if fraction.is_empty() {
+        Decimal::from_str_exact(whole)
+    } else {
+        Decimal::from_str_exact(&format!("{whole}.{fraction}"))
+    };
+    exact.map_err(|_| AmountError::NotADecimal)
+}
+
 /// A non-negative quantity of money. Arithmetic is checked; there is no way to build a negative one.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Amount(Decimal);
@@ -69,12 +95,13 @@ impl Amount {
     /// Parses a request amount by the wire rules: plain decimal digits, positive, at most the
     /// currency's decimals, at most `request_amount_units_max`.
     pub fn parse_request(text: &str, currency: Currency) -> Result<Self, AmountError> {
-        let value = Self::parse_decimal(text)?;
+        let (whole, fraction) = plain_decimal(text)?;
+        if fraction.len() > currency.minor_units as usize {
+            return Err(AmountError::TooPrecise(currency.minor_units));
+        }
+        let value = exact_decimal(whole, fraction)?;
         if value <= Decimal::ZERO {
             return Err(AmountError::NotPositive);
-        }
-        if value.normalize().scale() > currency.minor_units {
-            return Err(AmountError::TooPrecise(currency.minor_units));
         }
         if value > Decimal::from(request_amount_units_max) {
             return Err(AmountError::TooLarge);
@@ -91,17 +118,9 @@ impl Amount {
         Ok(Amount(value.normalize()))
     }
 
-    /// Only `[0-9]+(\.[0-9]+)?` is accepted: no sign, exponent, spaces or separators.
     fn parse_decimal(text: &str) -> Result<Decimal, AmountError> {
-        let (whole, fraction) = match text.split_once('.') {
-            Some((w, f)) => (w, Some(f)),
-            None => (text, None),
-        };
-        let digits = |s: &str| !s.is_empty() && s.len() <= 30 && s.bytes().all(|b| b.is_ascii_digit());
-        if !digits(whole) || fraction.is_some_and(|f| !digits(f)) {
-            return Err(AmountError::NotADecimal);
-        }
-        Decimal::from_str(text).map_err(|_| AmountError::NotADecimal)
+        let (whole, fraction) = plain_decimal(text)?;
+        exact_decimal(whole, fraction)
     }
 
     pub fn from_decimal(value: Decimal) -> Option<Self> {
@@ -199,6 +218,21 @@ mod tests {
         for bad in ["", "1e3", " 1", "1,5", "+1", ".5", "5.", "NaN", "1.2.3"] {
             assert_eq!(Amount::parse_request(bad, rub), Err(AmountError::NotADecimal), "{bad}");
         }
+        // Digits past what `Decimal` holds are refused, not rounded to an acceptable amount.
+        for rounds_up in
+            ["0.009999999999999999999999999999", "10.499999999999999999999999999999", "1.0000000000000000000000000001"]
+        {
+            assert_eq!(Amount::parse_request(rounds_up, rub), Err(AmountError::TooPrecise(2)), "{rounds_up}");
+        }
+        assert_eq!(
+            Amount::parse_request("2.500000000000000000000000000000", rub).map(|a| a.to_wire(rub)),
+            Ok("2.50".into())
+        );
+        assert_eq!(Amount::parse_stored("0.00000000000000000000000000001"), Err(AmountError::NotADecimal));
+        assert_eq!(
+            Amount::parse_stored("1.0000000000000000000000000001").map(|a| a.to_stored()),
+            Ok("1.0000000000000000000000000001".into())
+        );
         let jpy = Currency::parse("jpy").expect("JPY is known");
         assert_eq!(Amount::parse_request("1.5", jpy), Err(AmountError::TooPrecise(0)));
         assert_eq!(Amount::parse_request("15", jpy).map(|a| a.to_wire(jpy)), Ok("15".into()));
