@@ -17,7 +17,7 @@ use crate::sidecar::idempotency::{self, Keyed, Step};
 use crate::sidecar::leases::{self, AcquireError, central_unavailable};
 use crate::sidecar::state::SharedState;
 use crate::storage::sidecar::money::{
-    self, At, ChargeDetails, HoldRefusal, LocalCharge, LocalHold, LocalHoldStatus, NewHold, status_word,
+    self, At, CentralOutcome, ChargeDetails, HoldRefusal, LocalCharge, LocalHold, LocalHoldStatus, NewHold, status_word,
 };
 use crate::storage::{StoreError, Tx};
 use crate::vocab::ids::{ChargeId, HoldId};
@@ -72,7 +72,13 @@ fn charge_wire(charge: &LocalCharge, currency: Currency) -> Charge {
         service_name: charge.service_name.clone(),
         description: charge.description.clone(),
         payload: charge.payload.clone(),
-        status: if charge.settled { "settled" } else { "accepted" }.to_owned(),
+        status: match (charge.central_outcome, charge.settled) {
+            (Some(CentralOutcome::Reversed), _) => "reversed",
+            (_, true) => "settled",
+            // Quarantined at central: accepted here, never settled.
+            (_, false) => "accepted",
+        }
+        .to_owned(),
         created_at: charge.created_at.to_rfc3339(),
     }
 }

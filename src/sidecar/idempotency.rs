@@ -146,6 +146,11 @@ where
                     state.metrics.money(MoneyOutcome::InsufficientFunds);
                     return refuse_for_good(state, scope, keyed, AcquireError::NoFunds.into_problem()).await;
                 }
+                // A money rule's answer is final like any 4xx (DESIGN §5), as central keeps it.
+                Err(AcquireError::CapReached) => {
+                    state.metrics.money(MoneyOutcome::Refused);
+                    return refuse_for_good(state, scope, keyed, AcquireError::CapReached.into_problem()).await;
+                }
                 Err(error) => {
                     let problem = error.into_problem();
                     let outcome = if problem.status_code() == StatusCode::SERVICE_UNAVAILABLE {
@@ -164,7 +169,8 @@ where
     Err(leases::central_unavailable())
 }
 
-/// Stores a final refusal that came from outside the work (central found no funds).
+/// Stores a final refusal that came from outside the work (central found no funds, or the
+/// grant's spending cap left no room).
 async fn refuse_for_good(
     state: &SharedState,
     scope: String,

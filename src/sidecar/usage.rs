@@ -12,7 +12,7 @@ use crate::sidecar::backoff::Backoff;
 use crate::sidecar::client::SyncError;
 use crate::sidecar::state::SharedState;
 use crate::storage::StoreError;
-use crate::storage::sidecar::money;
+use crate::storage::sidecar::money::{self, CentralOutcome};
 use crate::vocab::limits::{usage_batch_len_max, usage_flush_idle_ms};
 use crate::wire::leases::UsageBatch;
 
@@ -53,7 +53,10 @@ async fn flush_once(state: &SharedState) -> Result<usize, FlushError> {
         );
     }
     let through = ack.applied_through.min(last);
-    let acked = state.store.write(move |tx| money::ack_usage(tx, through)).await?;
+    let outcomes: Vec<(u64, CentralOutcome)> = (ack.rejected.iter().map(|r| (r.seq, CentralOutcome::Quarantined)))
+        .chain(ack.reversed.iter().map(|&seq| (seq, CentralOutcome::Reversed)))
+        .collect();
+    let acked = state.store.write(move |tx| money::ack_usage(tx, through, &outcomes)).await?;
     state.metrics.usage_batches.fetch_add(1, Ordering::Relaxed);
     state.metrics.usage_acked.fetch_add(acked as u64, Ordering::Relaxed);
     state.metrics.usage_rejected.fetch_add(ack.rejected.len() as u64, Ordering::Relaxed);

@@ -1,7 +1,6 @@
 //! Money: `Amount` over `rust_decimal`, never a float, never negative, with the wire rules of DESIGN §2.
 
 use std::fmt;
-use std::str::FromStr;
 
 use rust_decimal::{Decimal, RoundingStrategy};
 

@@ -92,9 +92,14 @@ pub struct RejectedUsage {
 }
 
 /// The answer to a usage batch: every record up to `applied_through` is done (applied or
-/// quarantined) and may be deleted by the sidecar.
+/// quarantined) and may be deleted by the sidecar. A record sent again has its outcome told
+/// again.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct UsageAck {
     pub applied_through: u64,
     pub rejected: Vec<RejectedUsage>,
+    /// Seqs whose charges were booked `reversed`: their idempotency key was already settled
+    /// through another node, so no money moved for them. Absent from older centrals.
+    #[serde(default)]
+    pub reversed: Vec<u64>,
 }

@@ -497,6 +497,10 @@ async fn the_sidecar_answers_like_central_at_the_spending_cap_and_right_after_si
         .post("/api/v1/billing/charges", token, Some("cap-2"), json!({"amount": "5.00", "description": "x"}))
         .await;
     assert_eq!((status, refused["code"].as_str()), (402, Some("spending_cap_exceeded")), "{refused}");
+    let (status, reused) = sidecar
+        .post("/api/v1/billing/charges", token, Some("cap-2"), json!({"amount": "4.00", "description": "x"}))
+        .await;
+    assert_eq!((status, reused["code"].as_str()), (422, Some("idempotency_key_reused")), "the 402 is kept: {reused}");
     let at_central = world
         .central
         .call(

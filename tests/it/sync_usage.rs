@@ -50,7 +50,7 @@ async fn usage_is_applied_exactly_once_and_books_settled_charges() {
     let id = lease(&s, "r1", "50").await;
     let batch = [record(1, &id, &s.account, "10", "k1"), record(2, &id, &s.account, "5.50", "k2")];
     let ack = report(&s, &batch).await;
-    assert_eq!(ack, json!({"applied_through": 2, "rejected": []}));
+    assert_eq!(ack, json!({"applied_through": 2, "rejected": [], "reversed": []}));
     assert_eq!(wallet(&s).await, amounts("50.00", "34.50", "0.00"));
     assert_eq!(report(&s, &batch).await, ack);
     assert_eq!(wallet(&s).await, amounts("50.00", "34.50", "0.00"));
@@ -84,7 +84,10 @@ async fn a_gap_stops_the_batch_until_the_missing_record_arrives() {
         record(3, &id, &s.account, "3", "c"),
     );
     assert_eq!(report(&s, std::slice::from_ref(&one)).await["applied_through"], 1);
-    assert_eq!(report(&s, std::slice::from_ref(&three)).await, json!({"applied_through": 1, "rejected": []}));
+    assert_eq!(
+        report(&s, std::slice::from_ref(&three)).await,
+        json!({"applied_through": 1, "rejected": [], "reversed": []})
+    );
     assert_eq!(wallet(&s).await, amounts("70.00", "29.00", "0.00"));
     assert_eq!(report(&s, &[two, three]).await["applied_through"], 3);
     assert_eq!(wallet(&s).await, amounts("70.00", "24.00", "0.00"));
@@ -115,7 +118,15 @@ async fn records_central_cannot_apply_are_quarantined_and_do_not_block() {
         ack,
         json!({"applied_through": 4, "rejected": [
             {"seq": 1, "reason": "unknown_lease"}, {"seq": 2, "reason": "unknown_account"}, {"seq": 3, "reason": "invalid_record"}
-        ]})
+        ], "reversed": []})
+    );
+    let resent = report(&s, &batch).await;
+    assert_eq!(
+        resent,
+        json!({"applied_through": 4, "rejected": [
+            {"seq": 1, "reason": "quarantined"}, {"seq": 2, "reason": "quarantined"}, {"seq": 3, "reason": "quarantined"}
+        ], "reversed": []}),
+        "a resent batch (its ack was lost) tells each record's outcome again"
     );
     assert_eq!(wallet(&s).await, amounts("70.00", "26.00", "0.00"));
     let quarantine = s.central.get("/api/v1/company/usage/quarantine", Some(&s.company_session)).await;
@@ -142,7 +153,7 @@ async fn a_seq_reused_with_another_charge_is_a_clone_and_quarantined() {
     report(&s, &[record(1, &id, &s.account, "10", "a")]).await;
     let clone = record(1, &id, &s.account, "7", "z");
     let ack = report(&s, std::slice::from_ref(&clone)).await;
-    assert_eq!(ack, json!({"applied_through": 1, "rejected": [{"seq": 1, "reason": "clone"}]}));
+    assert_eq!(ack, json!({"applied_through": 1, "rejected": [{"seq": 1, "reason": "clone"}], "reversed": []}));
     report(&s, std::slice::from_ref(&clone)).await;
     assert_eq!(wallet(&s).await, amounts("70.00", "20.00", "0.00"));
     let quarantine = s.central.get("/api/v1/company/usage/quarantine", Some(&s.company_session)).await;
@@ -165,7 +176,9 @@ async fn a_key_settled_twice_is_reversed_at_settlement() {
             .await;
     assert_eq!(direct.status, 201);
     let duplicate = record(1, &id, &s.account, "5", "K");
-    assert_eq!(report(&s, std::slice::from_ref(&duplicate)).await["applied_through"], 1);
+    let ack = report(&s, std::slice::from_ref(&duplicate)).await;
+    assert_eq!(ack, json!({"applied_through": 1, "rejected": [], "reversed": [1]}));
+    assert_eq!(report(&s, std::slice::from_ref(&duplicate)).await, ack, "a resend tells the reversal again");
     assert_eq!(wallet(&s).await, amounts("75.00", "20.00", "0.00"));
     let charges = invoices(&s).await;
     assert_eq!(

@@ -74,6 +74,7 @@ pub async fn ingest(
     Ok(Json(UsageAck {
         applied_through: applied.applied_through,
         rejected: applied.rejected.into_iter().map(|(seq, reason)| RejectedUsage { seq, reason }).collect(),
+        reversed: applied.reversed,
     }))
 }
 

@@ -50,8 +50,11 @@ pub struct UsageCharge {
 pub struct Applied {
     /// Every seq up to here is applied or quarantined.
     pub applied_through: u64,
-    /// (seq, reason) of the records quarantined by this batch, clones included.
+    /// (seq, reason) of the records quarantined by this batch, clones included, and of records
+    /// sent again that an earlier batch quarantined.
     pub rejected: Vec<(u64, String)>,
+    /// Seqs booked `reversed` (their key was already settled), by this batch or an earlier one.
+    pub reversed: Vec<u64>,
     /// Charges booked, `settled` or `reversed`, in seq order.
     pub charges: Vec<ChargeRecord>,
     /// Charges that booked debt, with the wallet's debt after them.
@@ -80,6 +83,9 @@ pub fn apply(
             if seen.as_deref() != Some(input.charge_id_text.as_str()) {
                 quarantine_clone(tx, sidecar, company, &input, seen.as_deref(), now)?;
                 out.rejected.push((input.seq, "clone".to_owned()));
+            } else {
+                // Sent again (the ack was lost): tell its outcome again.
+                report_again(tx, &input, &mut out)?;
             }
             continue;
         }
@@ -90,7 +96,7 @@ pub fn apply(
         tx.txn.open_table(USAGE_APPLIED)?.insert(sidecar.as_str(), input.seq)?;
         out.applied_through = input.seq;
         match checked(tx, sidecar, company, &input)? {
-            Ok((charge, lease, account)) => settle(tx, charge, lease, account, &mut out, now)?,
+            Ok((charge, lease, account)) => settle(tx, input.seq, charge, lease, account, &mut out, now)?,
             Err((reason, detail)) => {
                 let record = quarantine_record(sidecar, company, &input, reason, detail, now);
                 quarantine(tx, sidecar.as_str(), &record)?;
@@ -100,6 +106,22 @@ pub fn apply(
     }
     leases::return_closing(tx, sidecar, out.applied_through, now)?;
     Ok(out)
+}
+
+/// The outcome of a record an earlier batch applied: its charge says whether it was reversed;
+/// no charge means it was quarantined.
+fn report_again(tx: &Tx<'_>, input: &UsageInput, out: &mut Applied) -> Result<(), StoreError> {
+    let charges = tx.txn.open_table(CHARGES)?;
+    let status = match charges.get(input.charge_id_text.as_str())? {
+        Some(value) => Some(decode::<ChargeRecord>("charges", value.value())?.status),
+        None => None,
+    };
+    match status {
+        Some(ChargeStatus::Reversed) => out.reversed.push(input.seq),
+        Some(_) => {}
+        None => out.rejected.push((input.seq, "quarantined".to_owned())),
+    }
+    Ok(())
 }
 
 type Checked = (UsageCharge, LeaseRecord, AccountRecord);
@@ -137,6 +159,7 @@ fn checked(
 /// far as its remainder goes and the rest as a late charge.
 fn settle(
     tx: &mut Tx<'_>,
+    seq: u64,
     charge: UsageCharge,
     mut lease: LeaseRecord,
     account: AccountRecord,
@@ -160,6 +183,7 @@ fn settle(
         // The lease keeps the funds; they go back with its remainder.
         booking.status = ChargeStatus::Reversed;
         let booked = book_charge(tx, account, charge_id, input, booking, now)?;
+        out.reversed.push(seq);
         out.charges.push(booked);
         return Ok(());
     }

@@ -105,10 +105,24 @@ pub struct LocalCharge {
     pub idempotency_key: String,
     /// Its usage record's seq.
     pub seq: u64,
-    /// Central acknowledged its usage record: not stored, derived from the acknowledged seq.
+    /// Central acknowledged its usage record and booked it settled: not stored, derived from
+    /// the acknowledged seq and `central_outcome`.
     #[serde(skip)]
     pub settled: bool,
+    /// What central made of its usage record when that was not a settlement (its ack told).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub central_outcome: Option<CentralOutcome>,
     pub created_at: Timestamp,
+}
+
+/// How central booked a usage record other than as a settled charge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CentralOutcome {
+    /// Its idempotency key was already settled through another node: no money moved for it.
+    Reversed,
+    /// Central could not apply it and keeps it in quarantine for the operator.
+    Quarantined,
 }
 
 /// What a charge says apart from its amount and where the money comes from.
@@ -376,6 +390,7 @@ fn record_charge(
         idempotency_key: details.idempotency_key,
         seq,
         settled: false,
+        central_outcome: None,
         created_at: at.now,
     };
     let usage = UsageRecord {
@@ -545,7 +560,7 @@ pub fn get_charge(reader: &Reader, id: &ChargeId) -> Result<Option<LocalCharge>,
     };
     let state = reader.txn.open_table(SIDECAR_STATE)?;
     let acked: u64 = state.get(USAGE_ACKED)?.map(|v| decode("sidecar_state", v.value())).transpose()?.unwrap_or(0);
-    charge.settled = charge.seq <= acked;
+    charge.settled = charge.seq <= acked && charge.central_outcome.is_none();
     Ok(Some(charge))
 }
 
@@ -569,8 +584,27 @@ pub fn outbox_depth(reader: &Reader) -> Result<u64, StoreError> {
 }
 
 /// Central applied every record up to `through`: delete them; their charges count as settled
-/// from now on (one watermark, not a rewrite of each charge). Returns how many were deleted.
-pub fn ack_usage(tx: &mut Tx<'_>, through: u64) -> Result<usize, StoreError> {
+/// from now on (one watermark, not a rewrite of each charge), except those of `outcomes`, the
+/// few central reversed or quarantined, whose charges keep that outcome. Returns how many
+/// records were deleted.
+pub fn ack_usage(tx: &mut Tx<'_>, through: u64, outcomes: &[(u64, CentralOutcome)]) -> Result<usize, StoreError> {
+    for &(seq, outcome) in outcomes.iter().filter(|(seq, _)| *seq <= through) {
+        let record: Option<UsageRecord> = {
+            let outbox = tx.txn.open_table(SIDECAR_USAGE_OUTBOX)?;
+            let value = outbox.get(seq)?;
+            value.map(|v| decode("sidecar_usage_outbox", v.value())).transpose()?
+        };
+        let Some(record) = record else { continue };
+        let mut charges = tx.txn.open_table(SIDECAR_CHARGES)?;
+        let charge: Option<LocalCharge> = {
+            let value = charges.get(record.charge_id.as_str())?;
+            value.map(|v| decode("sidecar_charges", v.value())).transpose()?
+        };
+        if let Some(mut charge) = charge {
+            charge.central_outcome = Some(outcome);
+            charges.insert(record.charge_id.as_str(), encode(&charge).as_slice())?;
+        }
+    }
     let mut outbox = tx.txn.open_table(SIDECAR_USAGE_OUTBOX)?;
     let acked = outbox.extract_from_if(..=through, |_, _| true)?.count();
     drop(outbox);
@@ -717,7 +751,7 @@ mod tests {
             Err(HoldRefusal::NotOpen(LocalHoldStatus::Captured)),
             "one capture per hold"
         );
-        assert_eq!(store.write_blocking(|tx| ack_usage(tx, 1)).expect("ack"), 1);
+        assert_eq!(store.write_blocking(|tx| ack_usage(tx, 1, &[])).expect("ack"), 1);
         assert_eq!(store.read_blocking(outbox_depth).expect("read"), 0);
         let id = charge.id.clone();
         assert!(store.read_blocking(move |r| get_charge(r, &id)).expect("read").expect("kept").settled);
