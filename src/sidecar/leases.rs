@@ -107,6 +107,7 @@ pub async fn acquire(state: &SharedState, account: &str, need: Amount) -> Result
     let _one_at_a_time = lock.lock().await;
     let me = state.enrolment.get().cloned().ok_or_else(|| AcquireError::Unavailable("not enrolled".into()))?;
     let currency = currency(state).ok_or_else(|| AcquireError::Unavailable("no snapshot yet".into()))?;
+    adopt_pending_open(state, &me, account, currency).await?;
     let owned = account.to_owned();
     let leases = state.store.read(move |r| money::leases_of(r, &owned)).await?;
     let now_ms = state.mono.now_ms();
@@ -163,7 +164,58 @@ async fn open(
 ) -> Result<LeaseGranted, AcquireError> {
     let amount = at_most_requestable(need.checked_add(chunk).unwrap_or(need));
     let body = OpenLease { request_id: request_id(), account_id, amount: amount.to_wire(currency) };
-    state.central.open_lease(me, &body).await.map_err(unavailable)
+    let sent_ms = state.mono.now_ms();
+    match state.central.open_lease(me, &body).await {
+        Ok(granted) => Ok(granted),
+        Err(error) => {
+            if outcome_unknown(&error) {
+                remember_pending_open(state, body, sent_ms);
+            }
+            Err(unavailable(error))
+        }
+    }
+}
+
+/// Whether central may have done what a call asked although no good answer came back: the
+/// connection broke or timed out, central answered 5xx, or its answer could not be read.
+fn outcome_unknown(error: &SyncError) -> bool {
+    matches!(error, SyncError::Unreachable(_) | SyncError::Status(_) | SyncError::Malformed(_))
+}
+
+fn remember_pending_open(state: &SharedState, body: OpenLease, sent_ms: u64) {
+    let mut pending = state.pending_opens.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    pending.insert(body.account_id.clone(), (body, sent_ms));
+}
+
+/// Sends again, with its `request_id`, an open of `account` whose answer never came: central
+/// answers what it did the first time, so a lease it committed is adopted instead of sitting
+/// unknown in `leased` until its deadline and grace pass. Still no answer: 503, and it waits
+/// for the next try.
+async fn adopt_pending_open(
+    state: &SharedState,
+    me: &Enrolment,
+    account: &str,
+    currency: Currency,
+) -> Result<(), AcquireError> {
+    let pending = state.pending_opens.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(account);
+    let Some((body, sent_ms)) = pending else { return Ok(()) };
+    match state.central.open_lease(me, &body).await {
+        Ok(granted) => {
+            tracing::info!(account_id = %account, lease_id = %granted.lease_id, "adopted a lease whose open was not answered");
+            // The deadline counts from the first send, as central's does.
+            record(state, granted, sent_ms, currency).await?;
+            Ok(())
+        }
+        Err(error) if outcome_unknown(&error) => {
+            remember_pending_open(state, body, sent_ms);
+            Err(unavailable(error))
+        }
+        // Refused now, so it never took effect (or its lease is gone): nothing to adopt.
+        Err(error) => {
+            tracing::warn!(account_id = %account, error = %error, "an unanswered lease open was refused when sent again");
+            Ok(())
+        }
+    }
 }
 
 /// Stores what central granted; `None` when it granted nothing. Also returns the wallet's

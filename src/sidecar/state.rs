@@ -15,6 +15,7 @@ use crate::vocab::ids::CompanyId;
 use crate::vocab::money::Amount;
 use crate::vocab::mono::MonoHandle;
 use crate::vocab::time::{ClockHandle, Timestamp};
+use crate::wire::leases::OpenLease;
 
 pub type SharedState = Arc<SidecarState>;
 
@@ -39,6 +40,9 @@ pub struct SidecarState {
     pub lease_chunk: Amount,
     /// One lease request to central per account at a time.
     lease_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Per account, a lease open whose answer never came (central may have committed it), with
+    /// the monotonic ms it was sent at: sent again, same `request_id`, before anything else.
+    pub pending_opens: Mutex<HashMap<String, (OpenLease, u64)>>,
     /// Central's `available` per account, and when central said so.
     wallets: Mutex<HashMap<String, (Amount, Timestamp)>>,
     /// (idempotency key) of billing calls being answered now.
@@ -71,6 +75,7 @@ impl SidecarState {
             enrolment: OnceLock::new(),
             lease_chunk,
             lease_locks: Mutex::new(HashMap::new()),
+            pending_opens: Mutex::new(HashMap::new()),
             wallets: Mutex::new(HashMap::new()),
             in_flight: Mutex::new(HashSet::new()),
             usage_wake: Notify::new(),

@@ -28,6 +28,7 @@ mod sync_central;
 mod sidecar;
 mod sidecar_support;
 mod sidecar_billing;
+mod sidecar_lease_answers;
 mod sidecar_outcomes;
 mod sync_leases;
 mod sync_usage;
