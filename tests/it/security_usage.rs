@@ -119,7 +119,7 @@ async fn a_sidecar_cannot_charge_another_companys_accounts_or_leases() {
     // A's sidecar reports a charge of its own first.
     let sidecar_charge_a = new_charge();
     let a_ack = report(central, &sa, &[record(1, &lease_a, &t.a_ann.account, &sidecar_charge_a, "4", "a-1")]).await;
-    assert_eq!(a_ack, json!({"applied_through": 1, "rejected": []}));
+    assert_eq!(a_ack, json!({"applied_through": 1, "rejected": [], "reversed": []}));
     let (ann_before, a_charges, a_totals) =
         (central.wallet(&t.ann).await, charges(central, &t.a.session).await, paid_totals(central, &t.a.session).await);
     assert_eq!((ann_before["available"].as_str(), ann_before["leased"].as_str()), (Some("68.00"), Some("26.00")));
@@ -146,10 +146,14 @@ async fn a_sidecar_cannot_charge_another_companys_accounts_or_leases() {
             {"seq": 3, "reason": "unknown_lease"}, {"seq": 4, "reason": "unknown_account"},
             {"seq": 5, "reason": "lease_account_mismatch"}, {"seq": 6, "reason": "duplicate_charge_id"},
             {"seq": 7, "reason": "duplicate_charge_id"}, {"seq": 8, "reason": "unknown_lease"}
-        ]})
+        ], "reversed": []})
     );
-    // A resend changes nothing.
-    assert_eq!(report(central, &sb, &batch).await, json!({"applied_through": 9, "rejected": []}));
+    // A resend changes nothing; it tells again which records were quarantined.
+    let quarantined: Vec<Value> = (1..=8).map(|seq| json!({"seq": seq, "reason": "quarantined"})).collect();
+    assert_eq!(
+        report(central, &sb, &batch).await,
+        json!({"applied_through": 9, "rejected": quarantined, "reversed": []})
+    );
 
     // A: the same wallet, charges, paid totals and (empty) quarantine as before.
     assert_eq!(central.wallet(&t.ann).await, ann_before);
@@ -182,7 +186,7 @@ async fn a_sidecar_cannot_charge_the_lease_of_another_sidecar_of_its_company() {
     let lease = open_lease(central, &first, &t.a_ann.account, "30").await;
     let ann_before = central.wallet(&t.ann).await;
     let ack = report(central, &second, &[record(1, &lease, &t.a_ann.account, &new_charge(), "10", "k")]).await;
-    assert_eq!(ack, json!({"applied_through": 1, "rejected": [{"seq": 1, "reason": "unknown_lease"}]}));
+    assert_eq!(ack, json!({"applied_through": 1, "rejected": [{"seq": 1, "reason": "unknown_lease"}], "reversed": []}));
     assert_eq!(central.wallet(&t.ann).await, ann_before);
     assert!(charges(central, &t.a.session).await.is_empty());
     let kept = quarantine(central, &t.a.session).await;
@@ -193,7 +197,7 @@ async fn a_sidecar_cannot_charge_the_lease_of_another_sidecar_of_its_company() {
     assert!(quarantine(central, &t.b.session).await.is_empty(), "B sees A's quarantine");
     // The lease's own sidecar still spends it, with its own seq 1.
     let own = report(central, &first, &[record(1, &lease, &t.a_ann.account, &new_charge(), "10", "k")]).await;
-    assert_eq!(own, json!({"applied_through": 1, "rejected": []}));
+    assert_eq!(own, json!({"applied_through": 1, "rejected": [], "reversed": []}));
     let closed = close_lease(central, &first, &lease, 1).await;
     assert_eq!(closed["returned"], "20.00", "{closed}");
     assert_eq!(paid_totals(central, &t.a.session).await, [(t.a_ann.account.clone(), "10.00".to_owned())]);

@@ -85,7 +85,7 @@ pub fn apply(
                 out.rejected.push((input.seq, "clone".to_owned()));
             } else {
                 // Sent again (the ack was lost): tell its outcome again.
-                report_again(tx, &input, &mut out)?;
+                report_again(tx, sidecar, company, &input, &mut out)?;
             }
             continue;
         }
@@ -108,18 +108,26 @@ pub fn apply(
     Ok(out)
 }
 
-/// The outcome of a record an earlier batch applied: its charge says whether it was reversed;
-/// no charge means it was quarantined.
-fn report_again(tx: &Tx<'_>, input: &UsageInput, out: &mut Applied) -> Result<(), StoreError> {
+/// The outcome of a record an earlier batch applied: quarantined if the quarantine holds it
+/// under this sidecar and seq, else reversed if its charge (this company's) was booked so.
+fn report_again(
+    tx: &Tx<'_>,
+    sidecar: &SidecarId,
+    company: &CompanyId,
+    input: &UsageInput,
+    out: &mut Applied,
+) -> Result<(), StoreError> {
+    if tx.txn.open_table(USAGE_QUARANTINE)?.get((sidecar.as_str(), input.seq))?.is_some() {
+        out.rejected.push((input.seq, "quarantined".to_owned()));
+        return Ok(());
+    }
     let charges = tx.txn.open_table(CHARGES)?;
-    let status = match charges.get(input.charge_id_text.as_str())? {
-        Some(value) => Some(decode::<ChargeRecord>("charges", value.value())?.status),
+    let charge = match charges.get(input.charge_id_text.as_str())? {
+        Some(value) => Some(decode::<ChargeRecord>("charges", value.value())?),
         None => None,
     };
-    match status {
-        Some(ChargeStatus::Reversed) => out.reversed.push(input.seq),
-        Some(_) => {}
-        None => out.rejected.push((input.seq, "quarantined".to_owned())),
+    if charge.is_some_and(|c| &c.company_id == company && c.status == ChargeStatus::Reversed) {
+        out.reversed.push(input.seq);
     }
     Ok(())
 }
