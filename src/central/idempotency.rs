@@ -84,6 +84,7 @@ where
     X: Send + 'static,
     F: FnOnce(&mut Tx<'_>) -> WorkResult<X> + Send + 'static,
 {
+    let _guard = mark_in_flight(state, &request)?;
     answer(run_once(state, request, work).await?)
 }
 
@@ -101,6 +102,9 @@ where
     X: Send + 'static,
     F: Fn(&mut Tx<'_>, bool) -> WorkResult<X> + Clone + Send + 'static,
 {
+    // Marked once for all the tries: a request with the same key that comes while this one
+    // waits for recalled leases gets 409, as it would during any one try.
+    let _guard = mark_in_flight(state, &request)?;
     let deadline = tokio::time::Instant::now() + Duration::from_millis(lease_recall_wait_ms);
     loop {
         let may_wait = tokio::time::Instant::now() < deadline;
@@ -126,23 +130,27 @@ fn answer<X>(outcome: Outcome<X>) -> ApiResult<(Response, Option<X>)> {
     }
 }
 
+/// Marks the request's (scope, key) as being answered until the guard drops; 409
+/// `idempotency_key_in_use` when it already is.
+fn mark_in_flight<'a>(state: &'a SharedState, request: &IdempotentRequest) -> ApiResult<InFlight<'a>> {
+    let entry = (request.scope.clone(), request.key.as_str().to_owned());
+    let mut set = state.in_flight.lock().map_err(|_| Problem::internal())?;
+    if !set.insert(entry.clone()) {
+        return Err(Problem::conflict(
+            "idempotency_key_in_use",
+            "a request with this Idempotency-Key is still being processed; retry later",
+        )
+        .with_retry_after(1));
+    }
+    Ok(InFlight { state, entry })
+}
+
+/// One try of the work in one write transaction; the caller holds the in-flight mark.
 async fn run_once<X, F>(state: &SharedState, request: IdempotentRequest, work: F) -> ApiResult<Outcome<X>>
 where
     X: Send + 'static,
     F: FnOnce(&mut Tx<'_>) -> WorkResult<X> + Send + 'static,
 {
-    let entry = (request.scope.clone(), request.key.as_str().to_owned());
-    {
-        let mut set = state.in_flight.lock().map_err(|_| Problem::internal())?;
-        if !set.insert(entry.clone()) {
-            return Err(Problem::conflict(
-                "idempotency_key_in_use",
-                "a request with this Idempotency-Key is still being processed; retry later",
-            )
-            .with_retry_after(1));
-        }
-    }
-    let _guard = InFlight { state, entry };
     let now = state.now();
     let IdempotentRequest { scope, key, fingerprint } = request;
     let outcome = state

@@ -292,7 +292,7 @@ async fn the_sweeper_returns_a_lease_after_its_deadline_and_grace() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn central_recalls_leases_when_its_own_charge_needs_their_funds() {
-    // Proves a charge short of funds recalls the lease over the feed, succeeds once the holder closes, and is 402 after ~2 s when nobody does.
+    // Proves a charge short of funds recalls the lease over the feed, succeeds once the holder closes, and is 402 after ~2 s when nobody does, the same key meanwhile answered 409.
     let s = setup("", "100.00").await;
     let lease = lease_id(&open(&s, "r1", "90").await);
     let holder = async {
@@ -316,8 +316,24 @@ async fn central_recalls_leases_when_its_own_charge_needs_their_funds() {
 
     let second = lease_id(&open(&s, "r2", "45").await);
     let started = Instant::now();
-    let refused = post_keyed(&s.central, "/api/v1/billing/holds", &s.token, "h1", json!({"amount": "10"})).await;
-    let waited = started.elapsed();
+    let first = async {
+        let refused = post_keyed(&s.central, "/api/v1/billing/holds", &s.token, "h1", json!({"amount": "10"})).await;
+        (refused, started.elapsed())
+    };
+    // Between its tries the first request sleeps outside the writer; the key stays in flight.
+    let same_key_while_waiting = async {
+        let mut answers = Vec::new();
+        for _ in 0..12 {
+            tokio::time::sleep(Duration::from_millis(110)).await;
+            answers
+                .push(post_keyed(&s.central, "/api/v1/billing/holds", &s.token, "h1", json!({"amount": "10"})).await);
+        }
+        answers
+    };
+    let ((refused, waited), meanwhile) = tokio::join!(first, same_key_while_waiting);
+    for answer in meanwhile {
+        answer.assert_problem(409, "idempotency_key_in_use");
+    }
     refused.assert_problem(402, "insufficient_funds");
     assert!(waited >= Duration::from_millis(1900) && waited < Duration::from_secs(10), "waited {waited:?}");
     let recalls = feed(&s, &s.sidecar, "lease_recalled").await;
