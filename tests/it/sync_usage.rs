@@ -206,6 +206,28 @@ async fn a_key_settled_twice_is_reversed_at_settlement() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_duplicate_of_a_settled_key_is_reversed_even_past_the_spending_cap() {
+    // Proves a direct charge under a key a sidecar already settled is booked reversed (201), not refused by the cap it would not spend.
+    let s = setup("10.00", "100.00").await;
+    let id = lease(&s, "r1", "10").await;
+    assert_eq!(report(&s, &[record(1, &id, &s.account, "8", "K")]).await["applied_through"], 1);
+    let duplicate =
+        post_keyed(&s.central, "/api/v1/billing/charges", &s.token, "K", json!({"amount": "8", "description": "x"}))
+            .await;
+    assert_eq!(
+        (duplicate.status.as_u16(), duplicate.body["status"].as_str()),
+        (201, Some("reversed")),
+        "{}",
+        duplicate.body
+    );
+    let fresh =
+        post_keyed(&s.central, "/api/v1/billing/charges", &s.token, "K3", json!({"amount": "8", "description": "x"}))
+            .await;
+    fresh.assert_problem(402, "spending_cap_exceeded");
+    assert_verified(&s.central).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_charge_after_its_lease_was_returned_is_applied_late_into_debt() {
     // Proves a late record is never dropped: available first, the rest as debt, with account.overdrawn, and the ledger stays consistent.
     let s = setup("", "40.00").await;

@@ -17,7 +17,7 @@ use crate::http::billing_input::{ChargeAsk, charge_ask};
 use crate::http::json::ApiJson;
 use crate::http::problem::Problem;
 use crate::storage::central::billing::{self, BillingError, ChargeInput};
-use crate::storage::central::{leases, services, spending};
+use crate::storage::central::{leases, services, settled_keys, spending};
 use crate::vocab::ids::ChargeId;
 use crate::wire::billing::CreateCharge;
 use crate::wire::money::Charge;
@@ -50,7 +50,13 @@ pub async fn create(
             (None, Some(amount)) => (amount, None),
             (None, None) => return Ok(Err(Problem::internal())),
         };
-        if let Err(refused) = spending::check(tx, &account, cap, amount, now)? {
+        // A key already settled through a sidecar books a reversed duplicate, which spends
+        // nothing: the cap does not apply to it.
+        let duplicate = match &key {
+            Some(key) => settled_keys::settled_under(tx, &company, key)?.is_some(),
+            None => false,
+        };
+        if !duplicate && let Err(refused) = spending::check(tx, &account, cap, amount, now)? {
             return Ok(Err(refusal(refused)));
         }
         let input = ChargeInput {
