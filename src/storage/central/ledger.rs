@@ -30,11 +30,20 @@ fn wallet_from(
     customer: &CustomerId,
 ) -> Result<WalletBalances, StoreError> {
     let totals: WalletRecord = get_record(wallets, "wallets", customer.as_str())?.unwrap_or_default();
+    assemble_wallet(customer, totals, |account| balance_of(balances, &account))
+}
+
+/// A wallet from its totals and its four balances, each read by `balance`.
+fn assemble_wallet(
+    customer: &CustomerId,
+    totals: WalletRecord,
+    mut balance: impl FnMut(LedgerAccount) -> Result<Amount, StoreError>,
+) -> Result<WalletBalances, StoreError> {
     Ok(WalletBalances {
-        available: balance_of(balances, &LedgerAccount::Available(customer.clone()))?,
-        held: balance_of(balances, &LedgerAccount::Held(customer.clone()))?,
-        leased: balance_of(balances, &LedgerAccount::Leased(customer.clone()))?,
-        debt: balance_of(balances, &LedgerAccount::Debt(customer.clone()))?,
+        available: balance(LedgerAccount::Available(customer.clone()))?,
+        held: balance(LedgerAccount::Held(customer.clone()))?,
+        leased: balance(LedgerAccount::Leased(customer.clone()))?,
+        debt: balance(LedgerAccount::Debt(customer.clone()))?,
         topped_up_total: totals.topped_up_total,
         spent_total: totals.spent_total,
     })
@@ -64,14 +73,7 @@ fn totals_in_tx(tx: &mut Tx<'_>, customer: &CustomerId) -> Result<WalletRecord, 
 /// A wallet as of this transaction.
 pub fn wallet_in_tx(tx: &mut Tx<'_>, customer: &CustomerId) -> Result<WalletBalances, StoreError> {
     let totals = totals_in_tx(tx, customer)?;
-    Ok(WalletBalances {
-        available: balance_in_tx(tx, &LedgerAccount::Available(customer.clone()))?,
-        held: balance_in_tx(tx, &LedgerAccount::Held(customer.clone()))?,
-        leased: balance_in_tx(tx, &LedgerAccount::Leased(customer.clone()))?,
-        debt: balance_in_tx(tx, &LedgerAccount::Debt(customer.clone()))?,
-        topped_up_total: totals.topped_up_total,
-        spent_total: totals.spent_total,
-    })
+    assemble_wallet(customer, totals, |account| balance_in_tx(tx, &account))
 }
 
 /// A wallet as of this read.
