@@ -26,9 +26,13 @@ pub struct Setup {
 
 /// `cap` "" for none; `funds` "0" for an empty wallet.
 pub async fn setup(cap: &str, funds: &str) -> Setup {
+    setup_with(&["check", "hold", "charge"], cap, funds).await
+}
+
+/// `setup` with the customer allowing only `scopes`.
+pub async fn setup_with(scopes: &[&str], cap: &str, funds: &str) -> Setup {
     let central = TestCentral::start().await;
-    let (client_id, secret, company_session, token, customer) =
-        connected(&central, &["check", "hold", "charge"], cap, funds).await;
+    let (client_id, secret, company_session, token, customer) = connected(&central, scopes, cap, funds).await;
     let account = claims(&token)["sub"].as_str().expect("a sub").to_owned();
     let sidecar = enrol(&central, (&client_id, &secret)).await;
     Setup { central, client: (client_id, secret), company_session, token, customer, account, sidecar }
@@ -142,6 +146,20 @@ async fn open_reserves_all_part_or_nothing_of_available() {
         ["70.00", "0.00"]
     );
     assert!(announced.iter().all(|e| e["account_id"] == s.account.as_str()));
+    assert_verified(&s.central).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grant_without_hold_or_charge_leases_nothing_but_reports_available() {
+    // Proves a sidecar cannot reserve funds it could not spend: with only `check` allowed, a lease open reserves nothing, and still tells `available`.
+    let s = setup_with(&["check"], "", "100.00").await;
+    let opened = open(&s, "r1", "50").await;
+    assert_eq!(opened.status, 200, "{}", opened.body);
+    assert_eq!(
+        (opened.body["lease_id"].as_str(), opened.body["amount"].as_str(), opened.body["available"].as_str()),
+        (Some(""), Some("0.00"), Some("100.00"))
+    );
+    assert_eq!(wallet(&s).await, amounts("100.00", "0.00", "0.00"));
     assert_verified(&s.central).await;
 }
 

@@ -146,6 +146,34 @@ async fn records_central_cannot_apply_are_quarantined_and_do_not_block() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_beyond_a_lease_ceiling_is_quarantined_not_charged() {
+    // Proves records summing past their lease's ceiling, before or after it was returned, are quarantined as exceeds_lease and never reach the wallet, while records inside it apply.
+    let s = setup("", "100.00").await;
+    let id = lease(&s, "r1", "30").await;
+    let batch = [
+        record(1, &id, &s.account, "20", "a"),
+        record(2, &id, &s.account, "15", "b"),
+        record(3, &id, &s.account, "10", "c"),
+        record(4, &id, &s.account, "500000", "d"),
+    ];
+    let ack = report(&s, &batch).await;
+    assert_eq!(
+        ack,
+        json!({"applied_through": 4, "rejected": [
+            {"seq": 2, "reason": "exceeds_lease"}, {"seq": 4, "reason": "exceeds_lease"}
+        ], "reversed": []})
+    );
+    assert_eq!(wallet(&s).await, amounts("70.00", "0.00", "0.00"));
+    assert_eq!(close(&s, &s.sidecar, &id, "c1", 4).await.body["status"], "closed");
+    let after_return = report(&s, &[record(5, &id, &s.account, "1", "e")]).await;
+    assert_eq!(after_return["rejected"], json!([{"seq": 5, "reason": "exceeds_lease"}]));
+    assert_eq!(wallet(&s).await, amounts("70.00", "0.00", "0.00"));
+    let quarantine = s.central.get("/api/v1/company/usage/quarantine", Some(&s.company_session)).await;
+    assert_eq!(quarantine.body["items"].as_array().map(Vec::len), Some(3), "{}", quarantine.body);
+    assert_verified(&s.central).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_seq_reused_with_another_charge_is_a_clone_and_quarantined() {
     // Proves a copied data dir's record (same seq, other charge id) is never deduplicated silently: quarantined as clone, money untouched.
     let s = setup("", "100.00").await;

@@ -5,6 +5,7 @@
 use redb::ReadableTable;
 
 use crate::domain::ledger::{plan_lease, plan_lease_return};
+use crate::domain::token::scope::Scope;
 use crate::storage::central::changes::record_change;
 use crate::storage::central::oauth_records::{Change, GrantStatus};
 use crate::storage::central::open::{get_record, put_record};
@@ -126,8 +127,13 @@ fn reservable(
     now: Timestamp,
 ) -> Result<Option<Amount>, StoreError> {
     let available = ledger::wallet_in_tx(tx, &account.customer_id)?.available;
-    let cap = grants::current_in_tx(tx, &account.company_id, &account.customer_id)?.and_then(|g| g.spending_cap);
-    let room = match cap {
+    let grant = grants::current_in_tx(tx, &account.company_id, &account.customer_id)?;
+    // A grant that allows neither holds nor charges lets nothing be spent through a lease; the
+    // answer still reports `available`, which is what `check` at a sidecar asks a lease for.
+    if !grant.as_ref().is_some_and(|g| g.scope.contains(Scope::Hold) || g.scope.contains(Scope::Charge)) {
+        return Ok(Some(Amount::ZERO));
+    }
+    let room = match grant.and_then(|g| g.spending_cap) {
         Some(cap) => cap.saturating_sub(spending::used(tx, &account.id, now)?),
         None => requested,
     };
@@ -183,6 +189,7 @@ pub fn open(
         customer_id: account.customer_id.clone(),
         ceiling: take,
         charged: Amount::ZERO,
+        reported: Amount::ZERO,
         status: LeaseStatus::Open,
         deadline: at.deadline(),
         through_seq: None,
@@ -302,9 +309,16 @@ fn return_remainder(
 }
 
 /// Takes `amount` of a lease's remainder as charged (`leased → revenue` is the caller's plan).
-pub(crate) fn charge_lease(tx: &mut Tx<'_>, lease: &mut LeaseRecord, amount: Amount) -> Result<(), StoreError> {
-    assert!(amount <= lease.remainder(), "a lease pays at most its remainder");
-    lease.charged = lease.charged.checked_add(amount).expect("a lease's charges stay within its ceiling");
+/// Books a usage record of `amount` against the lease, `from_lease` of it paid by the lease.
+pub(crate) fn book_usage(
+    tx: &mut Tx<'_>,
+    lease: &mut LeaseRecord,
+    amount: Amount,
+    from_lease: Amount,
+) -> Result<(), StoreError> {
+    assert!(from_lease <= lease.remainder(), "a lease pays at most its remainder");
+    lease.charged = lease.charged.checked_add(from_lease).expect("a lease's charges stay within its ceiling");
+    lease.reported = lease.reported.checked_add(amount).expect("checked against the ceiling before booking");
     save(tx, lease)
 }
 

@@ -248,6 +248,11 @@ pub struct LeaseRecord {
     pub ceiling: Amount,
     /// What usage took from the lease (`leased → revenue`); late parts are not in it.
     pub charged: Amount,
+    /// Everything the sidecar's usage records booked against the lease, late parts and reversed
+    /// duplicates included: never above the ceiling, since the sidecar accepts charges only
+    /// inside it. (Absent in leases written before it was kept: 0.)
+    #[serde(default)]
+    pub reported: Amount,
     pub status: LeaseStatus,
     /// Central's clock: the sidecar's own deadline is earlier (it counts from when it sent).
     pub deadline: Timestamp,

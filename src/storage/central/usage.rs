@@ -160,6 +160,17 @@ fn checked(
     if tx.txn.open_table(CHARGES)?.get(charge.charge_id.as_str())?.is_some() {
         return Ok(Err(("duplicate_charge_id", format!("charge {} already exists", charge.charge_id))));
     }
+    // A sidecar accepts charges only inside a lease: more than its ceiling is not a late
+    // charge but a broken or dishonest sidecar, and must not reach the wallet.
+    if lease.reported.checked_add(charge.amount).is_none_or(|total| total > lease.ceiling) {
+        return Ok(Err((
+            "exceeds_lease",
+            format!(
+                "lease {} has {} booked of its {} ceiling; {} more would exceed it",
+                lease.id, lease.reported, lease.ceiling, charge.amount
+            ),
+        )));
+    }
     Ok(Ok((charge, lease, account)))
 }
 
@@ -190,6 +201,7 @@ fn settle(
     if settled_keys::settled_under(tx, &account.company_id, &idempotency_key)?.is_some() {
         // The lease keeps the funds; they go back with its remainder.
         booking.status = ChargeStatus::Reversed;
+        leases::book_usage(tx, &mut lease, amount, Amount::ZERO)?;
         let booked = book_charge(tx, account, charge_id, input, booking, now)?;
         out.reversed.push(seq);
         out.charges.push(booked);
@@ -199,8 +211,8 @@ fn settle(
     let from_lease = if lease.status.is_unreturned() { amount.min(lease.remainder()) } else { Amount::ZERO };
     if !from_lease.is_zero() {
         ledger::post(tx, &plan_lease_charge(&lease.customer_id, &lease.company_id, from_lease), now, &reason)?;
-        leases::charge_lease(tx, &mut lease, from_lease)?;
     }
+    leases::book_usage(tx, &mut lease, amount, from_lease)?;
     let rest = amount.saturating_sub(from_lease);
     let mut booked_debt = false;
     if !rest.is_zero() {
