@@ -304,11 +304,7 @@ async fn with_session(
 async fn sign_in(state: &SharedState, email: &str, password: &str, peer: SocketAddr) -> Result<CustomerRecord, Text> {
     let now = state.now();
     let email = Email::parse(email).map_err(|_| Text::WrongPassword)?;
-    let limited = state
-        .limiters
-        .sign_in_email
-        .check(email.as_str(), now)
-        .and(state.limiters.sign_in_address.check(&peer.ip().to_string(), now));
+    let limited = state.limiters.sign_in(&email, peer.ip(), now);
     if limited.is_err() {
         return Err(Text::TooManyAttempts);
     }

@@ -32,11 +32,7 @@ pub async fn create_session(
     let invalid = || Problem::unauthorized("invalid email or password");
     let email = Email::parse(&input.email).map_err(|_| invalid())?;
     let now = state.now();
-    let limited = state
-        .limiters
-        .sign_in_email
-        .check(email.as_str(), now)
-        .and(state.limiters.sign_in_address.check(&peer.ip().to_string(), now));
+    let limited = state.limiters.sign_in(&email, peer.ip(), now);
     if let Err(retry_after) = limited {
         return Err(Problem::new(
             StatusCode::TOO_MANY_REQUESTS,
