@@ -114,9 +114,10 @@ pub async fn balance(State(state): State<SharedState>, headers: HeaderMap) -> Re
     let (granted, currency) = token(&state, &headers, Scope::Check).await?;
     let account = granted.claims.sub.to_string();
     if state.wallet(&account).is_none() {
-        // Nothing heard about this wallet yet: a lease call brings central's figure.
+        // Nothing heard about this wallet yet: a lease call brings central's figure, whatever
+        // it reserves (nothing for a grant without `hold` or `charge`, or past its cap).
         match leases::acquire(&state, &account, state.lease_chunk).await {
-            Ok(()) | Err(AcquireError::NoFunds) => {}
+            Ok(()) | Err(AcquireError::NoFunds | AcquireError::CapReached) => {}
             Err(error) => return Err(error.into_problem()),
         }
     }

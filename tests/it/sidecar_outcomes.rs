@@ -1,5 +1,6 @@
-//! What a sidecar tells the partner about a charge after central booked it (DESIGN §5, §7): a
-//! charge whose key central had already settled shows `reversed`, not `settled`.
+//! What a sidecar tells the partner after central answered (DESIGN §5, §7): a charge whose key
+//! central had already settled shows `reversed`, not `settled`; a balance check for a grant
+//! that central leases nothing for still answers central's figure.
 
 use std::time::Duration;
 
@@ -50,5 +51,21 @@ async fn a_charge_central_reverses_shows_reversed_at_the_sidecar() {
     let wallet = world.wallet().await;
     let unspent = money(&wallet["available"]) + money(&wallet["leased"]);
     assert_eq!(unspent, rust_decimal::Decimal::new(9000, 2), "only two charges of 5.00 moved money: {wallet}");
+    assert!(sidecar.terminate().success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_check_only_grant_gets_its_balance_without_reserving_anything() {
+    // Proves `check` through the sidecar for a grant allowing only `check` answers the wallet's available funds, and central reserved nothing for it.
+    let world = World::new("100.00", &["check"]).await;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let sidecar = world.sidecar(dir.path(), &[]);
+    ready(&sidecar).await;
+    let (status, _, body) = sidecar.get("/api/v1/billing/balance", Some(&world.token)).await;
+    assert_eq!(status, 200, "{body}");
+    let balance: Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(balance["available"], "100.00", "{balance}");
+    let wallet = world.wallet().await;
+    assert_eq!((wallet["available"].as_str(), wallet["leased"].as_str()), (Some("100.00"), Some("0.00")), "{wallet}");
     assert!(sidecar.terminate().success());
 }
