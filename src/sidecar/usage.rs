@@ -53,7 +53,10 @@ async fn flush_once(state: &SharedState) -> Result<usize, FlushError> {
         );
     }
     let through = ack.applied_through.min(last);
-    let outcomes: Vec<(u64, CentralOutcome)> = (ack.rejected.iter().map(|r| (r.seq, CentralOutcome::Quarantined)))
+    let outcomes: Vec<(u64, CentralOutcome)> = ack
+        .rejected
+        .iter()
+        .map(|r| (r.seq, CentralOutcome::Quarantined))
         .chain(ack.reversed.iter().map(|&seq| (seq, CentralOutcome::Reversed)))
         .collect();
     let acked = state.store.write(move |tx| money::ack_usage(tx, through, &outcomes)).await?;

@@ -308,7 +308,6 @@ fn return_remainder(
     announce_available(tx, lease, now)
 }
 
-/// Takes `amount` of a lease's remainder as charged (`leased → revenue` is the caller's plan).
 /// Books a usage record of `amount` against the lease, `from_lease` of it paid by the lease.
 pub(crate) fn book_usage(
     tx: &mut Tx<'_>,
