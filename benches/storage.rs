@@ -1,6 +1,7 @@
-//! Ledger commit throughput on a real file with real fsync: one transaction per charge versus
-//! the group-commit writer fed by 64 concurrent submitters (STYLE.md: performance is measured
-//! here, never asserted by a timed test). Results and the machine they came from: BENCHMARKS.md.
+//! Ledger commit throughput on a real file with real fsync: one transaction per operation versus
+//! the group-commit writer fed by 64 concurrent submitters, for a full charge and for its ledger
+//! posting alone (STYLE.md: performance is measured here, never asserted by a timed test).
+//! Results and the machine they came from: BENCHMARKS.md.
 
 #![allow(non_upper_case_globals)] // STYLE.md: bounds read as names, units last
 
@@ -8,7 +9,9 @@ use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
+use protus::domain::ledger::plan_charge;
 use protus::storage::central::billing::{self, ChargeInput};
+use protus::storage::central::ledger;
 use protus::storage::central::open::open_central;
 use protus::storage::central::records::{CompanyRecord, CustomerRecord, TopUpRecord, TopUpStatus};
 use protus::storage::central::{accounts, companies, customers, top_ups};
@@ -23,9 +26,9 @@ use protus::vocab::time::{Clock, SystemClock, Timestamp};
 const submitters_len: usize = 64;
 /// Charges each of the 64 submitters makes per measured iteration: 64 × 8 = 512 charges take
 /// 0.5–1 s on the one-per-transaction path of the machine in BENCHMARKS.md.
-const charges_per_submitter_len: usize = 8;
+const operations_per_submitter_len: usize = 8;
 /// Charges in one measured iteration, the same for every benchmark so iterations compare.
-const charges_per_iteration_len: usize = submitters_len * charges_per_submitter_len;
+const charges_per_iteration_len: usize = submitters_len * operations_per_submitter_len;
 /// Each wallet is topped up with this much once, far more than the bench can spend at 0.01.
 const wallet_funding_units: &str = "1000000";
 /// Synced 4 KiB writes timed before and after the benchmarks, to show the disk's state.
@@ -37,7 +40,7 @@ const charge_units: &str = "0.01";
 struct Ledger {
     store: Store,
     company: CompanyId,
-    accounts: Vec<AccountId>,
+    accounts: Vec<Funded>,
     charge: Amount,
     /// Keeps the data dir alive as long as the store; removed on drop.
     _dir: tempfile::TempDir,
@@ -77,8 +80,15 @@ fn company_record(now: Timestamp) -> CompanyRecord {
     }
 }
 
+/// A funded customer and their account with the bench company.
+#[derive(Debug, Clone)]
+struct Funded {
+    account: AccountId,
+    customer: CustomerId,
+}
+
 /// Registers customer `i`, opens its account with the company and completes one top-up.
-fn funded_account(store: &Store, company: &CompanyId, i: usize, funding: Amount, now: Timestamp) -> AccountId {
+fn funded_account(store: &Store, company: &CompanyId, i: usize, funding: Amount, now: Timestamp) -> Funded {
     let customer = CustomerRecord {
         id: CustomerId::generate(),
         email: Email::parse(&format!("customer-{i}@bench.example.com")).expect("a valid email"),
@@ -107,23 +117,43 @@ fn funded_account(store: &Store, company: &CompanyId, i: usize, funding: Amount,
             if let Err(refusal) = top_ups::complete(tx, &top_up.id, "test", funding, true, now)? {
                 return Ok(Err(refusal.to_string()));
             }
-            Ok(Ok(account.id))
+            Ok(Ok(Funded { account: account.id, customer: customer.id }))
         })
         .expect("setup commit")
         .expect("a fresh store accepts the customer and the top-up")
 }
 
-/// One realistic ledger operation, returning after its commit is durable: a direct charge
-/// (double-entry transfer, charge record, two indexes, paid total, statement line).
-fn charge_once(ledger: &Ledger, account: &AccountId, clock: &SystemClock) -> ChargeId {
-    let input = charge_input(ledger, account);
+/// What one measured operation does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Operation {
+    /// A direct charge through billing: the double-entry transfer, the charge record, its two
+    /// indexes, the account's paid total and the customer's statement line.
+    Charge,
+    /// The ledger's part of that charge alone: the double-entry transfer from the customer's
+    /// wallet to the company's revenue, its transfer log entry and the pre-commit wallet check.
+    Posting,
+}
+
+/// One ledger operation, returning after its commit is durable.
+fn operate_once(ledger: &Ledger, operation: Operation, funded: &Funded, clock: &SystemClock) {
     let now = clock.now();
-    ledger
-        .store
-        .write_blocking(move |tx| billing::charge(tx, input, now))
-        .expect("the commit succeeds")
-        .expect("the wallet is funded for every charge the bench makes")
-        .id
+    match operation {
+        Operation::Charge => {
+            let input = charge_input(ledger, &funded.account);
+            let charged = ledger.store.write_blocking(move |tx| billing::charge(tx, input, now));
+            std::hint::black_box(charged.expect("the commit succeeds").expect("the wallet is funded for every charge"));
+        }
+        Operation::Posting => {
+            let (customer, company, amount) = (funded.customer.clone(), ledger.company.clone(), ledger.charge);
+            let posted = ledger.store.write_blocking(move |tx| {
+                let wallet = ledger::wallet_in_tx(tx, &customer)?;
+                let plan = plan_charge(&wallet, &customer, &company, amount)
+                    .expect("the wallet is funded for every posting the bench makes");
+                ledger::post(tx, &plan, now, "bench posting")
+            });
+            posted.expect("the commit succeeds");
+        }
+    }
 }
 
 fn charge_input(ledger: &Ledger, account: &AccountId) -> ChargeInput {
@@ -141,16 +171,16 @@ fn charge_input(ledger: &Ledger, account: &AccountId) -> ChargeInput {
 
 /// `threads` submitters each make `charges_each` charges on their own account, all starting
 /// together; returns the time from the common start until the last one's last commit.
-fn burst(ledger: &Ledger, threads: usize, charges_each: usize) -> Duration {
+fn burst(ledger: &Ledger, operation: Operation, threads: usize, charges_each: usize) -> Duration {
     let start_line = Barrier::new(threads + 1);
     std::thread::scope(|scope| {
-        for account in ledger.accounts.iter().cycle().take(threads) {
+        for funded in ledger.accounts.iter().cycle().take(threads) {
             let start_line = &start_line;
             scope.spawn(move || {
                 let clock = SystemClock;
                 start_line.wait();
                 for _ in 0..charges_each {
-                    std::hint::black_box(charge_once(ledger, account, &clock));
+                    operate_once(ledger, operation, funded, &clock);
                 }
             });
         }
@@ -162,26 +192,33 @@ fn burst(ledger: &Ledger, threads: usize, charges_each: usize) -> Duration {
     .elapsed()
 }
 
-/// Charges and wall time seen by one benchmark across all its iterations (warm-up included).
+/// Operations and wall time seen by one benchmark across all its iterations (warm-up included).
 #[derive(Debug, Default)]
 struct Tally {
-    charges: u64,
+    operations: u64,
     elapsed: Duration,
 }
 
 impl Tally {
-    fn charges_per_s(&self) -> u128 {
-        u128::from(self.charges) * 1_000_000_000 / self.elapsed.as_nanos().max(1)
+    fn operations_per_s(&self) -> u128 {
+        u128::from(self.operations) * 1_000_000_000 / self.elapsed.as_nanos().max(1)
     }
 }
 
 /// Runs `iters` bursts and adds them to `tally`; criterion is given the total time.
-fn bursts(ledger: &Ledger, threads: usize, charges_each: usize, iters: u64, tally: &mut Tally) -> Duration {
+fn bursts(
+    ledger: &Ledger,
+    operation: Operation,
+    threads: usize,
+    charges_each: usize,
+    iters: u64,
+    tally: &mut Tally,
+) -> Duration {
     let mut total = Duration::ZERO;
     for _ in 0..iters {
-        total += burst(ledger, threads, charges_each);
+        total += burst(ledger, operation, threads, charges_each);
     }
-    tally.charges += iters * (threads * charges_each) as u64;
+    tally.operations += iters * (threads * charges_each) as u64;
     tally.elapsed += total;
     total
 }
@@ -215,8 +252,8 @@ fn observe_writer(ledger: &Ledger, threads: usize, charges_each: usize) -> Write
     let log = Arc::new(Mutex::new(WriterLog::default()));
     let written_before = bytes_written();
     std::thread::scope(|scope| {
-        for account in ledger.accounts.iter().cycle().take(threads) {
-            let log = log.clone();
+        for funded in ledger.accounts.iter().cycle().take(threads) {
+            let (log, account) = (log.clone(), &funded.account);
             scope.spawn(move || {
                 let clock = SystemClock;
                 for _ in 0..charges_each {
@@ -302,13 +339,21 @@ fn ratio(numerator: u128, denominator: u128) -> String {
     format!("{}.{:02}", x100 / 100, x100 % 100)
 }
 
-/// The three ways to commit, as (benchmark name, batch_len_max, submitters, charges each).
-fn configurations() -> [(&'static str, usize, usize, usize); 3] {
+/// The ways to commit, as (benchmark name, operation, batch_len_max, submitters, operations each).
+fn configurations() -> [(&'static str, Operation, usize, usize, usize); 5] {
     let group_commit = StoreOptions::default().batch_len_max;
     [
-        ("one_per_transaction", 1, submitters_len, charges_per_submitter_len),
-        ("group_commit_64_submitters", group_commit, submitters_len, charges_per_submitter_len),
-        ("group_commit_1_submitter", group_commit, 1, charges_per_iteration_len),
+        ("one_per_transaction", Operation::Charge, 1, submitters_len, operations_per_submitter_len),
+        ("group_commit_64_submitters", Operation::Charge, group_commit, submitters_len, operations_per_submitter_len),
+        ("group_commit_1_submitter", Operation::Charge, group_commit, 1, charges_per_iteration_len),
+        ("posting_one_per_transaction", Operation::Posting, 1, submitters_len, operations_per_submitter_len),
+        (
+            "posting_group_commit_64_submitters",
+            Operation::Posting,
+            group_commit,
+            submitters_len,
+            operations_per_submitter_len,
+        ),
     ]
 }
 
@@ -322,15 +367,18 @@ fn ledger_commit(c: &mut Criterion) {
         .throughput(Throughput::Elements(charges_per_iteration_len as u64));
     let sync_before = probe_sync(sync_probe_rounds);
     let mut results = Vec::new();
-    for (name, batch_len_max, threads, charges_each) in configurations() {
+    for (name, operation, batch_len_max, threads, charges_each) in configurations() {
         let ledger = ledger(&StoreOptions { batch_len_max, ..StoreOptions::default() }, threads);
         let mut tally = Tally::default();
         group.bench_function(name, |b| {
-            b.iter_custom(|iters| bursts(&ledger, threads, charges_each, iters, &mut tally));
+            b.iter_custom(|iters| bursts(&ledger, operation, threads, charges_each, iters, &mut tally));
         });
         // A benchmark left out by a filter (`cargo bench --bench storage -- one_per`) ran nothing.
-        if tally.charges > 0 {
-            let log = observe_writer(&ledger, threads, charges_each);
+        if tally.operations > 0 {
+            let log = match operation {
+                Operation::Charge => observe_writer(&ledger, threads, charges_each),
+                Operation::Posting => WriterLog::default(),
+            };
             results.push((name, tally, log));
         }
         close(ledger);
@@ -373,26 +421,26 @@ fn report(results: &[(&str, Tally, WriterLog)], sync_before: Duration) {
     );
     for (name, tally, log) in results {
         eprintln!(
-            "{name}: {} charges/s ({} charges in {:.3?}, warm-up included)",
-            tally.charges_per_s(),
-            tally.charges,
+            "{name}: {} operations/s ({} operations in {:.3?}, warm-up included)",
+            tally.operations_per_s(),
+            tally.operations,
             tally.elapsed
         );
-        describe_writer(name, log);
+        if !log.charges.is_empty() {
+            describe_writer(name, log);
+        }
     }
     let rate = |wanted: &str| {
-        results.iter().find(|(name, ..)| *name == wanted).map_or(0, |(_, tally, _)| tally.charges_per_s())
+        results.iter().find(|(name, ..)| *name == wanted).map_or(0, |(_, tally, _)| tally.operations_per_s())
     };
-    let slow = rate("one_per_transaction");
-    if slow == 0 {
-        return;
-    }
-    for (name, note) in
-        [("group_commit_64_submitters", " (issue #2 asks for >= 10x)"), ("group_commit_1_submitter", "")]
-    {
-        let fast = rate(name);
-        if fast > 0 {
-            eprintln!("{name} / one_per_transaction = {}x{note}", ratio(fast, slow));
+    for (fast, slow, note) in [
+        ("group_commit_64_submitters", "one_per_transaction", " (issue #2 asks for >= 10x)"),
+        ("group_commit_1_submitter", "one_per_transaction", ""),
+        ("posting_group_commit_64_submitters", "posting_one_per_transaction", ""),
+    ] {
+        let (fast_rate, slow_rate) = (rate(fast), rate(slow));
+        if fast_rate > 0 && slow_rate > 0 {
+            eprintln!("{fast} / {slow} = {}x{note}", ratio(fast_rate, slow_rate));
         }
     }
 }

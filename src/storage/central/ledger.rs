@@ -24,29 +24,48 @@ fn balance_of(
     }
 }
 
-fn wallet_from(
-    balances: &impl ReadableTable<&'static str, &'static str>,
-    wallets: &impl ReadableTable<&'static str, &'static [u8]>,
+/// A wallet's four balances (available, held, leased, debt), read with one range scan over
+/// its adjacent keys (`wallet/{customer}/…`); a balance never written is zero.
+fn wallet_sides_of(
+    table: &impl ReadableTable<&'static str, &'static str>,
     customer: &CustomerId,
-) -> Result<WalletBalances, StoreError> {
-    let totals: WalletRecord = get_record(wallets, "wallets", customer.as_str())?.unwrap_or_default();
-    assemble_wallet(customer, totals, |account| balance_of(balances, &account))
+) -> Result<[(LedgerAccount, Amount); 4], StoreError> {
+    let mut sides = wallet_accounts(customer).map(|account| (account, Amount::ZERO));
+    // Every key of this wallet starts with `wallet/{customer}/`; '0' is the byte after '/'.
+    let (start, end) = (format!("wallet/{customer}/"), format!("wallet/{customer}0"));
+    for entry in table.range(start.as_str()..end.as_str())? {
+        let (key, value) = entry?;
+        let corrupt = |detail: String| StoreError::Corrupt { table: "ledger_balances", detail };
+        let account = LedgerAccount::parse_key(key.value())
+            .ok_or_else(|| corrupt(format!("unknown ledger account key {:?}", key.value())))?;
+        let slot = sides
+            .iter_mut()
+            .find(|(side, _)| *side == account)
+            .ok_or_else(|| corrupt(format!("key {:?} inside wallet {customer}'s range", key.value())))?;
+        slot.1 = Amount::parse_stored(value.value()).map_err(|e| corrupt(e.to_string()))?;
+    }
+    Ok(sides)
 }
 
-/// A wallet from its totals and its four balances, each read by `balance`.
-fn assemble_wallet(
-    customer: &CustomerId,
-    totals: WalletRecord,
-    mut balance: impl FnMut(LedgerAccount) -> Result<Amount, StoreError>,
-) -> Result<WalletBalances, StoreError> {
-    Ok(WalletBalances {
-        available: balance(LedgerAccount::Available(customer.clone()))?,
-        held: balance(LedgerAccount::Held(customer.clone()))?,
-        leased: balance(LedgerAccount::Leased(customer.clone()))?,
-        debt: balance(LedgerAccount::Debt(customer.clone()))?,
+fn wallet_accounts(customer: &CustomerId) -> [LedgerAccount; 4] {
+    [
+        LedgerAccount::Available(customer.clone()),
+        LedgerAccount::Held(customer.clone()),
+        LedgerAccount::Leased(customer.clone()),
+        LedgerAccount::Debt(customer.clone()),
+    ]
+}
+
+/// A wallet from its totals and its four balances, in `wallet_accounts` order.
+fn assemble_wallet(totals: WalletRecord, [available, held, leased, debt]: [Amount; 4]) -> WalletBalances {
+    WalletBalances {
+        available,
+        held,
+        leased,
+        debt,
         topped_up_total: totals.topped_up_total,
         spent_total: totals.spent_total,
-    })
+    }
 }
 
 /// A balance as of this transaction: the batch's own value, else the table's (remembered).
@@ -70,15 +89,28 @@ fn totals_in_tx(tx: &mut Tx<'_>, customer: &CustomerId) -> Result<WalletRecord, 
     Ok(totals)
 }
 
-/// A wallet as of this transaction.
+/// A wallet as of this transaction. Balances the batch does not hold yet are read from the
+/// table with one range scan, and remembered.
 pub fn wallet_in_tx(tx: &mut Tx<'_>, customer: &CustomerId) -> Result<WalletBalances, StoreError> {
+    let accounts = wallet_accounts(customer);
+    if accounts.iter().any(|account| tx.ledger.balance(account).is_none()) {
+        for (account, value) in wallet_sides_of(&tx.txn.open_table(LEDGER_BALANCES)?, customer)? {
+            if tx.ledger.balance(&account).is_none() {
+                tx.ledger.load_balance(account, value);
+            }
+        }
+    }
     let totals = totals_in_tx(tx, customer)?;
-    assemble_wallet(customer, totals, |account| balance_in_tx(tx, &account))
+    let balances = accounts.map(|account| tx.ledger.balance(&account).expect("every side was loaded above"));
+    Ok(assemble_wallet(totals, balances))
 }
 
 /// A wallet as of this read.
 pub fn wallet(reader: &Reader, customer: &CustomerId) -> Result<WalletBalances, StoreError> {
-    wallet_from(&reader.txn.open_table(LEDGER_BALANCES)?, &reader.txn.open_table(WALLETS)?, customer)
+    let totals: WalletRecord =
+        get_record(&reader.txn.open_table(WALLETS)?, "wallets", customer.as_str())?.unwrap_or_default();
+    let sides = wallet_sides_of(&reader.txn.open_table(LEDGER_BALANCES)?, customer)?;
+    Ok(assemble_wallet(totals, sides.map(|(_, value)| value)))
 }
 
 /// Balance of any ledger account as of this read.
@@ -225,5 +257,39 @@ mod tests {
         let c = customer.clone();
         let after = store.read_blocking(move |r| wallet(r, &c)).expect("read");
         assert_eq!((after.available, after.held, after.debt), (rub("60"), Amount::ZERO, Amount::ZERO));
+    }
+
+    #[test]
+    fn a_wallet_reads_its_own_four_balances_and_nothing_else() {
+        // Proves the one range scan behind `wallet` and `wallet_in_tx` takes exactly this
+        // customer's `wallet/{customer}/…` keys: a side never written reads as zero, and another
+        // wallet's or a company's balance never leaks in.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = open_central(dir.path(), &StoreOptions::default()).expect("open");
+        let (customer, other, company) = (CustomerId::generate(), CustomerId::generate(), CompanyId::generate());
+        let stored = [
+            (LedgerAccount::Available(customer.clone()), "7"),
+            (LedgerAccount::Debt(customer.clone()), "2"),
+            (LedgerAccount::Available(other.clone()), "9"),
+            (LedgerAccount::Held(other.clone()), "5"),
+            (LedgerAccount::Leased(other), "4"),
+            (LedgerAccount::Revenue(company), "3"),
+        ];
+        store
+            .write_blocking(move |tx| {
+                let mut balances = tx.txn.open_table(LEDGER_BALANCES)?;
+                for (account, value) in &stored {
+                    balances.insert(account.key().as_str(), rub(value).to_stored().as_str())?;
+                }
+                Ok(())
+            })
+            .expect("seed the balances");
+        let sides = |w: &WalletBalances| (w.available, w.held, w.leased, w.debt);
+        let expected = (rub("7"), Amount::ZERO, Amount::ZERO, rub("2"));
+        let c = customer.clone();
+        let read = store.read_blocking(move |r| wallet(r, &c)).expect("read");
+        assert_eq!(sides(&read), expected);
+        let in_tx = store.write_blocking(move |tx| wallet_in_tx(tx, &customer)).expect("write");
+        assert_eq!(sides(&in_tx), expected);
     }
 }
