@@ -4,6 +4,7 @@
 use redb::ReadableTable;
 
 use crate::domain::ledger::{LedgerAccount, Transfer, WalletBalances, apply_to_wallet};
+use crate::storage::central::ledger_batch::{assemble_wallet, wallet_accounts};
 use crate::storage::central::open::{get_record, put_record};
 use crate::storage::central::records::{TransferRecord, WalletRecord};
 use crate::storage::codec::encode;
@@ -29,7 +30,7 @@ fn balance_of(
 fn wallet_sides_of(
     table: &impl ReadableTable<&'static str, &'static str>,
     customer: &CustomerId,
-) -> Result<[(LedgerAccount, Amount); 4], StoreError> {
+) -> Result<[Amount; 4], StoreError> {
     let mut sides = wallet_accounts(customer).map(|account| (account, Amount::ZERO));
     // Every key of this wallet starts with `wallet/{customer}/`; '0' is the byte after '/'.
     let (start, end) = (format!("wallet/{customer}/"), format!("wallet/{customer}0"));
@@ -44,32 +45,15 @@ fn wallet_sides_of(
             .ok_or_else(|| corrupt(format!("key {:?} inside wallet {customer}'s range", key.value())))?;
         slot.1 = Amount::parse_stored(value.value()).map_err(|e| corrupt(e.to_string()))?;
     }
-    Ok(sides)
+    Ok(sides.map(|(_, value)| value))
 }
 
-fn wallet_accounts(customer: &CustomerId) -> [LedgerAccount; 4] {
-    [
-        LedgerAccount::Available(customer.clone()),
-        LedgerAccount::Held(customer.clone()),
-        LedgerAccount::Leased(customer.clone()),
-        LedgerAccount::Debt(customer.clone()),
-    ]
-}
-
-/// A wallet from its totals and its four balances, in `wallet_accounts` order.
-fn assemble_wallet(totals: WalletRecord, [available, held, leased, debt]: [Amount; 4]) -> WalletBalances {
-    WalletBalances {
-        available,
-        held,
-        leased,
-        debt,
-        topped_up_total: totals.topped_up_total,
-        spent_total: totals.spent_total,
-    }
-}
-
-/// A balance as of this transaction: the batch's own value, else the table's (remembered).
+/// A balance as of this transaction: the batch's own value, else the table's (remembered; a
+/// wallet's side loads its whole wallet).
 fn balance_in_tx(tx: &mut Tx<'_>, account: &LedgerAccount) -> Result<Amount, StoreError> {
+    if let Some(customer) = account.wallet_owner() {
+        load_wallet(tx, customer)?;
+    }
     if let Some(value) = tx.ledger.balance(account) {
         return Ok(value);
     }
@@ -78,39 +62,30 @@ fn balance_in_tx(tx: &mut Tx<'_>, account: &LedgerAccount) -> Result<Amount, Sto
     Ok(value)
 }
 
-/// A wallet's totals as of this transaction, read from the table once per batch.
-fn totals_in_tx(tx: &mut Tx<'_>, customer: &CustomerId) -> Result<WalletRecord, StoreError> {
-    if let Some(totals) = tx.ledger.totals(customer) {
-        return Ok(totals.clone());
+/// Brings a wallet into the batch unless it is there: its four balances with one range scan,
+/// its totals with one lookup.
+fn load_wallet(tx: &mut Tx<'_>, customer: &CustomerId) -> Result<(), StoreError> {
+    if tx.ledger.totals(customer).is_some() {
+        return Ok(());
     }
+    let sides = wallet_sides_of(&tx.txn.open_table(LEDGER_BALANCES)?, customer)?;
     let totals: WalletRecord =
         get_record(&tx.txn.open_table(WALLETS)?, "wallets", customer.as_str())?.unwrap_or_default();
-    tx.ledger.load_totals(customer.clone(), totals.clone());
-    Ok(totals)
+    tx.ledger.load_wallet(customer.clone(), sides, totals);
+    Ok(())
 }
 
-/// A wallet as of this transaction. Balances the batch does not hold yet are read from the
-/// table with one range scan, and remembered.
+/// A wallet as of this transaction: read from the tables once per batch, then from memory.
 pub fn wallet_in_tx(tx: &mut Tx<'_>, customer: &CustomerId) -> Result<WalletBalances, StoreError> {
-    let accounts = wallet_accounts(customer);
-    if accounts.iter().any(|account| tx.ledger.balance(account).is_none()) {
-        for (account, value) in wallet_sides_of(&tx.txn.open_table(LEDGER_BALANCES)?, customer)? {
-            if tx.ledger.balance(&account).is_none() {
-                tx.ledger.load_balance(account, value);
-            }
-        }
-    }
-    let totals = totals_in_tx(tx, customer)?;
-    let balances = accounts.map(|account| tx.ledger.balance(&account).expect("every side was loaded above"));
-    Ok(assemble_wallet(totals, balances))
+    load_wallet(tx, customer)?;
+    Ok(tx.ledger.wallet(customer).expect("the wallet was loaded above"))
 }
 
 /// A wallet as of this read.
 pub fn wallet(reader: &Reader, customer: &CustomerId) -> Result<WalletBalances, StoreError> {
     let totals: WalletRecord =
         get_record(&reader.txn.open_table(WALLETS)?, "wallets", customer.as_str())?.unwrap_or_default();
-    let sides = wallet_sides_of(&reader.txn.open_table(LEDGER_BALANCES)?, customer)?;
-    Ok(assemble_wallet(totals, sides.map(|(_, value)| value)))
+    Ok(assemble_wallet(wallet_sides_of(&reader.txn.open_table(LEDGER_BALANCES)?, customer)?, &totals))
 }
 
 /// Balance of any ledger account as of this read.
@@ -141,7 +116,8 @@ pub fn post(tx: &mut Tx<'_>, plan: &[Transfer], at: Timestamp, reason: &str) -> 
                 .or(transfer.from.wallet_owner())
                 .cloned()
                 .expect("funding and spending touch a wallet");
-            let mut totals = totals_in_tx(tx, &owner)?;
+            load_wallet(tx, &owner)?;
+            let mut totals = tx.ledger.totals(&owner).expect("the wallet was loaded above").clone();
             let add =
                 |total: Amount| total.checked_add(transfer.amount).expect("wallet totals stay within Decimal range");
             if transfer.is_funding() {
@@ -149,7 +125,7 @@ pub fn post(tx: &mut Tx<'_>, plan: &[Transfer], at: Timestamp, reason: &str) -> 
             } else {
                 totals.spent_total = add(totals.spent_total);
             }
-            tx.ledger.set_totals(owner, totals);
+            tx.ledger.set_totals(&owner, totals);
         }
         let record = TransferRecord {
             from: transfer.from.key(),
