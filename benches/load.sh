@@ -242,19 +242,21 @@ SQL
 }
 
 run_pgbench() {
-    local name=$1 script=$2 before after out logged
+    local name=$1 script=$2 before after out logged lsn wal
     psql_bench -c CHECKPOINT
     local common=(-n -M prepared -h 127.0.0.1 -p "$pg_port" -U bench -c "$clients" -j "$pg_threads" -f "$script")
     "$pgbench" "${common[@]}" -T "$warmup_s" -D tag="warm-$name" postgres >/dev/null 2>&1
     before=$(cpu_now)
+    lsn=$(psql_bench -tA -c 'SELECT pg_current_wal_lsn()')
     out=$(cd "$work/pg" && "$pgbench" "${common[@]}" -T "$duration_s" -D tag="$name" -l --log-prefix="log-$name" postgres 2>&1)
+    wal=$(psql_bench -tA -c "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '$lsn')::bigint")
     after=$(cpu_now)
     logged=$("$loadgen" pgbench-log "$work/pg"/log-"$name".*)
     local tps failed
     tps=$(awk '/^tps = / { print int($3); exit }' <<<"$out")
     failed=$(awk '/^number of failed transactions:/ { print $5; exit }' <<<"$out")
     say "pgbench $name: $(grep -E '^(number of transactions actually processed|number of failed|latency average|tps)' <<<"$out" | tr '\n' ';')"
-    results[pg_$name]="per_s=$tps failed=${failed:-0} $logged busy_pct=$(cpu_busy_pct "$before" "$after")"
+    results[pg_$name]="per_s=$tps failed=${failed:-0} $logged busy_pct=$(cpu_busy_pct "$before" "$after") wal_bytes=$wal"
 }
 
 postgres_part() {
@@ -276,6 +278,17 @@ ratio() { # ratio A B -> "A/B" with two decimals, integer arithmetic
     ((b > 0)) || { echo "n/a"; return; }
     local hundredths=$((a * 100 / b))
     printf '%d.%02d×' $((hundredths / 100)) $((hundredths % 100))
+}
+
+per_op() { # per_op BYTES_FIELD COUNT_FIELD "key=value ..." -> bytes per operation, or n/a
+    local bytes count
+    bytes=$(count "$1" "$3")
+    count=$(count "$2" "$3")
+    if [[ $bytes =~ ^[0-9]+$ && $count =~ ^[0-9]+$ ]] && ((count > 0)); then
+        echo "$((bytes / count)) B"
+    else
+        echo "n/a"
+    fi
 }
 
 report() {
@@ -300,6 +313,12 @@ report() {
     printf '\ncentral memory: idle VmRSS %d KiB (%d MiB); after hot VmRSS %s KiB; after spread VmRSS %s KiB, VmHWM %s KiB (%d MiB); idle after the load VmRSS %d KiB\n' \
         "$idle_rss" $((idle_rss / 1024)) "$(field rss_kib "${results[central_hot]}")" \
         "$(field rss_kib "${results[central_spread]}")" "$after_hwm" $((after_hwm / 1024)) "$after_rss"
+    printf '\nwritten per charge, measured window: central to disk (write_bytes): hot %s, spread %s;' \
+        "$(per_op central_disk_bytes created "${results[central_hot]}")" \
+        "$(per_op central_disk_bytes created "${results[central_spread]}")"
+    printf ' PostgreSQL WAL per transaction: hot-tx %s, spread-tx %s, hot-cte %s, spread-cte %s\n' \
+        "$(per_op wal_bytes logged "${results[pg_hot-tx]}")" "$(per_op wal_bytes logged "${results[pg_spread-tx]}")" \
+        "$(per_op wal_bytes logged "${results[pg_hot-cte]}")" "$(per_op wal_bytes logged "${results[pg_spread-cte]}")"
     local shape r tck
     tck=$(getconf CLK_TCK)
     for shape in hot spread; do

@@ -227,6 +227,8 @@ report() {
     printf '  = %s (log) and %s (metrics) per 100 charges (goal <= 1)\n' \
         "$(ratio $(($(field central_sync_requests "$h") * 100)) "$(field charges "$h")")" \
         "$(ratio $((($(field usage_batches "$h") + $(field lease_calls "$h")) * 100)) "$(field charges "$h")")"
+    printf '  written to disk per pair (write_bytes in the window): sidecar %s; PostgreSQL hot tx WAL per transaction %s\n' \
+        "$(per_op server_disk_bytes ok "$h")" "$(per_op wal_bytes logged "${results[pg_hot-tx]}")"
     printf '  far sidecar: %s usage batches + %s lease calls for %s charges\n' "$(field usage_batches "${results[far_sidecar]}")" \
         "$(field lease_calls "${results[far_sidecar]}")" "$(field charges "${results[far_sidecar]}")"
     local t=${results[tokens]}

@@ -107,12 +107,14 @@ pub async fn run(args: &RunArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// CPU time, in clock ticks, of the load generator, of central and of central's writer thread.
+/// CPU time, in clock ticks, of the load generator, of central and of central's writer thread,
+/// and the bytes central wrote to disk.
 #[derive(Debug, Clone, Copy, Default)]
 struct CpuTicks {
     loadgen: Option<u64>,
     central: Option<u64>,
     writer: Option<u64>,
+    central_disk_bytes: Option<u64>,
 }
 
 fn cpu_snapshot(central: Option<u32>) -> CpuTicks {
@@ -120,6 +122,7 @@ fn cpu_snapshot(central: Option<u32>) -> CpuTicks {
         loadgen: stats::cpu_ticks("self"),
         central: central.and_then(|pid| stats::cpu_ticks(&pid.to_string())),
         writer: central.and_then(|pid| stats::thread_ticks(pid, writer_thread_name)),
+        central_disk_bytes: central.and_then(|pid| stats::disk_written(&pid.to_string())),
     }
 }
 
@@ -131,6 +134,7 @@ impl CpuTicks {
             loadgen: used(self.loadgen, later.loadgen),
             central: used(self.central, later.central),
             writer: used(self.writer, later.writer),
+            central_disk_bytes: used(self.central_disk_bytes, later.central_disk_bytes),
         }
     }
 }
@@ -268,13 +272,15 @@ fn report(args: &RunArgs, mut total: ClientTally, cpu: CpuTicks) {
     let ticks = |t: Option<u64>| t.map_or_else(|| "na".to_owned(), |t| t.to_string());
     println!(
         "shape={shape} clients={} duration_s={} created={created} per_s={per_s} {} non_201={other} \
-         transport_errors={} loadgen_cpu_ticks={} central_cpu_ticks={} writer_cpu_ticks={}",
+         transport_errors={} loadgen_cpu_ticks={} central_cpu_ticks={} writer_cpu_ticks={} \
+         central_disk_bytes={}",
         args.clients,
         args.duration_s,
         latencies.fields(),
         total.transport_errors,
         ticks(cpu.loadgen),
         ticks(cpu.central),
-        ticks(cpu.writer)
+        ticks(cpu.writer),
+        ticks(cpu.central_disk_bytes)
     );
 }

@@ -1,5 +1,5 @@
 //! Latency percentiles in integer microseconds (nearest rank), the same code for central's
-//! answers and for pgbench's per-transaction log, and CPU time read from /proc.
+//! answers and for pgbench's per-transaction log, and CPU time and disk writes read from /proc.
 
 use std::path::PathBuf;
 
@@ -57,6 +57,13 @@ pub fn cpu_ticks(process: &str) -> Option<u64> {
     let utime: u64 = fields.get(11)?.parse().ok()?;
     let stime: u64 = fields.get(12)?.parse().ok()?;
     Some(utime + stime)
+}
+
+/// Bytes a process (`self` or a pid) caused to be sent to the storage layer so far
+/// (`write_bytes` of /proc/PID/io): its page writes, whenever they reach the disk.
+pub fn disk_written(process: &str) -> Option<u64> {
+    let io = std::fs::read_to_string(format!("/proc/{process}/io")).ok()?;
+    io.lines().find_map(|line| line.strip_prefix("write_bytes:")).and_then(|value| value.trim().parse().ok())
 }
 
 /// CPU time, in clock ticks, of the threads of `pid` named `name` (e.g. central's writer).

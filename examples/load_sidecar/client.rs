@@ -122,13 +122,14 @@ const writer_thread_name: &str = "protus-writer";
 
 /// Sleeps through the warm-up and the measured window and returns, as `key=value` fields, the
 /// CPU time (clock ticks) used in the window by this load generator, by process `pid` and by
-/// its writer thread.
+/// its writer thread, and the bytes `pid` wrote to disk in it.
 pub async fn window_cpu(pid: Option<u32>, warmup: Duration, duration: Duration) -> String {
     let snapshot = || {
         [
             crate::stats::cpu_ticks("self"),
             pid.and_then(|p| crate::stats::cpu_ticks(&p.to_string())),
             pid.and_then(|p| crate::stats::thread_ticks(p, writer_thread_name)),
+            pid.and_then(|p| crate::stats::disk_written(&p.to_string())),
         ]
     };
     tokio::time::sleep(warmup).await;
@@ -139,5 +140,11 @@ pub async fn window_cpu(pid: Option<u32>, warmup: Duration, duration: Duration) 
         (Some(b), Some(a)) => a.saturating_sub(b).to_string(),
         _ => "na".to_owned(),
     };
-    format!("loadgen_cpu_ticks={} server_cpu_ticks={} writer_cpu_ticks={}", used(0), used(1), used(2))
+    format!(
+        "loadgen_cpu_ticks={} server_cpu_ticks={} writer_cpu_ticks={} server_disk_bytes={}",
+        used(0),
+        used(1),
+        used(2),
+        used(3)
+    )
 }
