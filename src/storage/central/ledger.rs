@@ -65,7 +65,7 @@ fn balance_in_tx(tx: &mut Tx<'_>, account: &LedgerAccount) -> Result<Amount, Sto
 /// Brings a wallet into the batch unless it is there: its four balances with one range scan,
 /// its totals with one lookup.
 fn load_wallet(tx: &mut Tx<'_>, customer: &CustomerId) -> Result<(), StoreError> {
-    if tx.ledger.totals(customer).is_some() {
+    if tx.ledger.has_wallet(customer) {
         return Ok(());
     }
     let sides = wallet_sides_of(&tx.txn.open_table(LEDGER_BALANCES)?, customer)?;
@@ -238,13 +238,15 @@ mod tests {
     #[test]
     fn a_wallet_reads_its_own_four_balances_and_nothing_else() {
         // Proves the one range scan behind `wallet` and `wallet_in_tx` takes exactly this
-        // customer's `wallet/{customer}/…` keys: a side never written reads as zero, and another
-        // wallet's or a company's balance never leaks in.
+        // customer's `wallet/{customer}/…` keys, each into its own side (`held` sorts between
+        // `debt` and `leased`): a side never written reads as zero, and another wallet's or a
+        // company's balance never leaks in.
         let dir = tempfile::tempdir().expect("temp dir");
         let store = open_central(dir.path(), &StoreOptions::default()).expect("open");
         let (customer, other, company) = (CustomerId::generate(), CustomerId::generate(), CompanyId::generate());
         let stored = [
             (LedgerAccount::Available(customer.clone()), "7"),
+            (LedgerAccount::Held(customer.clone()), "6"),
             (LedgerAccount::Debt(customer.clone()), "2"),
             (LedgerAccount::Available(other.clone()), "9"),
             (LedgerAccount::Held(other.clone()), "5"),
@@ -261,7 +263,7 @@ mod tests {
             })
             .expect("seed the balances");
         let sides = |w: &WalletBalances| (w.available, w.held, w.leased, w.debt);
-        let expected = (rub("7"), Amount::ZERO, Amount::ZERO, rub("2"));
+        let expected = (rub("7"), rub("6"), Amount::ZERO, rub("2"));
         let c = customer.clone();
         let read = store.read_blocking(move |r| wallet(r, &c)).expect("read");
         assert_eq!(sides(&read), expected);

@@ -80,6 +80,11 @@ impl LedgerBatch {
         Some(assemble_wallet(wallet.sides.each_ref().map(|side| side.value), &wallet.totals.value))
     }
 
+    /// Whether this batch holds the wallet (read once, maybe changed since).
+    pub(crate) fn has_wallet(&self, customer: &CustomerId) -> bool {
+        self.wallets.contains_key(customer)
+    }
+
     /// Remembers a wallet as read from the tables: its sides in `wallet_accounts` order.
     pub(crate) fn load_wallet(&mut self, customer: CustomerId, sides: [Amount; 4], totals: WalletRecord) {
         self.wallets
@@ -179,28 +184,43 @@ mod tests {
     #[test]
     fn only_what_the_batch_changed_is_handed_back_for_writing_and_a_later_load_keeps_it() {
         // Proves a wallet loaded again keeps the batch's values, and the pre-commit step gets
-        // exactly the changed sides, totals and other accounts, each once.
+        // exactly the changed sides, totals and other accounts, each once, each under its own
+        // account (every side set to a different value, so a mixed-up side shows).
         let (customer, company) = (CustomerId::generate(), CompanyId::generate());
         let mut batch = LedgerBatch::default();
         let read = WalletRecord { topped_up_total: rub("10"), spent_total: Amount::ZERO };
-        batch.load_wallet(customer.clone(), [rub("10"), Amount::ZERO, Amount::ZERO, Amount::ZERO], read.clone());
-        batch.set_balance(LedgerAccount::Available(customer.clone()), rub("7"));
-        batch.set_balance(LedgerAccount::Available(customer.clone()), rub("6"));
+        let sides_read = [rub("10"), Amount::ZERO, Amount::ZERO, Amount::ZERO];
+        batch.load_wallet(customer.clone(), sides_read, read.clone());
+        let set = [("9", "1"), ("8", "2"), ("7", "3"), ("6", "4")];
+        for ((first, second), account) in set.iter().zip(wallet_accounts(&customer)) {
+            batch.set_balance(account.clone(), rub(first));
+            batch.set_balance(account, rub(second));
+        }
         batch.set_totals(&customer, WalletRecord { spent_total: rub("4"), ..read.clone() });
         batch.load_balance(LedgerAccount::Revenue(company.clone()), rub("1"));
         batch.set_balance(LedgerAccount::Revenue(company.clone()), rub("5"));
-        batch.load_wallet(customer.clone(), [rub("10"), Amount::ZERO, Amount::ZERO, Amount::ZERO], read);
+        batch.load_wallet(customer.clone(), sides_read, read.clone());
         let wallet = batch.wallet(&customer).expect("loaded");
-        assert_eq!((wallet.available, wallet.spent_total), (rub("6"), rub("4")));
+        let seen = (wallet.available, wallet.held, wallet.leased, wallet.debt, wallet.spent_total);
+        assert_eq!(seen, (rub("1"), rub("2"), rub("3"), rub("4"), rub("4")));
+
+        let untouched = CustomerId::generate();
+        batch.load_wallet(untouched.clone(), sides_read, read);
+        assert!(batch.has_wallet(&untouched));
 
         let mut changes = batch.take_changes();
         changes.balances.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut expected =
-            vec![(LedgerAccount::Available(customer.clone()), rub("6")), (LedgerAccount::Revenue(company), rub("5"))];
+        let mut expected = vec![
+            (LedgerAccount::Available(customer.clone()), rub("1")),
+            (LedgerAccount::Held(customer.clone()), rub("2")),
+            (LedgerAccount::Leased(customer.clone()), rub("3")),
+            (LedgerAccount::Debt(customer.clone()), rub("4")),
+            (LedgerAccount::Revenue(company), rub("5")),
+        ];
         expected.sort_by(|a, b| a.0.cmp(&b.0));
         assert_eq!(changes.balances, expected);
         let totals: Vec<_> = changes.totals.iter().map(|(c, t)| (c.clone(), t.spent_total)).collect();
-        assert_eq!(totals, vec![(customer.clone(), rub("4"))]);
-        assert!(batch.wallet(&customer).is_none(), "taking the changes empties the batch");
+        assert_eq!(totals, vec![(customer.clone(), rub("4"))], "an untouched wallet writes nothing");
+        assert!(!batch.has_wallet(&customer), "taking the changes empties the batch");
     }
 }
