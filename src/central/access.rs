@@ -15,8 +15,10 @@ use crate::domain::token::jwt::Expectations;
 use crate::domain::token::scope::{Scope, ScopeSet};
 use crate::http::bearer::bearer;
 use crate::http::bearer_problems::{insufficient_scope, invalid_token, missing_token};
+use crate::http::problem::Problem;
 use crate::storage::central::oauth_records::{GrantRecord, GrantStatus};
 use crate::storage::central::{grants, oauth};
+use crate::storage::{StoreError, Tx};
 use crate::vocab::ids::CompanyId;
 
 /// A live access token: its claims, its grant as of now, and what it may do now.
@@ -31,6 +33,23 @@ impl Access {
     /// 403 `insufficient_scope` naming the missing scope (RFC 6750 §3.1).
     pub fn require(&self, scope: Scope) -> ApiResult<()> {
         if self.effective.contains(scope) { Ok(()) } else { Err(insufficient_scope(scope)) }
+    }
+
+    /// The grant as it stands in this write transaction, for a hold or charge about to be
+    /// booked: refused as at the token check if it was revoked or suspended since, or if its
+    /// scope no longer allows `scope`. A request that waited for recalled leases (up to
+    /// ~2 s) must not outlive a revocation, and it books under the grant's current cap.
+    pub fn grant_now(&self, tx: &Tx<'_>, scope: Scope) -> Result<Result<GrantRecord, Problem>, StoreError> {
+        let Some(grant) = grants::get_in_tx(tx, &self.grant.id)? else {
+            return Ok(Err(invalid_token("the token's grant does not exist")));
+        };
+        if let Some(refused) = inactive(grant.status) {
+            return Ok(Err(refused));
+        }
+        if !self.claims.scope.intersection(grant.scope).contains(scope) {
+            return Ok(Err(insufficient_scope(scope)));
+        }
+        Ok(Ok(grant))
     }
 }
 
@@ -77,13 +96,20 @@ pub async fn check_token(state: &SharedState, token: &str, audience: Option<&Com
     }
     let grant =
         grant.filter(|g| g.company_id == audience).ok_or_else(|| invalid_token("the token's grant does not exist"))?;
-    match grant.status {
-        GrantStatus::Active => {}
-        GrantStatus::Suspended => return Err(invalid_token("the grant is suspended until the customer confirms it")),
-        GrantStatus::Revoked => return Err(invalid_token("the customer revoked this grant")),
+    if let Some(refused) = inactive(grant.status) {
+        return Err(refused);
     }
     let effective = claims.scope.intersection(grant.scope);
     Ok(Access { claims, grant, effective })
+}
+
+/// Why a grant in `status` lets no token of it act, if it does not.
+fn inactive(status: GrantStatus) -> Option<Problem> {
+    match status {
+        GrantStatus::Active => None,
+        GrantStatus::Suspended => Some(invalid_token("the grant is suspended until the customer confirms it")),
+        GrantStatus::Revoked => Some(invalid_token("the customer revoked this grant")),
+    }
 }
 
 /// Checks the request's `Authorization: Bearer` access token.

@@ -367,6 +367,40 @@ async fn central_recalls_leases_when_its_own_charge_needs_their_funds() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_charge_waiting_for_recalled_funds_is_refused_once_the_grant_is_revoked() {
+    // Proves the grant is read again when the charge is booked: a charge whose token was valid
+    // when it arrived, and which waits for a recalled lease while the customer revokes the
+    // grant, is refused 401 and moves no money (before, it was booked once the lease closed).
+    let s = setup("", "100.00").await;
+    let lease = lease_id(&open(&s, "r1", "90").await);
+    let grant = s.central.get("/api/v1/me/grants", Some(&s.customer)).await.body["items"][0]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let revoke_then_close = async {
+        let started = Instant::now();
+        loop {
+            assert!(started.elapsed() < Duration::from_secs(5), "a recall arrived");
+            if !feed(&s, &s.sidecar, "lease_recalled").await.is_empty() {
+                let path = format!("/api/v1/me/grants/{grant}");
+                let revoked = s.central.call(Method::DELETE, &path, Some(&s.customer), None, &[]).await;
+                assert_eq!(revoked.status, 200);
+                return close(&s, &s.sidecar, &lease, "give back", 0).await;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    let charge =
+        post_keyed(&s.central, "/api/v1/billing/charges", &s.token, "big", json!({"amount": "50", "description": "x"}));
+    let (closed, charged) = tokio::join!(revoke_then_close, charge);
+    assert_eq!(closed.body["returned"], "90.00");
+    charged.assert_problem(401, "invalid_token");
+    assert!(charged.body["detail"].as_str().unwrap_or_default().contains("revoked"), "{}", charged.body);
+    assert_eq!(wallet(&s).await, amounts("100.00", "0.00", "0.00"));
+    assert_verified(&s.central).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lease_for_another_sidecar_recalls_the_first_ones() {
     // Proves a second sidecar short of available recalls the first sidecar's lease and gets its funds once it is closed.
     let s = setup("", "60.00").await;

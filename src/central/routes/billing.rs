@@ -77,7 +77,7 @@ pub async fn create_hold(
 ) -> ApiResult<Response> {
     let (granted, request) = token_request(&state, &headers, Scope::Hold, "/api/v1/billing/holds", &body.raw).await?;
     let HoldAsk { amount, ttl_s, description } = hold_ask(body.value, state.currency)?;
-    let (now, currency, cap) = (state.now(), state.currency, granted.grant.spending_cap);
+    let (now, currency) = (state.now(), state.currency);
     let hold = HoldInput {
         company_id: granted.grant.company_id.clone(),
         account_id: granted.grant.account_id.clone(),
@@ -87,10 +87,15 @@ pub async fn create_hold(
         expires_at: now.plus_s(ttl_s),
     };
     let (response, _) = idempotency::run_recalling(&state, request, move |tx, may_wait| {
-        if let Err(refused) = spending::check(tx, &hold.account_id, cap, amount, now)? {
+        let grant = match granted.grant_now(tx, Scope::Hold)? {
+            Ok(grant) => grant,
+            Err(refused) => return Ok(Err(refused)),
+        };
+        if let Err(refused) = spending::check(tx, &hold.account_id, grant.spending_cap, amount, now)? {
             return Ok(Err(refusal(refused)));
         }
-        match billing::hold(tx, hold.clone(), now)? {
+        let capturable = hold.capturable && granted.claims.scope.intersection(grant.scope).contains(Scope::Charge);
+        match billing::hold(tx, HoldInput { capturable, ..hold.clone() }, now)? {
             Ok(hold) => Ok(Ok((
                 StatusCode::CREATED,
                 serde_json::to_value(Hold::from_record(&hold, currency)).unwrap_or_default(),

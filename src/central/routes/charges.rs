@@ -38,9 +38,13 @@ pub async fn create(
     let (granted, request) =
         token_request(&state, &headers, Scope::Charge, "/api/v1/billing/charges", &body.raw).await?;
     let ChargeAsk { service_id, amount, description, payload } = charge_ask(body.value, state.currency)?;
-    let (now, currency, cap, key) = (state.now(), state.currency, granted.grant.spending_cap, request_key(&headers));
+    let (now, currency, key) = (state.now(), state.currency, request_key(&headers));
     let (company, account) = (granted.grant.company_id.clone(), granted.grant.account_id.clone());
     let (response, _) = idempotency::run_recalling(&state, request, move |tx, may_wait| {
+        let cap = match granted.grant_now(tx, Scope::Charge)? {
+            Ok(grant) => grant.spending_cap,
+            Err(refused) => return Ok(Err(refused)),
+        };
         let (amount, service) = match (&service_id, amount) {
             (Some(id), _) => match services::get_in_tx(tx, &company, id)? {
                 Some(service) if service.active => (service.price, Some(service)),
