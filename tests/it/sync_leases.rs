@@ -111,6 +111,18 @@ pub async fn feed(s: &Setup, sidecar: &(String, String), kind: &str) -> Vec<Valu
     page.body["events"].as_array().expect("events").iter().filter(|e| e["kind"] == kind).cloned().collect()
 }
 
+/// The first `lease_recalled` event on the feed of `s.sidecar`, polled until it comes (5 s).
+async fn first_recall(s: &Setup) -> Value {
+    let started = Instant::now();
+    loop {
+        assert!(started.elapsed() < Duration::from_secs(5), "a recall arrived");
+        if let Some(recall) = feed(s, &s.sidecar, "lease_recalled").await.into_iter().next() {
+            return recall;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 pub async fn event_kinds(central: &TestCentral) -> Vec<(String, Value)> {
     let events = central.store().read(changes::queued_events).await.expect("outbox");
     events.into_iter().map(|e| (e.kind, e.data)).collect()
@@ -314,16 +326,8 @@ async fn central_recalls_leases_when_its_own_charge_needs_their_funds() {
     let s = setup("", "100.00").await;
     let lease = lease_id(&open(&s, "r1", "90").await);
     let holder = async {
-        let started = Instant::now();
-        loop {
-            assert!(started.elapsed() < Duration::from_secs(5), "a recall arrived");
-            let recalls = feed(&s, &s.sidecar, "lease_recalled").await;
-            if let Some(recall) = recalls.first() {
-                assert_eq!(recall["lease_id"], lease.as_str());
-                return close(&s, &s.sidecar, &lease, "give back", 0).await;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        assert_eq!(first_recall(&s).await["lease_id"], lease.as_str());
+        close(&s, &s.sidecar, &lease, "give back", 0).await
     };
     let charge =
         post_keyed(&s.central, "/api/v1/billing/charges", &s.token, "big", json!({"amount": "50", "description": "x"}));
@@ -378,17 +382,11 @@ async fn a_charge_waiting_for_recalled_funds_is_refused_once_the_grant_is_revoke
         .expect("id")
         .to_owned();
     let revoke_then_close = async {
-        let started = Instant::now();
-        loop {
-            assert!(started.elapsed() < Duration::from_secs(5), "a recall arrived");
-            if !feed(&s, &s.sidecar, "lease_recalled").await.is_empty() {
-                let path = format!("/api/v1/me/grants/{grant}");
-                let revoked = s.central.call(Method::DELETE, &path, Some(&s.customer), None, &[]).await;
-                assert_eq!(revoked.status, 200);
-                return close(&s, &s.sidecar, &lease, "give back", 0).await;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        assert_eq!(first_recall(&s).await["lease_id"], lease.as_str());
+        let path = format!("/api/v1/me/grants/{grant}");
+        let revoked = s.central.call(Method::DELETE, &path, Some(&s.customer), None, &[]).await;
+        assert_eq!(revoked.status, 200);
+        close(&s, &s.sidecar, &lease, "give back", 0).await
     };
     let charge =
         post_keyed(&s.central, "/api/v1/billing/charges", &s.token, "big", json!({"amount": "50", "description": "x"}));
@@ -407,12 +405,8 @@ async fn a_lease_for_another_sidecar_recalls_the_first_ones() {
     let first = lease_id(&open(&s, "r1", "60").await);
     let second = enrol(&s.central, (&s.client.0, &s.client.1)).await;
     let holder = async {
-        loop {
-            if !feed(&s, &s.sidecar, "lease_recalled").await.is_empty() {
-                return close(&s, &s.sidecar, &first, "give back", 0).await;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        first_recall(&s).await;
+        close(&s, &s.sidecar, &first, "give back", 0).await
     };
     let body = json!({"request_id": "b1", "account_id": s.account, "amount": "30"});
     let asked = sync_call(&s.central, Method::POST, "/sync/v1/leases", &second, Some(body));
