@@ -35,21 +35,15 @@ impl Access {
         if self.effective.contains(scope) { Ok(()) } else { Err(insufficient_scope(scope)) }
     }
 
-    /// The grant as it stands in this write transaction, for a hold or charge about to be
-    /// booked: refused as at the token check if it was revoked or suspended since, or if its
-    /// scope no longer allows `scope`. A request that waited for recalled leases (up to
-    /// ~2 s) must not outlive a revocation, and it books under the grant's current cap.
-    pub fn grant_now(&self, tx: &Tx<'_>, scope: Scope) -> Result<Result<GrantRecord, Problem>, StoreError> {
+    /// This access as its grant stands in this write transaction, for a hold or charge about
+    /// to be booked: refused as at the token check if the grant was revoked or suspended
+    /// since, or if it no longer allows `scope`. A request that waited for recalled leases (up
+    /// to ~2 s) must not outlive a revocation, and it books under the grant's current cap.
+    pub fn now_in(&self, tx: &Tx<'_>, scope: Scope) -> Result<Result<Access, Problem>, StoreError> {
         let Some(grant) = grants::get_in_tx(tx, &self.grant.id)? else {
             return Ok(Err(invalid_token("the token's grant does not exist")));
         };
-        if let Some(refused) = inactive(grant.status) {
-            return Ok(Err(refused));
-        }
-        if !self.claims.scope.intersection(grant.scope).contains(scope) {
-            return Ok(Err(insufficient_scope(scope)));
-        }
-        Ok(Ok(grant))
+        Ok(admit(self.claims.clone(), grant).and_then(|now| now.require(scope).map(|()| now)))
     }
 }
 
@@ -96,20 +90,19 @@ pub async fn check_token(state: &SharedState, token: &str, audience: Option<&Com
     }
     let grant =
         grant.filter(|g| g.company_id == audience).ok_or_else(|| invalid_token("the token's grant does not exist"))?;
-    if let Some(refused) = inactive(grant.status) {
-        return Err(refused);
+    admit(claims, grant)
+}
+
+/// What a verified token may do under `grant`: nothing (401) unless the grant is active, else
+/// the token's scope narrowed to the grant's.
+fn admit(claims: Arc<AccessClaims>, grant: GrantRecord) -> ApiResult<Access> {
+    match grant.status {
+        GrantStatus::Active => {}
+        GrantStatus::Suspended => return Err(invalid_token("the grant is suspended until the customer confirms it")),
+        GrantStatus::Revoked => return Err(invalid_token("the customer revoked this grant")),
     }
     let effective = claims.scope.intersection(grant.scope);
     Ok(Access { claims, grant, effective })
-}
-
-/// Why a grant in `status` lets no token of it act, if it does not.
-fn inactive(status: GrantStatus) -> Option<Problem> {
-    match status {
-        GrantStatus::Active => None,
-        GrantStatus::Suspended => Some(invalid_token("the grant is suspended until the customer confirms it")),
-        GrantStatus::Revoked => Some(invalid_token("the customer revoked this grant")),
-    }
 }
 
 /// Checks the request's `Authorization: Bearer` access token.

@@ -78,31 +78,32 @@ pub async fn create_hold(
     let (granted, request) = token_request(&state, &headers, Scope::Hold, "/api/v1/billing/holds", &body.raw).await?;
     let HoldAsk { amount, ttl_s, description } = hold_ask(body.value, state.currency)?;
     let (now, currency) = (state.now(), state.currency);
-    let hold = HoldInput {
-        company_id: granted.grant.company_id.clone(),
-        account_id: granted.grant.account_id.clone(),
-        amount,
-        capturable: granted.effective.contains(Scope::Charge),
-        description,
-        expires_at: now.plus_s(ttl_s),
-    };
     let (response, _) = idempotency::run_recalling(&state, request, move |tx, may_wait| {
-        let grant = match granted.grant_now(tx, Scope::Hold)? {
-            Ok(grant) => grant,
+        let granted = match granted.now_in(tx, Scope::Hold)? {
+            Ok(granted) => granted,
             Err(refused) => return Ok(Err(refused)),
         };
-        if let Err(refused) = spending::check(tx, &hold.account_id, grant.spending_cap, amount, now)? {
+        let hold = HoldInput {
+            company_id: granted.grant.company_id.clone(),
+            account_id: granted.grant.account_id.clone(),
+            amount,
+            capturable: granted.effective.contains(Scope::Charge),
+            description: description.clone(),
+            expires_at: now.plus_s(ttl_s),
+        };
+        if let Err(refused) = spending::check(tx, &hold.account_id, granted.grant.spending_cap, amount, now)? {
             return Ok(Err(refusal(refused)));
         }
-        let capturable = hold.capturable && granted.claims.scope.intersection(grant.scope).contains(Scope::Charge);
-        match billing::hold(tx, HoldInput { capturable, ..hold.clone() }, now)? {
+        match billing::hold(tx, hold, now)? {
             Ok(hold) => Ok(Ok((
                 StatusCode::CREATED,
                 serde_json::to_value(Hold::from_record(&hold, currency)).unwrap_or_default(),
                 (),
             ))),
             // Short of funds while sidecars' leases hold some: recall them and try again (§7).
-            Err(BillingError::Funds(_)) if may_wait && leases::recall_for_funds(tx, &hold.account_id, None, now)? => {
+            Err(BillingError::Funds(_))
+                if may_wait && leases::recall_for_funds(tx, &granted.grant.account_id, None, now)? =>
+            {
                 Ok(Err(idempotency::recall_pending()))
             }
             Err(refused) => Ok(Err(refusal(refused))),

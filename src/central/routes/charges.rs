@@ -41,8 +41,8 @@ pub async fn create(
     let (now, currency, key) = (state.now(), state.currency, request_key(&headers));
     let (company, account) = (granted.grant.company_id.clone(), granted.grant.account_id.clone());
     let (response, _) = idempotency::run_recalling(&state, request, move |tx, may_wait| {
-        let cap = match granted.grant_now(tx, Scope::Charge)? {
-            Ok(grant) => grant.spending_cap,
+        let cap = match granted.now_in(tx, Scope::Charge)? {
+            Ok(now) => now.grant.spending_cap,
             Err(refused) => return Ok(Err(refused)),
         };
         let (amount, service) = match (&service_id, amount) {

@@ -34,9 +34,9 @@ fn wallet_sides_of(
     let mut sides = wallet_accounts(customer).map(|account| (account, Amount::ZERO));
     // Every key of this wallet starts with `wallet/{customer}/`; '0' is the byte after '/'.
     let (start, end) = (format!("wallet/{customer}/"), format!("wallet/{customer}0"));
+    let corrupt = |detail: String| StoreError::Corrupt { table: "ledger_balances", detail };
     for entry in table.range(start.as_str()..end.as_str())? {
         let (key, value) = entry?;
-        let corrupt = |detail: String| StoreError::Corrupt { table: "ledger_balances", detail };
         let account = LedgerAccount::parse_key(key.value())
             .ok_or_else(|| corrupt(format!("unknown ledger account key {:?}", key.value())))?;
         let slot = sides
