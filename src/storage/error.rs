@@ -6,7 +6,9 @@
 pub enum StoreError {
     #[error("database error: {0}")]
     Engine(String),
-    #[error("database {path} was written by schema version {found}; this build reads version {supported}")]
+    #[error(
+        "database {path} was written by schema version {found}; this build reads version {supported} and upgrades older ones"
+    )]
     UnknownSchemaVersion { path: String, found: String, supported: u64 },
     #[error("database {path} belongs to a {found}, not a {expected}")]
     WrongRole { path: String, found: String, expected: String },

@@ -7,6 +7,7 @@ pub mod codec;
 pub mod writer;
 pub mod store;
 pub mod pages;
+pub mod threads;
 pub mod idempotency;
 pub mod central;
 pub mod sidecar;

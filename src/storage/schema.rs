@@ -2,8 +2,12 @@
 
 use redb::TableDefinition;
 
-/// Bumped whenever a table's key, value or meaning changes. A build refuses any other version.
-pub const SCHEMA_VERSION: u64 = 1;
+use crate::storage::threads::Thread;
+
+/// Bumped whenever a table's key, value or meaning changes. A build upgrades a file of an older
+/// version when it opens it (`central::migrate`) and refuses a newer or unknown one.
+/// 2: a customer's statement and an account's charges are threads (`storage::threads`).
+pub const SCHEMA_VERSION: u64 = 2;
 
 /// `schema_version`, `role`, provider secrets.
 pub const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
@@ -37,12 +41,15 @@ pub const WALLETS: TableDefinition<&str, &[u8]> = TableDefinition::new("wallets"
 /// seq → transfer record. Append-only.
 pub const TRANSFERS: TableDefinition<u64, &[u8]> = TableDefinition::new("transfers");
 pub const TOP_UPS: TableDefinition<&str, &[u8]> = TableDefinition::new("top_ups");
-/// (customer, seq) → statement line.
-pub const OPERATIONS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("operations");
+/// seq → (customer, the customer's previous line's seq, statement line): every customer's
+/// statement threaded through one log; the wallet record keeps the newest seq.
+pub const STATEMENT_LINES: Thread<&[u8]> = TableDefinition::new("statement_lines");
 pub const HOLDS: TableDefinition<&str, &[u8]> = TableDefinition::new("holds");
 pub const CHARGES: TableDefinition<&str, &[u8]> = TableDefinition::new("charges");
 pub const CHARGES_BY_COMPANY: TableDefinition<(&str, u64), &str> = TableDefinition::new("charges_by_company");
-pub const CHARGES_BY_ACCOUNT: TableDefinition<(&str, u64), &str> = TableDefinition::new("charges_by_account");
+/// seq → (account, the account's previous charge's seq, charge id): every account's charges
+/// threaded through one log; the account record keeps the newest seq.
+pub const ACCOUNT_CHARGES: Thread<&str> = TableDefinition::new("account_charges");
 /// (scope, key) → stored answer (both roles: the sidecar answers billing calls too).
 pub const IDEMPOTENCY: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("idempotency");
 
@@ -142,3 +149,9 @@ pub const CLOSING_LEASES: TableDefinition<(&str, u64, &str), ()> = TableDefiniti
 /// (company, seq) → quarantined usage record: what the company's quarantine list shows.
 pub const USAGE_QUARANTINE_BY_COMPANY: TableDefinition<(&str, u64), &[u8]> =
     TableDefinition::new("usage_quarantine_by_company");
+
+// Retired: read only by the migration that replaced them.
+/// Version 1: (customer, seq) → statement line. Replaced by `STATEMENT_LINES` in version 2.
+pub const OPERATIONS_V1: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("operations");
+/// Version 1: (account, seq) → charge id. Replaced by `ACCOUNT_CHARGES` in version 2.
+pub const CHARGES_BY_ACCOUNT_V1: TableDefinition<(&str, u64), &str> = TableDefinition::new("charges_by_account");

@@ -17,8 +17,15 @@ use crate::vocab::limits::{close_wait_s_max, db_cache_bytes_max, write_batch_len
 /// Check run on every batch before it commits (the role's invariants).
 pub type PreCommit = Arc<dyn Fn(&mut Tx<'_>) -> Result<(), StoreError> + Send + Sync>;
 
-/// Creates the role's tables, so reads never meet a missing table.
-pub type CreateTables = fn(&WriteTransaction) -> Result<(), StoreError>;
+/// How a role lays out its file, applied in the transaction that opens it.
+#[derive(Debug, Clone, Copy)]
+pub struct Layout {
+    /// Creates the role's tables, so reads never meet a missing table.
+    pub create_tables: fn(&WriteTransaction) -> Result<(), StoreError>,
+    /// Rewrites a file of the given older schema version into `SCHEMA_VERSION`'s layout (after
+    /// `create_tables`); the new version is stamped in the same commit.
+    pub migrate: fn(&WriteTransaction, u64) -> Result<(), StoreError>,
+}
 
 /// How to open a store.
 #[derive(Debug, Clone)]
@@ -119,7 +126,7 @@ impl Store {
         path: &Path,
         role: &str,
         options: &StoreOptions,
-        create_tables: CreateTables,
+        layout: Layout,
         pre_commit: PreCommit,
     ) -> Result<Store, StoreError> {
         let shown = path.display().to_string();
@@ -128,7 +135,7 @@ impl Store {
             redb::DatabaseError::DatabaseAlreadyOpen => StoreError::AlreadyOpen(shown.clone()),
             other => StoreError::from(other),
         })?;
-        Store::start(db, &shown, role, options, create_tables, pre_commit)
+        Store::start(db, &shown, role, options, layout, pre_commit)
     }
 
     /// Opens a database on `backend` instead of a file: redb's in-memory backend for fuzzing,
@@ -138,11 +145,11 @@ impl Store {
         shown: &str,
         role: &str,
         options: &StoreOptions,
-        create_tables: CreateTables,
+        layout: Layout,
         pre_commit: PreCommit,
     ) -> Result<Store, StoreError> {
         let db = Database::builder().set_cache_size(options.cache_bytes).create_with_backend(backend)?;
-        Store::start(db, shown, role, options, create_tables, pre_commit)
+        Store::start(db, shown, role, options, layout, pre_commit)
     }
 
     fn start(
@@ -150,10 +157,10 @@ impl Store {
         shown: &str,
         role: &str,
         options: &StoreOptions,
-        create_tables: CreateTables,
+        layout: Layout,
         pre_commit: PreCommit,
     ) -> Result<Store, StoreError> {
-        check_or_stamp_schema(&db, shown, role, create_tables)?;
+        check_or_stamp_schema(&db, shown, role, layout)?;
         let db = Arc::new(db);
         let batch = options.batch_len_max.clamp(1, write_batch_len_max);
         let failed = Arc::new(watch::Sender::new(false));
@@ -254,9 +261,9 @@ fn read_now<T>(db: &Database, query: impl FnOnce(&Reader) -> Result<T, StoreErro
     query(&reader)
 }
 
-fn check_or_stamp_schema(db: &Database, path: &str, role: &str, create_tables: CreateTables) -> Result<(), StoreError> {
+fn check_or_stamp_schema(db: &Database, path: &str, role: &str, layout: Layout) -> Result<(), StoreError> {
     let txn = db.begin_write()?;
-    {
+    let upgrade_from = {
         let mut meta = txn.open_table(META)?;
         let version = meta.get("schema_version")?.map(|v| v.value().to_owned());
         let found_role = meta.get("role")?.map(|v| v.value().to_owned());
@@ -264,23 +271,34 @@ fn check_or_stamp_schema(db: &Database, path: &str, role: &str, create_tables: C
             None => {
                 meta.insert("schema_version", SCHEMA_VERSION.to_string().as_str())?;
                 meta.insert("role", role)?;
+                None
             }
-            Some(found) if found != SCHEMA_VERSION.to_string() => {
-                return Err(StoreError::UnknownSchemaVersion {
-                    path: path.to_owned(),
-                    found,
-                    supported: SCHEMA_VERSION,
-                });
-            }
-            Some(_) => {
+            Some(found) => {
+                let Some(from) = found.parse::<u64>().ok().filter(|v| (1..=SCHEMA_VERSION).contains(v)) else {
+                    return Err(StoreError::UnknownSchemaVersion {
+                        path: path.to_owned(),
+                        found,
+                        supported: SCHEMA_VERSION,
+                    });
+                };
                 if let Some(found) = found_role.filter(|r| r != role) {
                     return Err(StoreError::WrongRole { path: path.to_owned(), found, expected: role.to_owned() });
                 }
+                if from < SCHEMA_VERSION {
+                    meta.insert("schema_version", SCHEMA_VERSION.to_string().as_str())?;
+                }
+                (from < SCHEMA_VERSION).then_some(from)
             }
         }
+    };
+    (layout.create_tables)(&txn)?;
+    if let Some(from) = upgrade_from {
+        (layout.migrate)(&txn, from)?;
     }
-    create_tables(&txn)?;
     txn.commit()?;
+    if let Some(from) = upgrade_from {
+        tracing::info!(path, from, to = SCHEMA_VERSION, "upgraded the database to the current schema version");
+    }
     Ok(())
 }
 
@@ -288,9 +306,7 @@ fn check_or_stamp_schema(db: &Database, path: &str, role: &str, create_tables: C
 mod tests {
     use super::*;
 
-    fn no_tables(_: &WriteTransaction) -> Result<(), StoreError> {
-        Ok(())
-    }
+    const NO_TABLES: Layout = Layout { create_tables: |_| Ok(()), migrate: |_, _| Ok(()) };
 
     fn no_check() -> PreCommit {
         Arc::new(|_| Ok(()))
@@ -300,7 +316,7 @@ mod tests {
     fn fresh_store() -> (Store, tempfile::TempDir) {
         let dir = tempfile::tempdir().expect("temp dir");
         let store =
-            Store::open(&dir.path().join("db.redb"), "central", &StoreOptions::default(), no_tables, no_check())
+            Store::open(&dir.path().join("db.redb"), "central", &StoreOptions::default(), NO_TABLES, no_check())
                 .expect("open");
         (store, dir)
     }
@@ -317,10 +333,10 @@ mod tests {
         let path = dir.path().join("db.redb");
         {
             let store =
-                Store::open(&path, "central", &StoreOptions::default(), no_tables, no_check()).expect("fresh open");
+                Store::open(&path, "central", &StoreOptions::default(), NO_TABLES, no_check()).expect("fresh open");
             store.close();
         }
-        let wrong_role = Store::open(&path, "sidecar", &StoreOptions::default(), no_tables, no_check());
+        let wrong_role = Store::open(&path, "sidecar", &StoreOptions::default(), NO_TABLES, no_check());
         assert!(matches!(wrong_role, Err(StoreError::WrongRole { .. })), "{wrong_role:?}");
         {
             let db = Database::create(&path).expect("reopen");
@@ -328,7 +344,7 @@ mod tests {
             txn.open_table(META).expect("meta").insert("schema_version", "99").expect("insert");
             txn.commit().expect("commit");
         }
-        let err = Store::open(&path, "central", &StoreOptions::default(), no_tables, no_check())
+        let err = Store::open(&path, "central", &StoreOptions::default(), NO_TABLES, no_check())
             .map(|_| ())
             .expect_err("must refuse");
         assert!(err.to_string().contains("schema version 99"), "{err}");

@@ -33,6 +33,7 @@ mod sidecar_outcomes;
 mod sync_leases;
 mod sync_usage;
 mod backup;
+mod migration;
 mod demo;
 mod demo_support;
 mod demo_partner;

@@ -79,7 +79,8 @@ fn central_refuses_a_database_of_an_unknown_schema_version() {
         let txn = db.begin_write().expect("txn");
         {
             let definition: redb::TableDefinition<&str, &str> = redb::TableDefinition::new("meta");
-            txn.open_table(definition).expect("meta").insert("schema_version", "2").expect("stamp");
+            let future = (protus::storage::schema::SCHEMA_VERSION + 1).to_string();
+            txn.open_table(definition).expect("meta").insert("schema_version", future.as_str()).expect("stamp");
         }
         txn.commit().expect("commit");
     }
@@ -90,7 +91,11 @@ fn central_refuses_a_database_of_an_unknown_schema_version() {
         .expect("runs");
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("schema version 2") && stderr.contains("reads version 1"), "{stderr}");
+    let (future, current) = (protus::storage::schema::SCHEMA_VERSION + 1, protus::storage::schema::SCHEMA_VERSION);
+    assert!(
+        stderr.contains(&format!("schema version {future}")) && stderr.contains(&format!("reads version {current}")),
+        "{stderr}"
+    );
     let (code, text) = verify(dir.path());
     assert_ne!(code, 0, "{text}");
 }

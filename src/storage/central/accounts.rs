@@ -1,13 +1,15 @@
-//! Accounts: the pair (company, customer), created once, with the total paid through it.
+//! Accounts: the pair (company, customer), created once, with the total paid through it and
+//! the thread of its charges.
 
 use redb::ReadableTable;
 
 use crate::storage::central::open::{get_record, put_record};
 use crate::storage::central::records::AccountRecord;
 use crate::storage::pages::{Page, page_desc};
-use crate::storage::schema::{ACCOUNT_BY_PAIR, ACCOUNTS, ACCOUNTS_BY_COMPANY, ACCOUNTS_BY_CUSTOMER};
+use crate::storage::schema::{ACCOUNT_BY_PAIR, ACCOUNT_CHARGES, ACCOUNTS, ACCOUNTS_BY_COMPANY, ACCOUNTS_BY_CUSTOMER};
+use crate::storage::threads;
 use crate::storage::{Reader, StoreError, Tx};
-use crate::vocab::ids::{AccountId, CompanyId, CustomerId};
+use crate::vocab::ids::{AccountId, ChargeId, CompanyId, CustomerId};
 use crate::vocab::money::Amount;
 use crate::vocab::time::Timestamp;
 
@@ -31,6 +33,7 @@ pub fn ensure(
         customer_id: customer.clone(),
         created_at: now,
         paid_total: Amount::ZERO,
+        charges_head: None,
     };
     let seq = tx.next("seq")?;
     tx.txn.open_table(ACCOUNT_BY_PAIR)?.insert((company.as_str(), customer.as_str()), account.id.as_str())?;
@@ -48,10 +51,33 @@ pub fn get_in_tx(tx: &Tx<'_>, id: &AccountId) -> Result<Option<AccountRecord>, S
     get_record(&tx.txn.open_table(ACCOUNTS)?, "accounts", id.as_str())
 }
 
-/// Adds a charge to the account's `paid_total`.
-pub fn add_paid(tx: &mut Tx<'_>, account: &mut AccountRecord, amount: Amount) -> Result<(), StoreError> {
-    account.paid_total = account.paid_total.checked_add(amount).expect("paid totals stay within Decimal range");
+/// Threads the charge booked under `seq` onto the account's charges and stores the account,
+/// with `paid` added to its `paid_total` when the charge moved money (a reversed duplicate did not).
+pub fn add_charge(
+    tx: &mut Tx<'_>,
+    account: &mut AccountRecord,
+    seq: u64,
+    charge: &ChargeId,
+    paid: Option<Amount>,
+) -> Result<(), StoreError> {
+    let mut thread = tx.txn.open_table(ACCOUNT_CHARGES)?;
+    threads::append(&mut thread, seq, account.id.as_str(), account.charges_head, charge.as_str())?;
+    account.charges_head = Some(seq);
+    if let Some(amount) = paid {
+        account.paid_total = account.paid_total.checked_add(amount).expect("paid totals stay within Decimal range");
+    }
     put_record(&mut tx.txn.open_table(ACCOUNTS)?, account.id.as_str(), account)
+}
+
+/// Visits the ids of an account's charges newest first, from `head` (the account record's
+/// `charges_head`), until `visit` returns false.
+pub fn visit_charges(
+    thread: &impl ReadableTable<u64, (&'static str, u64, &'static str)>,
+    account: &AccountId,
+    head: Option<u64>,
+    mut visit: impl FnMut(u64, &str) -> Result<bool, StoreError>,
+) -> Result<(), StoreError> {
+    threads::visit(thread, "account_charges", account.as_str(), head, |seq, id| visit(seq, id))
 }
 
 fn list(

@@ -107,7 +107,6 @@ fn copy_into(reader: &Reader, partial: &Path) -> Result<(u64, u64), BackupError>
         ACCOUNTS_BY_CUSTOMER,
         ACCOUNTS_BY_COMPANY,
         CHARGES_BY_COMPANY,
-        CHARGES_BY_ACCOUNT,
         GRANTS_BY_CUSTOMER,
         GRANTS_BY_COMPANY,
         HOLDS_BY_ACCOUNT,
@@ -126,7 +125,8 @@ fn copy_into(reader: &Reader, partial: &Path) -> Result<(u64, u64), BackupError>
     for table in [TRANSFERS, CHANGES, OUTBOX] {
         copy.table(table)?;
     }
-    copy.table(OPERATIONS)?;
+    copy.table(STATEMENT_LINES)?;
+    copy.table(ACCOUNT_CHARGES)?;
     copy.table(USAGE_QUARANTINE)?;
     copy.table(USAGE_QUARANTINE_BY_COMPANY)?;
     copy.table(REVOKED_TOKENS)?;

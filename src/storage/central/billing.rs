@@ -10,7 +10,8 @@ use crate::storage::central::records::{
 };
 use crate::storage::central::{TxResult, accounts, companies, customers, ledger, settled_keys};
 use crate::storage::pages::{Page, page_desc};
-use crate::storage::schema::{CHARGES, CHARGES_BY_ACCOUNT, CHARGES_BY_COMPANY, HOLD_EXPIRY, HOLDS, HOLDS_BY_ACCOUNT};
+use crate::storage::schema::{ACCOUNT_CHARGES, CHARGES, CHARGES_BY_COMPANY, HOLD_EXPIRY, HOLDS, HOLDS_BY_ACCOUNT};
+use crate::storage::threads;
 use crate::storage::{Reader, StoreError, Tx};
 use crate::vocab::ids::{AccountId, ChargeId, CompanyId, HoldId, LeaseId, ServiceId};
 use crate::vocab::money::Amount;
@@ -150,15 +151,15 @@ pub(crate) fn book_charge(
     put_record(&mut tx.txn.open_table(CHARGES)?, charge.id.as_str(), &charge)?;
     let seq = tx.next("seq")?;
     tx.txn.open_table(CHARGES_BY_COMPANY)?.insert((charge.company_id.as_str(), seq), charge.id.as_str())?;
-    tx.txn.open_table(CHARGES_BY_ACCOUNT)?.insert((charge.account_id.as_str(), seq), charge.id.as_str())?;
-    if charge.status == ChargeStatus::Reversed {
+    let moved_money = charge.status != ChargeStatus::Reversed;
+    accounts::add_charge(tx, &mut account, seq, &charge.id, moved_money.then_some(charge.amount))?;
+    if !moved_money {
         // A duplicate moved no money: no paid total, no statement line.
         return Ok(charge);
     }
     if let Some(key) = &charge.idempotency_key {
         settled_keys::settle(tx, &charge.company_id, key, &charge.id)?;
     }
-    accounts::add_paid(tx, &mut account, charge.amount)?;
     let company_name = companies::get_in_tx(tx, &charge.company_id)?.map(|c| c.name.as_str().to_owned());
     let line = OperationRecord {
         at: now,
@@ -349,8 +350,10 @@ pub fn charges_for_account(
     cursor: Option<u64>,
     limit: usize,
 ) -> Result<Page<ChargeRecord>, StoreError> {
+    let head = accounts::get(reader, account)?.and_then(|a| a.charges_head);
     let charges = reader.txn.open_table(CHARGES)?;
-    page_desc(&reader.txn.open_table(CHARGES_BY_ACCOUNT)?, account.as_str(), cursor, limit, |id| {
+    let thread = reader.txn.open_table(ACCOUNT_CHARGES)?;
+    threads::page_desc(&thread, "account_charges", account.as_str(), head, cursor, limit, |id| {
         load_charge(&charges, id)
     })
 }
@@ -364,18 +367,29 @@ pub fn charges_since(
     limit: usize,
 ) -> Result<Vec<ChargeRecord>, StoreError> {
     let charges = reader.txn.open_table(CHARGES)?;
-    let (index, key) = match owner {
-        ChargeOwner::Company(company) => (reader.txn.open_table(CHARGES_BY_COMPANY)?, company.as_str()),
-        ChargeOwner::Account(account) => (reader.txn.open_table(CHARGES_BY_ACCOUNT)?, account.as_str()),
-    };
     let mut items = Vec::new();
-    for entry in index.range((key, 0)..(key, u64::MAX))?.rev() {
-        let (_, id) = entry?;
-        let charge = load_charge(&charges, id.value())?;
+    let mut take = |id: &str| -> Result<bool, StoreError> {
+        let charge = load_charge(&charges, id)?;
         if charge.created_at < since || items.len() == limit {
-            break;
+            return Ok(false);
         }
         items.push(charge);
+        Ok(true)
+    };
+    match owner {
+        ChargeOwner::Company(company) => {
+            let index = reader.txn.open_table(CHARGES_BY_COMPANY)?;
+            for entry in index.range((company.as_str(), 0)..(company.as_str(), u64::MAX))?.rev() {
+                if !take(entry?.1.value())? {
+                    break;
+                }
+            }
+        }
+        ChargeOwner::Account(account) => {
+            let head = accounts::get(reader, account)?.and_then(|a| a.charges_head);
+            let thread = reader.txn.open_table(ACCOUNT_CHARGES)?;
+            accounts::visit_charges(&thread, account, head, |_, id| take(id))?;
+        }
     }
     Ok(items)
 }

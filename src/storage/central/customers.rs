@@ -3,11 +3,13 @@
 use redb::ReadableTable;
 
 use crate::storage::central::TxResult;
+use crate::storage::central::ledger;
 use crate::storage::central::open::{get_record, put_record};
 use crate::storage::central::records::{CustomerRecord, OperationRecord};
 use crate::storage::codec::{decode, encode};
-use crate::storage::pages::{Page, page_desc};
-use crate::storage::schema::{CUSTOMER_BY_EMAIL, CUSTOMERS, OPERATIONS};
+use crate::storage::pages::Page;
+use crate::storage::schema::{CUSTOMER_BY_EMAIL, CUSTOMERS, STATEMENT_LINES};
+use crate::storage::threads;
 use crate::storage::{Reader, StoreError, Tx};
 use crate::vocab::ids::CustomerId;
 use crate::vocab::names::Email;
@@ -45,11 +47,12 @@ pub fn by_email(reader: &Reader, email: &Email) -> Result<Option<CustomerRecord>
     }
 }
 
-/// Appends a statement line; lines are ordered by when central booked them.
+/// Appends a statement line; lines are ordered by when central booked them. The line goes to the
+/// end of the statement log and the wallet record keeps it as the statement's newest.
 pub fn append_operation(tx: &mut Tx<'_>, customer: &CustomerId, line: &OperationRecord) -> Result<(), StoreError> {
     let seq = tx.next("seq")?;
-    tx.txn.open_table(OPERATIONS)?.insert((customer.as_str(), seq), encode(line).as_slice())?;
-    Ok(())
+    let before = ledger::advance_statement(tx, customer, seq)?;
+    threads::append(&mut tx.txn.open_table(STATEMENT_LINES)?, seq, customer.as_str(), before, encode(line).as_slice())
 }
 
 /// The statement, newest first.
@@ -59,7 +62,9 @@ pub fn operations(
     cursor: Option<u64>,
     limit: usize,
 ) -> Result<Page<OperationRecord>, StoreError> {
-    page_desc(&reader.txn.open_table(OPERATIONS)?, customer.as_str(), cursor, limit, |bytes| {
-        decode("operations", bytes)
+    let head = ledger::statement_head(reader, customer)?;
+    let lines = reader.txn.open_table(STATEMENT_LINES)?;
+    threads::page_desc(&lines, "statement_lines", customer.as_str(), head, cursor, limit, |bytes| {
+        decode("statement_lines", bytes)
     })
 }

@@ -88,6 +88,22 @@ pub fn wallet(reader: &Reader, customer: &CustomerId) -> Result<WalletBalances, 
     Ok(assemble_wallet(wallet_sides_of(&reader.txn.open_table(LEDGER_BALANCES)?, customer)?, &totals))
 }
 
+/// Makes `seq` the newest line of the customer's statement and returns the line before it. The
+/// head is kept with the wallet's totals, so the batch writes it with the wallet's other changes.
+pub fn advance_statement(tx: &mut Tx<'_>, customer: &CustomerId, seq: u64) -> Result<Option<u64>, StoreError> {
+    load_wallet(tx, customer)?;
+    let mut totals = tx.ledger.totals(customer).expect("the wallet was loaded above").clone();
+    let before = totals.statement_head.replace(seq);
+    tx.ledger.set_totals(customer, totals);
+    Ok(before)
+}
+
+/// The newest line of the customer's statement as of this read.
+pub fn statement_head(reader: &Reader, customer: &CustomerId) -> Result<Option<u64>, StoreError> {
+    let totals: Option<WalletRecord> = get_record(&reader.txn.open_table(WALLETS)?, "wallets", customer.as_str())?;
+    Ok(totals.and_then(|totals| totals.statement_head))
+}
+
 /// Balance of any ledger account as of this read.
 pub fn balance(reader: &Reader, account: &LedgerAccount) -> Result<Amount, StoreError> {
     balance_of(&reader.txn.open_table(LEDGER_BALANCES)?, account)

@@ -22,7 +22,7 @@ pub(crate) fn wallet_accounts(customer: &CustomerId) -> [LedgerAccount; 4] {
 
 /// A wallet from its four balances, in `wallet_accounts` order, and its totals.
 pub(crate) fn assemble_wallet([available, held, leased, debt]: [Amount; 4], totals: &WalletRecord) -> WalletBalances {
-    let WalletRecord { topped_up_total, spent_total } = *totals;
+    let WalletRecord { topped_up_total, spent_total, .. } = *totals;
     WalletBalances { available, held, leased, debt, topped_up_total, spent_total }
 }
 
@@ -188,7 +188,7 @@ mod tests {
         // account (every side set to a different value, so a mixed-up side shows).
         let (customer, company) = (CustomerId::generate(), CompanyId::generate());
         let mut batch = LedgerBatch::default();
-        let read = WalletRecord { topped_up_total: rub("10"), spent_total: Amount::ZERO };
+        let read = WalletRecord { topped_up_total: rub("10"), spent_total: Amount::ZERO, statement_head: None };
         let sides_read = [rub("10"), Amount::ZERO, Amount::ZERO, Amount::ZERO];
         batch.load_wallet(customer.clone(), sides_read, read.clone());
         let set = [("9", "1"), ("8", "2"), ("7", "3"), ("6", "4")];

@@ -3,6 +3,7 @@
 pub mod records;
 pub mod oauth_records;
 pub mod open;
+pub mod migrate;
 pub mod settings;
 pub mod ledger;
 pub mod ledger_batch;
@@ -26,6 +27,7 @@ pub mod keys;
 pub mod claims;
 pub mod sidecars;
 pub mod verify;
+pub mod verify_threads;
 pub mod backup;
 
 /// A business refusal inside a transaction, or a storage failure around it.

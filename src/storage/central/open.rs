@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::storage::codec::{decode, encode};
-use crate::storage::store::PreCommit;
+use crate::storage::store::{Layout, PreCommit};
 use crate::storage::{Store, StoreError, StoreOptions};
 
 /// File name of central's database inside its data dir.
@@ -17,7 +17,7 @@ pub const CENTRAL_DB_FILE: &str = "central.redb";
 /// Opens central's store with the ledger invariants checked before every commit.
 pub fn open_central(data_dir: &Path, options: &StoreOptions) -> Result<Store, StoreError> {
     let pre_commit: PreCommit = Arc::new(super::ledger::finish_batch);
-    Store::open(&data_dir.join(CENTRAL_DB_FILE), "central", options, create_tables, pre_commit)
+    Store::open(&data_dir.join(CENTRAL_DB_FILE), "central", options, LAYOUT, pre_commit)
 }
 
 /// Central's store on another redb backend, with the same tables and invariant checks: for
@@ -28,7 +28,7 @@ pub fn open_central_on_backend(
     options: &StoreOptions,
 ) -> Result<Store, StoreError> {
     let pre_commit: PreCommit = Arc::new(super::ledger::finish_batch);
-    Store::open_on_backend(backend, shown, "central", options, create_tables, pre_commit)
+    Store::open_on_backend(backend, shown, "central", options, LAYOUT, pre_commit)
 }
 
 /// Central's store in memory (redb's `InMemoryBackend`), with the same tables and invariant
@@ -36,8 +36,11 @@ pub fn open_central_on_backend(
 pub fn open_central_in_memory(options: &StoreOptions) -> Result<Store, StoreError> {
     let pre_commit: PreCommit = Arc::new(super::ledger::finish_batch);
     let backend = redb::backends::InMemoryBackend::new();
-    Store::open_on_backend(backend, "<memory>", "central", options, create_tables, pre_commit)
+    Store::open_on_backend(backend, "<memory>", "central", options, LAYOUT, pre_commit)
 }
+
+/// Central's tables, and the upgrade of files written by older builds.
+const LAYOUT: Layout = Layout { create_tables, migrate: super::migrate::migrate };
 
 fn create_tables(txn: &WriteTransaction) -> Result<(), StoreError> {
     use crate::storage::schema::*;
@@ -48,15 +51,14 @@ fn create_tables(txn: &WriteTransaction) -> Result<(), StoreError> {
     for table in [CUSTOMER_BY_EMAIL, COMPANY_BY_EMAIL, COMPANY_BY_NAME, LEDGER_BALANCES] {
         txn.open_table(table)?;
     }
-    for table in
-        [SERVICES_BY_COMPANY, ACCOUNTS_BY_CUSTOMER, ACCOUNTS_BY_COMPANY, CHARGES_BY_COMPANY, CHARGES_BY_ACCOUNT]
-    {
+    for table in [SERVICES_BY_COMPANY, ACCOUNTS_BY_CUSTOMER, ACCOUNTS_BY_COMPANY, CHARGES_BY_COMPANY] {
         txn.open_table(table)?;
     }
     txn.open_table(SERVICE_BY_NAME)?;
     txn.open_table(ACCOUNT_BY_PAIR)?;
     txn.open_table(TRANSFERS)?;
-    txn.open_table(OPERATIONS)?;
+    txn.open_table(STATEMENT_LINES)?;
+    txn.open_table(ACCOUNT_CHARGES)?;
     txn.open_table(IDEMPOTENCY)?;
     for table in [GRANTS, AUTH_REQUESTS, AUTH_CODES, REFRESH_TOKENS, REFRESH_FAMILIES, SIGNING_KEYS, CLAIMS] {
         txn.open_table(table)?;

@@ -94,13 +94,20 @@ pub struct AccountRecord {
     pub customer_id: CustomerId,
     pub created_at: Timestamp,
     pub paid_total: Amount,
+    /// Seq of the account's newest charge in `ACCOUNT_CHARGES`, if it has any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub charges_head: Option<u64>,
 }
 
-/// The running totals of a wallet; its balances live in the ledger accounts.
+/// The running totals of a wallet and where its statement starts; its balances live in the
+/// ledger accounts.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct WalletRecord {
     pub topped_up_total: Amount,
     pub spent_total: Amount,
+    /// Seq of the newest line of the customer's statement in `STATEMENT_LINES`, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub statement_head: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -1,6 +1,6 @@
 //! `verify`: an fsck for the ledger. Re-derives every balance and total from the transfer log
 //! and the charges, and reports every way the stored state disagrees with DESIGN §3 (leases
-//! and settled idempotency keys included).
+//! and settled idempotency keys included, and the threads of statements and account charges).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -10,6 +10,7 @@ use crate::domain::ledger::{LedgerAccount, WalletBalances};
 use crate::storage::central::records::{
     AccountRecord, ChargeRecord, ChargeStatus, HoldRecord, HoldStatus, LeaseRecord, TransferRecord, WalletRecord,
 };
+use crate::storage::central::verify_threads;
 use crate::storage::codec::decode;
 use crate::storage::schema::{
     ACCOUNTS, CHARGES, CUSTOMERS, HOLD_EXPIRY, HOLDS, LEASE_EXPIRY, LEASES, LEASES_BY_ACCOUNT, LEDGER_BALANCES,
@@ -101,6 +102,7 @@ pub fn verify(reader: &Reader) -> Result<VerifyReport, StoreError> {
     check_holds(reader, &stored, &mut report)?;
     check_leases(reader, &stored, &mut report)?;
     check_settled_keys(reader, &mut report)?;
+    verify_threads::check_threads(reader, &mut report)?;
     Ok(report)
 }
 

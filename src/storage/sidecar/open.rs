@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use redb::WriteTransaction;
 
-use crate::storage::store::PreCommit;
+use crate::storage::store::{Layout, PreCommit};
 use crate::storage::{Store, StoreError, StoreOptions};
 
 /// File name of the sidecar's database inside its data dir.
@@ -14,8 +14,12 @@ pub const SIDECAR_DB_FILE: &str = "sidecar.redb";
 /// Opens (creating if absent) the sidecar's store in `data_dir`.
 pub fn open_sidecar(data_dir: &Path, options: &StoreOptions) -> Result<Store, StoreError> {
     let pre_commit: PreCommit = Arc::new(|_| Ok(()));
-    Store::open(&data_dir.join(SIDECAR_DB_FILE), "sidecar", options, create_tables, pre_commit)
+    Store::open(&data_dir.join(SIDECAR_DB_FILE), "sidecar", options, LAYOUT, pre_commit)
 }
+
+/// The sidecar's tables. Its tables have not changed since version 1, so an older file needs
+/// nothing but the new version stamp.
+const LAYOUT: Layout = Layout { create_tables, migrate: |_, _| Ok(()) };
 
 fn create_tables(txn: &WriteTransaction) -> Result<(), StoreError> {
     use crate::storage::schema::*;
