@@ -45,12 +45,12 @@ pub fn recall(reader: &Reader, scope: &str, key: &str, fingerprint: &str) -> Res
 }
 
 pub fn recall_in_tx(tx: &Tx<'_>, scope: &str, key: &str, fingerprint: &str) -> Result<Recall, StoreError> {
-    recall_from(&tx.txn.open_table(IDEMPOTENCY)?, scope, key, fingerprint)
+    recall_from(&*tx.idempotency_table()?, scope, key, fingerprint)
 }
 
 /// Stores the final answer, in the same transaction as the work it answers for.
 pub fn remember(tx: &mut Tx<'_>, scope: &str, key: &str, record: &IdempotencyRecord) -> Result<(), StoreError> {
-    tx.txn.open_table(IDEMPOTENCY)?.insert((scope, key), encode(record).as_slice())?;
+    tx.idempotency_table()?.insert((scope, key), encode(record).as_slice())?;
     Ok(())
 }
 

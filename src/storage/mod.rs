@@ -6,6 +6,7 @@ pub mod schema;
 pub mod codec;
 pub mod writer;
 pub mod store;
+pub mod kept_tables;
 pub mod pages;
 pub mod threads;
 pub mod idempotency;

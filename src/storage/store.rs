@@ -10,6 +10,7 @@ use tokio::sync::{oneshot, watch};
 
 use crate::storage::StoreError;
 use crate::storage::central::ledger_batch::LedgerBatch;
+use crate::storage::kept_tables::KeptTables;
 use crate::storage::schema::{COUNTERS, META, SCHEMA_VERSION};
 use crate::storage::writer::{self, FailedFlag, JobSender, Request, TypedJob};
 use crate::vocab::limits::{close_wait_s_max, db_cache_bytes_max, write_batch_len_max, write_queue_len_max};
@@ -52,6 +53,8 @@ pub struct Tx<'a> {
     /// a charge takes several numbers, and a table write for each was a measurable share of
     /// the writer's time (BENCHMARKS.md).
     counters: BTreeMap<&'static str, u64>,
+    /// Tables kept open from first use to the commit (`kept_tables.rs`).
+    pub(crate) kept: KeptTables<'a>,
 }
 
 impl std::fmt::Debug for Tx<'_> {
@@ -62,7 +65,7 @@ impl std::fmt::Debug for Tx<'_> {
 
 impl<'a> Tx<'a> {
     pub(crate) fn new(txn: &'a WriteTransaction) -> Self {
-        Tx { txn, ledger: LedgerBatch::default(), counters: BTreeMap::new() }
+        Tx { txn, ledger: LedgerBatch::default(), counters: BTreeMap::new(), kept: KeptTables::default() }
     }
 
     /// The next value of a named counter, starting at 1.

@@ -6,7 +6,7 @@ use redb::ReadableTable;
 use crate::storage::central::open::{get_record, put_record};
 use crate::storage::central::records::AccountRecord;
 use crate::storage::pages::{Page, page_desc};
-use crate::storage::schema::{ACCOUNT_BY_PAIR, ACCOUNT_CHARGES, ACCOUNTS, ACCOUNTS_BY_COMPANY, ACCOUNTS_BY_CUSTOMER};
+use crate::storage::schema::{ACCOUNT_BY_PAIR, ACCOUNTS, ACCOUNTS_BY_COMPANY, ACCOUNTS_BY_CUSTOMER};
 use crate::storage::threads;
 use crate::storage::{Reader, StoreError, Tx};
 use crate::vocab::ids::{AccountId, ChargeId, CompanyId, CustomerId};
@@ -23,7 +23,7 @@ pub fn ensure(
     let existing =
         tx.txn.open_table(ACCOUNT_BY_PAIR)?.get((company.as_str(), customer.as_str()))?.map(|v| v.value().to_owned());
     if let Some(id) = existing {
-        let account = get_record(&tx.txn.open_table(ACCOUNTS)?, "accounts", &id)?
+        let account = get_record(&*tx.accounts_table()?, "accounts", &id)?
             .ok_or(StoreError::Corrupt { table: "account_by_pair", detail: format!("dangling id {id}") })?;
         return Ok((account, false));
     }
@@ -39,7 +39,7 @@ pub fn ensure(
     tx.txn.open_table(ACCOUNT_BY_PAIR)?.insert((company.as_str(), customer.as_str()), account.id.as_str())?;
     tx.txn.open_table(ACCOUNTS_BY_CUSTOMER)?.insert((customer.as_str(), seq), account.id.as_str())?;
     tx.txn.open_table(ACCOUNTS_BY_COMPANY)?.insert((company.as_str(), seq), account.id.as_str())?;
-    put_record(&mut tx.txn.open_table(ACCOUNTS)?, account.id.as_str(), &account)?;
+    put_record(&mut *tx.accounts_table()?, account.id.as_str(), &account)?;
     Ok((account, true))
 }
 
@@ -48,7 +48,7 @@ pub fn get(reader: &Reader, id: &AccountId) -> Result<Option<AccountRecord>, Sto
 }
 
 pub fn get_in_tx(tx: &Tx<'_>, id: &AccountId) -> Result<Option<AccountRecord>, StoreError> {
-    get_record(&tx.txn.open_table(ACCOUNTS)?, "accounts", id.as_str())
+    get_record(&*tx.accounts_table()?, "accounts", id.as_str())
 }
 
 /// Threads the charge booked under `seq` onto the account's charges and stores the account,
@@ -60,13 +60,13 @@ pub fn add_charge(
     charge: &ChargeId,
     paid: Option<Amount>,
 ) -> Result<(), StoreError> {
-    let mut thread = tx.txn.open_table(ACCOUNT_CHARGES)?;
+    let mut thread = tx.account_charges_table()?;
     threads::append(&mut thread, seq, account.id.as_str(), account.charges_head, charge.as_str())?;
     account.charges_head = Some(seq);
     if let Some(amount) = paid {
         account.paid_total = account.paid_total.checked_add(amount).expect("paid totals stay within Decimal range");
     }
-    put_record(&mut tx.txn.open_table(ACCOUNTS)?, account.id.as_str(), account)
+    put_record(&mut *tx.accounts_table()?, account.id.as_str(), account)
 }
 
 /// Visits the ids of an account's charges newest first, from `head` (the account record's

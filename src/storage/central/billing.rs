@@ -10,7 +10,7 @@ use crate::storage::central::records::{
 };
 use crate::storage::central::{TxResult, accounts, companies, customers, ledger, settled_keys};
 use crate::storage::pages::{Page, page_desc};
-use crate::storage::schema::{ACCOUNT_CHARGES, CHARGES, CHARGES_BY_COMPANY, HOLD_EXPIRY, HOLDS, HOLDS_BY_ACCOUNT};
+use crate::storage::schema::{ACCOUNT_CHARGES, CHARGES, CHARGES_BY_COMPANY, HOLDS};
 use crate::storage::threads;
 use crate::storage::{Reader, StoreError, Tx};
 use crate::vocab::ids::{AccountId, ChargeId, CompanyId, HoldId, LeaseId, ServiceId};
@@ -148,9 +148,9 @@ pub(crate) fn book_charge(
         lease_id: booking.lease_id,
         late: booking.late,
     };
-    put_record(&mut tx.txn.open_table(CHARGES)?, charge.id.as_str(), &charge)?;
+    put_record(&mut *tx.charges_table()?, charge.id.as_str(), &charge)?;
     let seq = tx.next("seq")?;
-    tx.txn.open_table(CHARGES_BY_COMPANY)?.insert((charge.company_id.as_str(), seq), charge.id.as_str())?;
+    tx.charges_by_company_table()?.insert((charge.company_id.as_str(), seq), charge.id.as_str())?;
     let moved_money = charge.status != ChargeStatus::Reversed;
     accounts::add_charge(tx, &mut account, seq, &charge.id, moved_money.then_some(charge.amount))?;
     if !moved_money {
@@ -160,7 +160,7 @@ pub(crate) fn book_charge(
     if let Some(key) = &charge.idempotency_key {
         settled_keys::settle(tx, &charge.company_id, key, &charge.id)?;
     }
-    let company_name = companies::get_in_tx(tx, &charge.company_id)?.map(|c| c.name.as_str().to_owned());
+    let company_name = companies::name_in_tx(tx, &charge.company_id)?;
     let line = OperationRecord {
         at: now,
         kind: OperationKind::Charge,
@@ -216,10 +216,10 @@ pub fn hold(tx: &mut Tx<'_>, input: HoldInput, now: Timestamp) -> TxResult<HoldR
         expires_at,
     };
     ledger::post(tx, &plan, now, &format!("hold {}", hold.id))?;
-    put_record(&mut tx.txn.open_table(HOLDS)?, hold.id.as_str(), &hold)?;
+    put_record(&mut *tx.holds_table()?, hold.id.as_str(), &hold)?;
     let seq = tx.next("seq")?;
-    tx.txn.open_table(HOLDS_BY_ACCOUNT)?.insert((hold.account_id.as_str(), seq), hold.id.as_str())?;
-    tx.txn.open_table(HOLD_EXPIRY)?.insert((expiry_key(&hold), hold.id.as_str()), ())?;
+    tx.holds_by_account_table()?.insert((hold.account_id.as_str(), seq), hold.id.as_str())?;
+    tx.hold_expiry_table()?.insert((expiry_key(&hold), hold.id.as_str()), ())?;
     Ok(Ok(hold))
 }
 
@@ -229,7 +229,7 @@ pub(crate) fn expiry_key(hold: &HoldRecord) -> u64 {
 }
 
 fn open_hold(tx: &Tx<'_>, company: &CompanyId, id: &HoldId, now: Timestamp) -> TxResult<HoldRecord, BillingError> {
-    let hold: Option<HoldRecord> = get_record(&tx.txn.open_table(HOLDS)?, "holds", id.as_str())?;
+    let hold: Option<HoldRecord> = get_record(&*tx.holds_table()?, "holds", id.as_str())?;
     let Some(hold) = hold.filter(|h| &h.company_id == company) else { return Ok(Err(BillingError::HoldNotFound)) };
     if hold.status != HoldStatus::Held {
         return Ok(Err(BillingError::HoldNotOpen(hold.status)));
@@ -253,8 +253,8 @@ pub fn release(
     };
     ledger::post(tx, &plan_release(&hold.customer_id, hold.amount), now, &format!("release {id}"))?;
     hold.status = HoldStatus::Released;
-    put_record(&mut tx.txn.open_table(HOLDS)?, id.as_str(), &hold)?;
-    tx.txn.open_table(HOLD_EXPIRY)?.remove((expiry_key(&hold), hold.id.as_str()))?;
+    put_record(&mut *tx.holds_table()?, id.as_str(), &hold)?;
+    tx.hold_expiry_table()?.remove((expiry_key(&hold), hold.id.as_str()))?;
     Ok(Ok(hold))
 }
 
@@ -291,14 +291,14 @@ pub fn capture(
     )?;
     hold.status = if duplicate { HoldStatus::Released } else { HoldStatus::Captured };
     hold.captured = captured;
-    put_record(&mut tx.txn.open_table(HOLDS)?, id.as_str(), &hold)?;
-    tx.txn.open_table(HOLD_EXPIRY)?.remove((expiry_key(&hold), hold.id.as_str()))?;
+    put_record(&mut *tx.holds_table()?, id.as_str(), &hold)?;
+    tx.hold_expiry_table()?.remove((expiry_key(&hold), hold.id.as_str()))?;
     let booking = if duplicate { Booking::reversed(Some(id.clone())) } else { Booking::settled(Some(id.clone())) };
     book_charge(tx, account, charge_id, input, booking, now).map(Ok)
 }
 
 pub fn get_hold_in_tx(tx: &Tx<'_>, company: &CompanyId, id: &HoldId) -> Result<Option<HoldRecord>, StoreError> {
-    let hold: Option<HoldRecord> = get_record(&tx.txn.open_table(HOLDS)?, "holds", id.as_str())?;
+    let hold: Option<HoldRecord> = get_record(&*tx.holds_table()?, "holds", id.as_str())?;
     Ok(hold.filter(|h| &h.company_id == company))
 }
 

@@ -19,7 +19,7 @@ pub fn record_change(
 ) -> Result<u64, StoreError> {
     let seq = tx.next("change")?;
     let record = ChangeRecord { at, company_id: company_id.cloned(), change };
-    tx.txn.open_table(CHANGES)?.insert(seq, encode(&record).as_slice())?;
+    tx.changes_table()?.insert(seq, encode(&record).as_slice())?;
     Ok(seq)
 }
 
@@ -50,7 +50,7 @@ pub fn queue_event(
         data,
         created_at: at,
     };
-    tx.txn.open_table(OUTBOX)?.insert(seq, encode(&event).as_slice())?;
+    tx.outbox_table()?.insert(seq, encode(&event).as_slice())?;
     Ok(event.id)
 }
 

@@ -33,7 +33,7 @@ pub fn register(tx: &mut Tx<'_>, company: CompanyRecord) -> TxResult<CompanyReco
     }
     by_email.insert(company.email.as_str(), company.id.as_str())?;
     by_name.insert(name_key.as_str(), company.id.as_str())?;
-    put_record(&mut tx.txn.open_table(COMPANIES)?, company.id.as_str(), &company)?;
+    put_record(&mut *tx.companies_table()?, company.id.as_str(), &company)?;
     Ok(Ok(company))
 }
 
@@ -42,7 +42,18 @@ pub fn get(reader: &Reader, id: &CompanyId) -> Result<Option<CompanyRecord>, Sto
 }
 
 pub fn get_in_tx(tx: &Tx<'_>, id: &CompanyId) -> Result<Option<CompanyRecord>, StoreError> {
-    get_record(&tx.txn.open_table(COMPANIES)?, "companies", id.as_str())
+    get_record(&*tx.companies_table()?, "companies", id.as_str())
+}
+
+/// A company's name alone, as a statement line snapshots it: the record's other fields (secret
+/// digests, redirect URIs) are skipped, not decoded, on every charge.
+pub fn name_in_tx(tx: &Tx<'_>, id: &CompanyId) -> Result<Option<String>, StoreError> {
+    #[derive(serde::Deserialize)]
+    struct NameOnly {
+        name: String,
+    }
+    let named: Option<NameOnly> = get_record(&*tx.companies_table()?, "companies", id.as_str())?;
+    Ok(named.map(|company| company.name))
 }
 
 pub fn by_email(reader: &Reader, email: &Email) -> Result<Option<CompanyRecord>, StoreError> {
@@ -74,7 +85,7 @@ pub fn update_profile(
     if let Some(uris) = change.redirect_uris {
         company.redirect_uris = uris;
     }
-    put_record(&mut tx.txn.open_table(COMPANIES)?, id.as_str(), &company)?;
+    put_record(&mut *tx.companies_table()?, id.as_str(), &company)?;
     Ok(Some(company))
 }
 
@@ -108,7 +119,7 @@ pub fn rotate_secret(
             company.webhook_secret_previous.push(RetiredWebhookSecret { secret: old, until });
         }
     }
-    put_record(&mut tx.txn.open_table(COMPANIES)?, id.as_str(), &company)?;
+    put_record(&mut *tx.companies_table()?, id.as_str(), &company)?;
     Ok(Some(company))
 }
 

@@ -52,7 +52,7 @@ pub fn by_email(reader: &Reader, email: &Email) -> Result<Option<CustomerRecord>
 pub fn append_operation(tx: &mut Tx<'_>, customer: &CustomerId, line: &OperationRecord) -> Result<(), StoreError> {
     let seq = tx.next("seq")?;
     let before = ledger::advance_statement(tx, customer, seq)?;
-    threads::append(&mut tx.txn.open_table(STATEMENT_LINES)?, seq, customer.as_str(), before, encode(line).as_slice())
+    threads::append(&mut *tx.statement_lines_table()?, seq, customer.as_str(), before, encode(line).as_slice())
 }
 
 /// The statement, newest first.

@@ -112,7 +112,7 @@ pub fn has_new_events(reader: &Reader) -> Result<bool, StoreError> {
 pub fn take_in_events(tx: &mut Tx<'_>, now: Timestamp, limit: usize) -> Result<usize, StoreError> {
     let cursor = cursor_in(&tx.txn.open_table(COUNTERS)?)?;
     let mut events = Vec::new();
-    for entry in tx.txn.open_table(OUTBOX)?.range(cursor.saturating_add(1)..)?.take(limit) {
+    for entry in tx.outbox_table()?.range(cursor.saturating_add(1)..)?.take(limit) {
         let (seq, bytes) = entry?;
         events.push((seq.value(), decode::<EventRecord>("outbox", bytes.value())?));
     }

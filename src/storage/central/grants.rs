@@ -51,7 +51,7 @@ fn log_grant(tx: &mut Tx<'_>, grant: &GrantRecord, now: Timestamp) -> Result<(),
 }
 
 fn save(tx: &mut Tx<'_>, grant: &GrantRecord) -> Result<(), StoreError> {
-    put_record(&mut tx.txn.open_table(GRANTS)?, grant.id.as_str(), grant)
+    put_record(&mut *tx.grants_table()?, grant.id.as_str(), grant)
 }
 
 /// The pair's current (active or suspended) grant.
@@ -63,7 +63,7 @@ pub fn current_in_tx(
     let id =
         tx.txn.open_table(GRANT_BY_PAIR)?.get((company.as_str(), customer.as_str()))?.map(|v| v.value().to_owned());
     match id {
-        Some(id) => get_record(&tx.txn.open_table(GRANTS)?, "grants", &id),
+        Some(id) => get_record(&*tx.grants_table()?, "grants", &id),
         None => Ok(None),
     }
 }
@@ -122,7 +122,7 @@ pub fn get(reader: &Reader, id: &GrantId) -> Result<Option<GrantRecord>, StoreEr
 }
 
 pub fn get_in_tx(tx: &Tx<'_>, id: &GrantId) -> Result<Option<GrantRecord>, StoreError> {
-    get_record(&tx.txn.open_table(GRANTS)?, "grants", id.as_str())
+    get_record(&*tx.grants_table()?, "grants", id.as_str())
 }
 
 pub fn list_for_customer(
@@ -219,7 +219,7 @@ pub fn suspend_partner_grants(
     }
     let mut suspended = Vec::new();
     for id in ids {
-        let grant: Option<GrantRecord> = get_record(&tx.txn.open_table(GRANTS)?, "grants", &id)?;
+        let grant: Option<GrantRecord> = get_record(&*tx.grants_table()?, "grants", &id)?;
         if let Some(mut grant) =
             grant.filter(|g| g.origin == GrantOrigin::DirectUser && g.status == GrantStatus::Active)
         {

@@ -8,7 +8,7 @@ use crate::storage::central::billing::expiry_key;
 use crate::storage::central::ledger;
 use crate::storage::central::open::{get_record, put_record};
 use crate::storage::central::records::{HoldRecord, HoldStatus};
-use crate::storage::schema::{HOLD_EXPIRY, HOLDS};
+use crate::storage::schema::HOLD_EXPIRY;
 use crate::storage::{StoreError, Tx};
 use crate::vocab::time::Timestamp;
 
@@ -16,21 +16,21 @@ use crate::vocab::time::Timestamp;
 pub fn expire_due(tx: &mut Tx<'_>, now: Timestamp, limit: usize) -> Result<Vec<HoldRecord>, StoreError> {
     let now_ms = u64::try_from(now.unix_ms()).unwrap_or(0);
     let mut due = Vec::new();
-    for entry in tx.txn.open_table(HOLD_EXPIRY)?.range((0, "")..=(now_ms, "\u{10ffff}"))?.take(limit) {
+    for entry in tx.hold_expiry_table()?.range((0, "")..=(now_ms, "\u{10ffff}"))?.take(limit) {
         let (key, _) = entry?;
         due.push(key.value().1.to_owned());
     }
     let mut expired = Vec::with_capacity(due.len());
     for id in due {
-        let hold: Option<HoldRecord> = get_record(&tx.txn.open_table(HOLDS)?, "holds", &id)?;
+        let hold: Option<HoldRecord> = get_record(&*tx.holds_table()?, "holds", &id)?;
         let Some(mut hold) = hold else { continue };
-        tx.txn.open_table(HOLD_EXPIRY)?.remove((expiry_key(&hold), hold.id.as_str()))?;
+        tx.hold_expiry_table()?.remove((expiry_key(&hold), hold.id.as_str()))?;
         if hold.status != HoldStatus::Held {
             continue;
         }
         ledger::post(tx, &plan_release(&hold.customer_id, hold.amount), now, &format!("expire {}", hold.id))?;
         hold.status = HoldStatus::Expired;
-        put_record(&mut tx.txn.open_table(HOLDS)?, hold.id.as_str(), &hold)?;
+        put_record(&mut *tx.holds_table()?, hold.id.as_str(), &hold)?;
         expired.push(hold);
     }
     Ok(expired)

@@ -11,7 +11,7 @@ use crate::storage::central::oauth_records::{Change, GrantStatus};
 use crate::storage::central::open::{get_record, put_record};
 use crate::storage::central::records::{AccountRecord, LeaseRecord, LeaseStatus};
 use crate::storage::central::{TxResult, accounts, grants, ledger, spending, usage};
-use crate::storage::schema::{CLOSING_LEASES, LEASE_EXPIRY, LEASES, LEASES_BY_ACCOUNT};
+use crate::storage::schema::{CLOSING_LEASES, LEASE_EXPIRY, LEASES};
 use crate::storage::{Reader, StoreError, Tx};
 use crate::vocab::ids::{AccountId, CompanyId, LeaseId, SidecarId};
 use crate::vocab::limits::lease_grace_s;
@@ -61,11 +61,11 @@ fn expiry_key(lease: &LeaseRecord) -> u64 {
 }
 
 fn save(tx: &mut Tx<'_>, lease: &LeaseRecord) -> Result<(), StoreError> {
-    put_record(&mut tx.txn.open_table(LEASES)?, lease.id.as_str(), lease)
+    put_record(&mut *tx.leases_table()?, lease.id.as_str(), lease)
 }
 
 pub fn get_in_tx(tx: &Tx<'_>, id: &LeaseId) -> Result<Option<LeaseRecord>, StoreError> {
-    get_record(&tx.txn.open_table(LEASES)?, "leases", id.as_str())
+    get_record(&*tx.leases_table()?, "leases", id.as_str())
 }
 
 pub fn get(reader: &Reader, id: &LeaseId) -> Result<Option<LeaseRecord>, StoreError> {
@@ -80,13 +80,13 @@ fn own_lease(tx: &Tx<'_>, sidecar: &SidecarId, id: &LeaseId) -> Result<Option<Le
 /// The account's unreturned leases (open or closing), oldest first.
 pub fn unreturned(tx: &Tx<'_>, account: &AccountId) -> Result<Vec<LeaseRecord>, StoreError> {
     let mut ids = Vec::new();
-    for entry in tx.txn.open_table(LEASES_BY_ACCOUNT)?.range((account.as_str(), 0)..=(account.as_str(), u64::MAX))? {
+    for entry in tx.leases_by_account_table()?.range((account.as_str(), 0)..=(account.as_str(), u64::MAX))? {
         ids.push(entry?.1.value().to_owned());
     }
-    let table = tx.txn.open_table(LEASES)?;
+    let table = tx.leases_table()?;
     let mut leases = Vec::with_capacity(ids.len());
     for id in ids {
-        let lease: LeaseRecord = get_record(&table, "leases", &id)?
+        let lease: LeaseRecord = get_record(&*table, "leases", &id)?
             .ok_or(StoreError::Corrupt { table: "leases_by_account", detail: format!("dangling id {id}") })?;
         leases.push(lease);
     }
@@ -202,8 +202,8 @@ pub fn open(
     let plan = plan_lease(&ledger::wallet_in_tx(tx, &lease.customer_id)?, &lease.customer_id, take)
         .expect("reservable keeps a lease within available");
     ledger::post(tx, &plan, now, &format!("lease {}", lease.id))?;
-    tx.txn.open_table(LEASES_BY_ACCOUNT)?.insert((lease.account_id.as_str(), lease.account_seq), lease.id.as_str())?;
-    tx.txn.open_table(LEASE_EXPIRY)?.insert((expiry_key(&lease), lease.id.as_str()), ())?;
+    tx.leases_by_account_table()?.insert((lease.account_id.as_str(), lease.account_seq), lease.id.as_str())?;
+    tx.lease_expiry_table()?.insert((expiry_key(&lease), lease.id.as_str()), ())?;
     save(tx, &lease)?;
     announce_available(tx, &lease, now)?;
     let available = ledger::wallet_in_tx(tx, &lease.customer_id)?.available;
@@ -243,10 +243,10 @@ pub fn renew(
         ledger::post(tx, &plan, now, &format!("lease {}", lease.id))?;
         lease.ceiling = lease.ceiling.checked_add(take).expect("a ceiling stays within Decimal range");
     }
-    tx.txn.open_table(LEASE_EXPIRY)?.remove((expiry_key(&lease), lease.id.as_str()))?;
+    tx.lease_expiry_table()?.remove((expiry_key(&lease), lease.id.as_str()))?;
     lease.deadline = at.deadline();
     lease.updated_at = now;
-    tx.txn.open_table(LEASE_EXPIRY)?.insert((expiry_key(&lease), lease.id.as_str()), ())?;
+    tx.lease_expiry_table()?.insert((expiry_key(&lease), lease.id.as_str()), ())?;
     save(tx, &lease)?;
     if !take.is_zero() {
         announce_available(tx, &lease, now)?;
@@ -296,8 +296,8 @@ fn return_remainder(
     if !rest.is_zero() {
         ledger::post(tx, &plan_lease_return(&lease.customer_id, rest), now, &format!("return {}", lease.id))?;
     }
-    tx.txn.open_table(LEASES_BY_ACCOUNT)?.remove((lease.account_id.as_str(), lease.account_seq))?;
-    tx.txn.open_table(LEASE_EXPIRY)?.remove((expiry_key(lease), lease.id.as_str()))?;
+    tx.leases_by_account_table()?.remove((lease.account_id.as_str(), lease.account_seq))?;
+    tx.lease_expiry_table()?.remove((expiry_key(lease), lease.id.as_str()))?;
     if let Some(through) = lease.through_seq {
         tx.txn.open_table(CLOSING_LEASES)?.remove((lease.sidecar_id.as_str(), through, lease.id.as_str()))?;
     }
@@ -335,7 +335,7 @@ pub fn return_closing(
     }
     let mut returned = Vec::with_capacity(ids.len());
     for id in ids {
-        let lease: Option<LeaseRecord> = get_record(&tx.txn.open_table(LEASES)?, "leases", &id)?;
+        let lease: Option<LeaseRecord> = get_record(&*tx.leases_table()?, "leases", &id)?;
         let Some(mut lease) = lease.filter(|l| l.status == LeaseStatus::Closing) else { continue };
         return_remainder(tx, &mut lease, LeaseStatus::Closed, now)?;
         returned.push(lease);
@@ -389,16 +389,16 @@ pub fn recall_account(tx: &mut Tx<'_>, account: &AccountId, now: Timestamp) -> R
 /// `expired`), oldest first.
 pub fn expire_due(tx: &mut Tx<'_>, now: Timestamp, limit: usize) -> Result<Vec<LeaseRecord>, StoreError> {
     let mut due = Vec::new();
-    for entry in tx.txn.open_table(LEASE_EXPIRY)?.range((0, "")..=(ms(now), "\u{10ffff}"))?.take(limit) {
+    for entry in tx.lease_expiry_table()?.range((0, "")..=(ms(now), "\u{10ffff}"))?.take(limit) {
         let key = entry?.0;
         due.push((key.value().0, key.value().1.to_owned()));
     }
     let mut expired = Vec::with_capacity(due.len());
     for (at, id) in due {
-        let lease: Option<LeaseRecord> = get_record(&tx.txn.open_table(LEASES)?, "leases", &id)?;
+        let lease: Option<LeaseRecord> = get_record(&*tx.leases_table()?, "leases", &id)?;
         let Some(mut lease) = lease.filter(|l| l.status.is_unreturned()) else {
             // A stale entry (verify reports it); dropping it keeps the sweeper from spinning.
-            tx.txn.open_table(LEASE_EXPIRY)?.remove((at, id.as_str()))?;
+            tx.lease_expiry_table()?.remove((at, id.as_str()))?;
             continue;
         };
         return_remainder(tx, &mut lease, LeaseStatus::Expired, now)?;

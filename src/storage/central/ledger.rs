@@ -8,7 +8,7 @@ use crate::storage::central::ledger_batch::{assemble_wallet, wallet_accounts};
 use crate::storage::central::open::{get_record, put_record};
 use crate::storage::central::records::{TransferRecord, WalletRecord};
 use crate::storage::codec::encode;
-use crate::storage::schema::{LEDGER_BALANCES, TRANSFERS, WALLETS};
+use crate::storage::schema::{LEDGER_BALANCES, WALLETS};
 use crate::storage::{Reader, StoreError, Tx};
 use crate::vocab::ids::CustomerId;
 use crate::vocab::money::Amount;
@@ -57,7 +57,7 @@ fn balance_in_tx(tx: &mut Tx<'_>, account: &LedgerAccount) -> Result<Amount, Sto
     if let Some(value) = tx.ledger.balance(account) {
         return Ok(value);
     }
-    let value = balance_of(&tx.txn.open_table(LEDGER_BALANCES)?, account)?;
+    let value = balance_of(&*tx.ledger_balances_table()?, account)?;
     tx.ledger.load_balance(account.clone(), value);
     Ok(value)
 }
@@ -68,9 +68,8 @@ fn load_wallet(tx: &mut Tx<'_>, customer: &CustomerId) -> Result<(), StoreError>
     if tx.ledger.has_wallet(customer) {
         return Ok(());
     }
-    let sides = wallet_sides_of(&tx.txn.open_table(LEDGER_BALANCES)?, customer)?;
-    let totals: WalletRecord =
-        get_record(&tx.txn.open_table(WALLETS)?, "wallets", customer.as_str())?.unwrap_or_default();
+    let sides = wallet_sides_of(&*tx.ledger_balances_table()?, customer)?;
+    let totals: WalletRecord = get_record(&*tx.wallets_table()?, "wallets", customer.as_str())?.unwrap_or_default();
     tx.ledger.load_wallet(customer.clone(), sides, totals);
     Ok(())
 }
@@ -150,7 +149,7 @@ pub fn post(tx: &mut Tx<'_>, plan: &[Transfer], at: Timestamp, reason: &str) -> 
             at,
             reason: reason.to_owned(),
         };
-        tx.txn.open_table(TRANSFERS)?.insert(seq, encode(&record).as_slice())?;
+        tx.transfers_table()?.insert(seq, encode(&record).as_slice())?;
     }
     Ok(())
 }
@@ -167,13 +166,13 @@ pub fn finish_batch(tx: &mut Tx<'_>) -> Result<(), StoreError> {
     }
     let changes = tx.ledger.take_changes();
     if !changes.balances.is_empty() {
-        let mut balances = tx.txn.open_table(LEDGER_BALANCES)?;
+        let mut balances = tx.ledger_balances_table()?;
         for (account, value) in &changes.balances {
             balances.insert(account.key().as_str(), value.to_stored().as_str())?;
         }
     }
     if !changes.totals.is_empty() {
-        let mut wallets = tx.txn.open_table(WALLETS)?;
+        let mut wallets = tx.wallets_table()?;
         for (customer, totals) in &changes.totals {
             put_record(&mut wallets, customer.as_str(), totals)?;
         }
@@ -271,7 +270,7 @@ mod tests {
         ];
         store
             .write_blocking(move |tx| {
-                let mut balances = tx.txn.open_table(LEDGER_BALANCES)?;
+                let mut balances = tx.ledger_balances_table()?;
                 for (account, value) in &stored {
                     balances.insert(account.key().as_str(), rub(value).to_stored().as_str())?;
                 }

@@ -2,7 +2,7 @@
 //! it: the whole upgrade commits with the new version stamp, or nothing does and the file keeps
 //! its old version.
 
-use redb::{ReadableTable, WriteTransaction};
+use redb::{ReadableTable, TableDefinition, Value, WriteTransaction};
 
 use crate::storage::StoreError;
 use crate::storage::central::open::{get_record, put_record};
@@ -10,7 +10,7 @@ use crate::storage::central::records::{AccountRecord, WalletRecord};
 use crate::storage::schema::{
     ACCOUNT_CHARGES, ACCOUNTS, CHARGES_BY_ACCOUNT_V1, OPERATIONS_V1, STATEMENT_LINES, WALLETS,
 };
-use crate::storage::threads;
+use crate::storage::threads::{self, Thread};
 
 /// Brings a file of version `from` to `SCHEMA_VERSION`, one step per version.
 pub fn migrate(txn: &WriteTransaction, from: u64) -> Result<(), StoreError> {
@@ -25,44 +25,20 @@ pub fn migrate(txn: &WriteTransaction, from: u64) -> Result<(), StoreError> {
 /// to the customer's line before it, and each wallet record names its newest line. Seqs are kept,
 /// so the statement's cursors stay valid.
 fn thread_statements(txn: &WriteTransaction) -> Result<(), StoreError> {
-    let heads = {
-        let old = txn.open_table(OPERATIONS_V1)?;
-        let mut lines = txn.open_table(STATEMENT_LINES)?;
-        let mut heads = Heads::default();
-        for entry in old.iter()? {
-            let (key, line) = entry?;
-            let (customer, seq) = key.value();
-            let before = heads.advance(customer, seq);
-            threads::append(&mut lines, seq, customer, before, line.value())?;
-        }
-        heads.finish()
-    };
+    let heads = thread_index(txn, OPERATIONS_V1, STATEMENT_LINES)?;
     let mut wallets = txn.open_table(WALLETS)?;
     for (customer, head) in heads {
         let mut wallet: WalletRecord = get_record(&wallets, "wallets", &customer)?.unwrap_or_default();
         wallet.statement_head = Some(head);
         put_record(&mut wallets, &customer, &wallet)?;
     }
-    drop(wallets);
-    txn.delete_table(OPERATIONS_V1)?;
     Ok(())
 }
 
 /// Version 1 → 2: the (account, seq) charges index becomes the account-charges log, and each
 /// account record names its newest charge.
 fn thread_account_charges(txn: &WriteTransaction) -> Result<(), StoreError> {
-    let heads = {
-        let old = txn.open_table(CHARGES_BY_ACCOUNT_V1)?;
-        let mut thread = txn.open_table(ACCOUNT_CHARGES)?;
-        let mut heads = Heads::default();
-        for entry in old.iter()? {
-            let (key, charge) = entry?;
-            let (account, seq) = key.value();
-            let before = heads.advance(account, seq);
-            threads::append(&mut thread, seq, account, before, charge.value())?;
-        }
-        heads.finish()
-    };
+    let heads = thread_index(txn, CHARGES_BY_ACCOUNT_V1, ACCOUNT_CHARGES)?;
     let mut accounts = txn.open_table(ACCOUNTS)?;
     for (id, head) in heads {
         let mut account: AccountRecord = get_record(&accounts, "accounts", &id)?.ok_or_else(|| {
@@ -71,9 +47,29 @@ fn thread_account_charges(txn: &WriteTransaction) -> Result<(), StoreError> {
         account.charges_head = Some(head);
         put_record(&mut accounts, &id, &account)?;
     }
-    drop(accounts);
-    txn.delete_table(CHARGES_BY_ACCOUNT_V1)?;
     Ok(())
+}
+
+/// Copies an (owner, seq) index into `thread` under the same seqs, each entry linked to its
+/// owner's entry before it, and deletes the index; returns each owner's newest seq.
+fn thread_index<I: Value + 'static>(
+    txn: &WriteTransaction,
+    index: TableDefinition<'static, (&'static str, u64), I>,
+    thread: Thread<I>,
+) -> Result<Vec<(String, u64)>, StoreError> {
+    let mut heads = Heads::default();
+    {
+        let index = txn.open_table(index)?;
+        let mut thread = txn.open_table(thread)?;
+        for entry in index.iter()? {
+            let (key, item) = entry?;
+            let (owner, seq) = key.value();
+            let before = heads.advance(owner, seq);
+            threads::append(&mut thread, seq, owner, before, item.value())?;
+        }
+    }
+    txn.delete_table(index)?;
+    Ok(heads.finish())
 }
 
 /// Each owner's newest seq, fed in (owner, seq) order as a version 1 index lists them.

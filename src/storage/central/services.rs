@@ -33,7 +33,7 @@ pub fn create(tx: &mut Tx<'_>, service: ServiceRecord) -> TxResult<ServiceRecord
     drop(by_name);
     let seq = tx.next("seq")?;
     tx.txn.open_table(SERVICES_BY_COMPANY)?.insert((service.company_id.as_str(), seq), service.id.as_str())?;
-    put_record(&mut tx.txn.open_table(SERVICES)?, service.id.as_str(), &service)?;
+    put_record(&mut *tx.services_table()?, service.id.as_str(), &service)?;
     log_service(tx, &service, service.created_at)?;
     Ok(Ok(service))
 }
@@ -56,7 +56,7 @@ pub fn get(reader: &Reader, company: &CompanyId, id: &ServiceId) -> Result<Optio
 }
 
 pub fn get_in_tx(tx: &Tx<'_>, company: &CompanyId, id: &ServiceId) -> Result<Option<ServiceRecord>, StoreError> {
-    let service: Option<ServiceRecord> = get_record(&tx.txn.open_table(SERVICES)?, "services", id.as_str())?;
+    let service: Option<ServiceRecord> = get_record(&*tx.services_table()?, "services", id.as_str())?;
     Ok(service.filter(|s| &s.company_id == company))
 }
 
@@ -107,7 +107,7 @@ pub fn update(
     if let Some(active) = change.active {
         service.active = active;
     }
-    put_record(&mut tx.txn.open_table(SERVICES)?, id.as_str(), &service)?;
+    put_record(&mut *tx.services_table()?, id.as_str(), &service)?;
     log_service(tx, &service, now)?;
     Ok(Ok(service))
 }

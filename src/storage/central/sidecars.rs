@@ -161,7 +161,7 @@ pub fn feed(reader: &Reader, company: &CompanyId, after: u64) -> Result<FeedRead
 /// Drops changes logged before `before`, oldest first, at most `limit`; returns how many went.
 /// The feed keeps at least `feed_retention_s`, so callers pass `now - feed_retention_s` or older.
 pub fn prune_changes(tx: &mut Tx<'_>, before: Timestamp, limit: usize) -> Result<usize, StoreError> {
-    let mut table = tx.txn.open_table(CHANGES)?;
+    let mut table = tx.changes_table()?;
     let mut old = Vec::new();
     for entry in table.iter()?.take(limit) {
         let (seq, bytes) = entry?;

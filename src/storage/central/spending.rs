@@ -7,7 +7,6 @@ use crate::storage::central::billing::BillingError;
 use crate::storage::central::open::get_record;
 use crate::storage::central::records::{ChargeRecord, ChargeStatus, HoldRecord, HoldStatus};
 use crate::storage::central::{accounts, leases};
-use crate::storage::schema::{ACCOUNT_CHARGES, CHARGES, HOLDS, HOLDS_BY_ACCOUNT};
 use crate::storage::{StoreError, Tx};
 use crate::vocab::ids::AccountId;
 use crate::vocab::limits::{hold_ttl_s_max, spending_window_s};
@@ -19,10 +18,10 @@ pub fn used(tx: &Tx<'_>, account: &AccountId, now: Timestamp) -> Result<Amount, 
     let window_start = now.minus_s(spending_window_s);
     let mut total = Amount::ZERO;
     let add = |total: Amount, amount: Amount| total.checked_add(amount).expect("cap usage stays within Decimal range");
-    let charges = tx.txn.open_table(CHARGES)?;
+    let charges = tx.charges_table()?;
     let head = accounts::get_in_tx(tx, account)?.and_then(|a| a.charges_head);
-    accounts::visit_charges(&tx.txn.open_table(ACCOUNT_CHARGES)?, account, head, |_, id| {
-        let Some(charge): Option<ChargeRecord> = get_record(&charges, "charges", id)? else { return Ok(true) };
+    accounts::visit_charges(&*tx.account_charges_table()?, account, head, |_, id| {
+        let Some(charge): Option<ChargeRecord> = get_record(&*charges, "charges", id)? else { return Ok(true) };
         if charge.created_at < window_start {
             return Ok(false);
         }
@@ -33,11 +32,10 @@ pub fn used(tx: &Tx<'_>, account: &AccountId, now: Timestamp) -> Result<Amount, 
     })?;
     // Holds older than the longest hold lifetime have expired; the scan stops there.
     let oldest_open = now.minus_s(hold_ttl_s_max);
-    let holds = tx.txn.open_table(HOLDS)?;
-    for entry in tx.txn.open_table(HOLDS_BY_ACCOUNT)?.range((account.as_str(), 0)..=(account.as_str(), u64::MAX))?.rev()
-    {
+    let holds = tx.holds_table()?;
+    for entry in tx.holds_by_account_table()?.range((account.as_str(), 0)..=(account.as_str(), u64::MAX))?.rev() {
         let (_, id) = entry?;
-        let Some(hold): Option<HoldRecord> = get_record(&holds, "holds", id.value())? else { continue };
+        let Some(hold): Option<HoldRecord> = get_record(&*holds, "holds", id.value())? else { continue };
         if hold.created_at < oldest_open {
             break;
         }

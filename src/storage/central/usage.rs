@@ -10,7 +10,7 @@ use crate::storage::central::records::{AccountRecord, ChargeRecord, ChargeStatus
 use crate::storage::central::{accounts, leases, ledger, settled_keys};
 use crate::storage::codec::{decode, encode};
 use crate::storage::pages::{Page, page_desc};
-use crate::storage::schema::{CHARGES, USAGE_APPLIED, USAGE_QUARANTINE, USAGE_QUARANTINE_BY_COMPANY, USAGE_SEEN};
+use crate::storage::schema::{USAGE_APPLIED, USAGE_QUARANTINE, USAGE_QUARANTINE_BY_COMPANY, USAGE_SEEN};
 use crate::storage::{Reader, StoreError, Tx};
 use crate::vocab::ids::{AccountId, ChargeId, CompanyId, HoldId, LeaseId, ServiceId, SidecarId};
 use crate::vocab::money::Amount;
@@ -121,7 +121,7 @@ fn report_again(
         out.rejected.push((input.seq, "quarantined".to_owned()));
         return Ok(());
     }
-    let charges = tx.txn.open_table(CHARGES)?;
+    let charges = tx.charges_table()?;
     let charge = match charges.get(input.charge_id_text.as_str())? {
         Some(value) => Some(decode::<ChargeRecord>("charges", value.value())?),
         None => None,
@@ -157,7 +157,7 @@ fn checked(
             format!("lease {} is for account {}, not {}", lease.id, lease.account_id, account.id),
         )));
     }
-    if tx.txn.open_table(CHARGES)?.get(charge.charge_id.as_str())?.is_some() {
+    if tx.charges_table()?.get(charge.charge_id.as_str())?.is_some() {
         return Ok(Err(("duplicate_charge_id", format!("charge {} already exists", charge.charge_id))));
     }
     // A sidecar accepts charges only inside a lease: more than its ceiling is not a late

@@ -109,12 +109,12 @@ mod tests {
         let write = |entries: Vec<(u64, u64)>, head: Option<u64>| {
             store
                 .write_blocking(move |tx| {
-                    let mut lines = tx.txn.open_table(STATEMENT_LINES)?;
+                    let mut lines = tx.statement_lines_table()?;
                     for (seq, prev) in entries {
                         lines.insert(seq, ("cus_x", prev, b"{}".as_slice()))?;
                     }
                     let wallet = WalletRecord { statement_head: head, ..WalletRecord::default() };
-                    put_record(&mut tx.txn.open_table(WALLETS)?, "cus_x", &wallet)
+                    put_record(&mut *tx.wallets_table()?, "cus_x", &wallet)
                 })
                 .expect("write")
         };

@@ -191,14 +191,14 @@ fn sum(a: Amount, b: Amount) -> Amount {
 }
 
 fn get_lease(tx: &Tx<'_>, account: &str, lease: &str) -> Result<Option<LocalLease>, StoreError> {
-    let table = tx.txn.open_table(SIDECAR_LEASES)?;
+    let table = tx.sidecar_leases_table()?;
     let value = table.get((account, lease))?;
     value.map(|v| decode("sidecar_leases", v.value())).transpose()
 }
 
 fn put_lease(tx: &mut Tx<'_>, lease: &LocalLease) -> Result<(), StoreError> {
     let bytes = encode(lease);
-    tx.txn.open_table(SIDECAR_LEASES)?.insert((lease.account_id.as_str(), lease.id.as_str()), bytes.as_slice())?;
+    tx.sidecar_leases_table()?.insert((lease.account_id.as_str(), lease.id.as_str()), bytes.as_slice())?;
     Ok(())
 }
 
@@ -233,7 +233,7 @@ pub fn all_leases(reader: &Reader) -> Result<Vec<LocalLease>, StoreError> {
 
 /// The usable lease of `account` with `amount` unused that expires last, if any.
 fn lease_for(tx: &Tx<'_>, account: &str, amount: Amount, now_ms: u64) -> Result<Option<LocalLease>, StoreError> {
-    let leases = leases_in(&tx.txn.open_table(SIDECAR_LEASES)?, account)?;
+    let leases = leases_in(&*tx.sidecar_leases_table()?, account)?;
     Ok(leases.into_iter().filter(|l| l.usable(now_ms) && l.unused() >= amount).max_by_key(|l| l.deadline_ms))
 }
 
@@ -313,7 +313,7 @@ pub fn start_closing(
 
 /// Central took the close: forget the lease.
 pub fn forget_lease(tx: &mut Tx<'_>, account: &str, lease_id: &str) -> Result<(), StoreError> {
-    tx.txn.open_table(SIDECAR_LEASES)?.remove((account, lease_id))?;
+    tx.sidecar_leases_table()?.remove((account, lease_id))?;
     Ok(())
 }
 
@@ -340,12 +340,12 @@ pub fn place_hold(tx: &mut Tx<'_>, new: NewHold, at: At<'_>) -> Result<Result<Lo
     lease.last_used_ms = at.now_ms;
     put_lease(tx, &lease)?;
     put_hold(tx, &hold)?;
-    tx.txn.open_table(SIDECAR_HOLD_EXPIRY)?.insert((hold.expires_ms, hold.id.as_str()), ())?;
+    tx.sidecar_hold_expiry_table()?.insert((hold.expires_ms, hold.id.as_str()), ())?;
     Ok(Ok(hold))
 }
 
 fn put_hold(tx: &mut Tx<'_>, hold: &LocalHold) -> Result<(), StoreError> {
-    tx.txn.open_table(SIDECAR_HOLDS)?.insert(hold.id.as_str(), encode(hold).as_slice())?;
+    tx.sidecar_holds_table()?.insert(hold.id.as_str(), encode(hold).as_slice())?;
     Ok(())
 }
 
@@ -408,8 +408,8 @@ fn record_charge(
         idempotency_key: charge.idempotency_key.clone(),
         accepted_at: at.now.to_rfc3339(),
     };
-    tx.txn.open_table(SIDECAR_CHARGES)?.insert(charge.id.as_str(), encode(&charge).as_slice())?;
-    tx.txn.open_table(SIDECAR_USAGE_OUTBOX)?.insert(seq, encode(&usage).as_slice())?;
+    tx.sidecar_charges_table()?.insert(charge.id.as_str(), encode(&charge).as_slice())?;
+    tx.sidecar_usage_outbox_table()?.insert(seq, encode(&usage).as_slice())?;
     Ok(charge)
 }
 
@@ -421,7 +421,7 @@ fn open_hold(
     now_ms: u64,
 ) -> Result<Result<(LocalHold, LocalLease), HoldRefusal>, StoreError> {
     let hold: Option<LocalHold> = {
-        let table = tx.txn.open_table(SIDECAR_HOLDS)?;
+        let table = tx.sidecar_holds_table()?;
         let value = table.get(id.as_str())?;
         value.map(|v| decode("sidecar_holds", v.value())).transpose()?
     };
@@ -449,7 +449,7 @@ fn end_hold(
     put_lease(tx, &lease)?;
     hold.status = status;
     put_hold(tx, &hold)?;
-    tx.txn.open_table(SIDECAR_HOLD_EXPIRY)?.remove((hold.expires_ms, hold.id.as_str()))?;
+    tx.sidecar_hold_expiry_table()?.remove((hold.expires_ms, hold.id.as_str()))?;
     Ok(hold)
 }
 
@@ -479,7 +479,7 @@ pub fn capture(
     hold.status = LocalHoldStatus::Captured;
     hold.captured = amount;
     put_hold(tx, &hold)?;
-    tx.txn.open_table(SIDECAR_HOLD_EXPIRY)?.remove((hold.expires_ms, hold.id.as_str()))?;
+    tx.sidecar_hold_expiry_table()?.remove((hold.expires_ms, hold.id.as_str()))?;
     record_charge(tx, &lease, amount, details, Some(hold.id.clone()), at).map(Ok)
 }
 
@@ -520,7 +520,7 @@ pub fn keeping_due(reader: &Reader, now_ms: u64, recall_before_ms: u64) -> Resul
 /// Expires every open hold past its own expiry or its lease's deadline. Returns how many.
 pub fn expire_holds(tx: &mut Tx<'_>, now_ms: u64) -> Result<usize, StoreError> {
     let open: Vec<HoldId> = {
-        let table = tx.txn.open_table(SIDECAR_HOLD_EXPIRY)?;
+        let table = tx.sidecar_hold_expiry_table()?;
         let mut ids = Vec::new();
         for entry in table.iter()? {
             let (key, _) = entry?;
@@ -540,7 +540,7 @@ pub fn expire_holds(tx: &mut Tx<'_>, now_ms: u64) -> Result<usize, StoreError> {
 }
 
 pub fn get_hold_in_tx(tx: &Tx<'_>, id: &HoldId) -> Result<Option<LocalHold>, StoreError> {
-    let table = tx.txn.open_table(SIDECAR_HOLDS)?;
+    let table = tx.sidecar_holds_table()?;
     let value = table.get(id.as_str())?;
     value.map(|v| decode("sidecar_holds", v.value())).transpose()
 }
@@ -590,12 +590,12 @@ pub fn outbox_depth(reader: &Reader) -> Result<u64, StoreError> {
 pub fn ack_usage(tx: &mut Tx<'_>, through: u64, outcomes: &[(u64, CentralOutcome)]) -> Result<usize, StoreError> {
     for &(seq, outcome) in outcomes.iter().filter(|(seq, _)| *seq <= through) {
         let record: Option<UsageRecord> = {
-            let outbox = tx.txn.open_table(SIDECAR_USAGE_OUTBOX)?;
+            let outbox = tx.sidecar_usage_outbox_table()?;
             let value = outbox.get(seq)?;
             value.map(|v| decode("sidecar_usage_outbox", v.value())).transpose()?
         };
         let Some(record) = record else { continue };
-        let mut charges = tx.txn.open_table(SIDECAR_CHARGES)?;
+        let mut charges = tx.sidecar_charges_table()?;
         let charge: Option<LocalCharge> = {
             let value = charges.get(record.charge_id.as_str())?;
             value.map(|v| decode("sidecar_charges", v.value())).transpose()?
@@ -605,7 +605,7 @@ pub fn ack_usage(tx: &mut Tx<'_>, through: u64, outcomes: &[(u64, CentralOutcome
             charges.insert(record.charge_id.as_str(), encode(&charge).as_slice())?;
         }
     }
-    let mut outbox = tx.txn.open_table(SIDECAR_USAGE_OUTBOX)?;
+    let mut outbox = tx.sidecar_usage_outbox_table()?;
     let acked = outbox.extract_from_if(..=through, |_, _| true)?.count();
     drop(outbox);
     let mut state = tx.txn.open_table(SIDECAR_STATE)?;
@@ -631,7 +631,7 @@ pub fn adopt_boot(tx: &mut Tx<'_>, boot_id: &str) -> Result<bool, StoreError> {
     let rebooted = stored.is_some();
     if rebooted {
         let leases: Vec<LocalLease> = {
-            let table = tx.txn.open_table(SIDECAR_LEASES)?;
+            let table = tx.sidecar_leases_table()?;
             let mut out = Vec::new();
             for entry in table.iter()? {
                 out.push(decode("sidecar_leases", entry?.1.value())?);
