@@ -30,6 +30,11 @@ fn serde_urlencoded_from<T: DeserializeOwned>(query: &str) -> Result<T, Problem>
     })
 }
 
+/// The 422 for a cursor that is not a number, or not one the list it is used with gave out.
+pub fn foreign_cursor() -> Problem {
+    Problem::field("cursor", "is not a cursor this API gave out")
+}
+
 /// `?cursor=&limit=` of every list (DESIGN §2).
 #[derive(Debug, Clone, Default, serde::Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -44,9 +49,7 @@ impl PageParams {
     /// The validated (cursor, limit).
     pub fn parse(&self) -> Result<(Option<u64>, usize), Problem> {
         let cursor = match self.cursor.as_deref().filter(|c| !c.is_empty()) {
-            Some(text) => {
-                Some(text.parse::<u64>().map_err(|_| Problem::field("cursor", "is not a cursor this API gave out"))?)
-            }
+            Some(text) => Some(text.parse::<u64>().map_err(|_| foreign_cursor())?),
             None => None,
         };
         let limit = match self.limit.as_deref().filter(|l| !l.is_empty()) {

@@ -16,15 +16,24 @@ pub type Thread<I> = TableDefinition<'static, u64, (&'static str, u64, I)>;
 const NO_ENTRY: u64 = 0;
 
 /// Appends `item` as `owner`'s newest entry under `seq`, after `head` (the owner's newest entry
-/// so far). The caller makes `seq` the owner's head in the same transaction.
+/// so far). The caller makes `seq` the owner's head in the same transaction. A head at or above
+/// `seq`, or an entry already under `seq`, means the stored head or counter is corrupt: it is
+/// reported (the batch fails), never written over.
 pub fn append<'a, I: Value + 'static>(
     table: &mut Table<'_, u64, (&'static str, u64, I)>,
+    name: &'static str,
     seq: u64,
     owner: &'a str,
     head: Option<u64>,
     item: I::SelfType<'a>,
 ) -> Result<(), StoreError> {
-    assert!(head.is_none_or(|head| head < seq), "a thread's seqs rise: {head:?} then {seq}");
+    let corrupt = |detail: String| StoreError::Corrupt { table: name, detail };
+    if let Some(head) = head.filter(|head| *head >= seq) {
+        return Err(corrupt(format!("{owner}: newest entry {head} is not below the new {seq}")));
+    }
+    if table.get(seq)?.is_some() {
+        return Err(corrupt(format!("{owner}: seq {seq} was already taken")));
+    }
     table.insert(seq, (owner, head.unwrap_or(NO_ENTRY), item))?;
     Ok(())
 }
@@ -58,8 +67,11 @@ pub fn visit<I: Value + 'static>(
     Ok(())
 }
 
-/// `owner`'s entries with seq below `cursor` (all when `None`), newest first, at most `limit`;
+/// `owner`'s entries below `cursor` (from the newest when `None`), newest first, at most `limit`;
 /// the next page's cursor is the seq of the page's last entry, as with `pages::page_desc`.
+/// `None` when `cursor` is not one of the owner's entries, so not a cursor this list gave out:
+/// going on from one costs a lookup per entry, and finding where an arbitrary number falls
+/// would cost a walk of the whole list.
 pub fn page_desc<I: Value + 'static, T>(
     table: &impl ReadableTable<u64, (&'static str, u64, I)>,
     name: &'static str,
@@ -68,14 +80,11 @@ pub fn page_desc<I: Value + 'static, T>(
     cursor: Option<u64>,
     limit: usize,
     mut convert: impl FnMut(I::SelfType<'_>) -> Result<T, StoreError>,
-) -> Result<Page<T>, StoreError> {
-    let below = cursor.unwrap_or(u64::MAX);
-    // A cursor this function handed out is one of the owner's entries: go on from the entry
-    // before it. Any other number is walked to from the head.
+) -> Result<Option<Page<T>>, StoreError> {
     let from = match cursor {
         Some(seq) => match table.get(seq)? {
             Some(guard) if guard.value().0 == owner => Some(guard.value().1),
-            _ => head,
+            _ => return Ok(None),
         },
         None => head,
     };
@@ -83,9 +92,6 @@ pub fn page_desc<I: Value + 'static, T>(
     let mut next_cursor = None;
     let mut last_seq = 0u64;
     visit(table, name, owner, from, |seq, item| {
-        if seq >= below {
-            return Ok(true);
-        }
         if items.len() == limit {
             // `limit` items are in hand and one more exists: the next page starts below the last.
             next_cursor = Some(last_seq);
@@ -95,7 +101,7 @@ pub fn page_desc<I: Value + 'static, T>(
         last_seq = seq;
         Ok(true)
     })?;
-    Ok(Page { items, next_cursor })
+    Ok(Some(Page { items, next_cursor }))
 }
 
 #[cfg(test)]
@@ -117,7 +123,7 @@ mod tests {
             for seq in 1..=9u64 {
                 let owner = usize::from(seq % 3 == 0);
                 let name = ["ann", "bob"][owner];
-                append(&mut table, seq, name, heads[owner], format!("{name}-{seq}").as_str()).expect("append");
+                append(&mut table, "lines", seq, name, heads[owner], format!("{name}-{seq}").as_str()).expect("append");
                 heads[owner] = Some(seq);
             }
         }
@@ -129,30 +135,30 @@ mod tests {
         db.begin_read().expect("read").open_table(LINES).expect("table")
     }
 
-    fn page(db: &Database, owner: &str, head: u64, cursor: Option<u64>, limit: usize) -> Page<String> {
-        page_desc(&table(db), "lines", owner, Some(head), cursor, limit, |item| Ok(item.to_owned())).expect("page")
+    fn page(db: &Database, owner: &str, head: u64, cursor: Option<u64>, limit: usize) -> Option<Page<String>> {
+        page_desc(&table(db), "lines", owner, Some(head), cursor, limit, |item| Ok(item.to_owned())).expect("read")
     }
 
     #[test]
     fn each_owner_pages_through_its_own_entries_newest_first() {
         // Proves an owner sees exactly its entries, newest first, across pages joined by cursors.
         let db = interleaved();
-        let first = page(&db, "ann", 8, None, 4);
+        let first = page(&db, "ann", 8, None, 4).expect("a page");
         assert_eq!(first.items, ["ann-8", "ann-7", "ann-5", "ann-4"]);
         assert_eq!(first.next_cursor, Some(4));
-        let second = page(&db, "ann", 8, first.next_cursor, 4);
+        let second = page(&db, "ann", 8, first.next_cursor, 4).expect("a page");
         assert_eq!((second.items, second.next_cursor), (vec!["ann-2".to_owned(), "ann-1".to_owned()], None));
-        let bob = page(&db, "bob", 9, None, 3);
+        let bob = page(&db, "bob", 9, None, 3).expect("a page");
         assert_eq!((bob.items, bob.next_cursor), (vec!["bob-9".into(), "bob-6".into(), "bob-3".into()], None));
     }
 
     #[test]
-    fn a_cursor_that_is_not_the_owners_entry_still_means_below_it() {
-        // Proves a hand-made cursor (another owner's seq, or one past the end) pages as "below it".
+    fn a_cursor_that_is_not_one_of_the_owners_entries_is_refused() {
+        // Proves another owner's seq or a number past the end is no cursor, instead of a walk of the list.
         let db = interleaved();
-        assert_eq!(page(&db, "ann", 8, Some(6), 10).items, ["ann-5", "ann-4", "ann-2", "ann-1"]);
-        assert_eq!(page(&db, "bob", 9, Some(100), 1).items, ["bob-9"]);
-        assert!(page(&db, "bob", 9, Some(1), 10).items.is_empty());
+        assert!(page(&db, "ann", 8, Some(6), 10).is_none());
+        assert!(page(&db, "bob", 9, Some(100), 1).is_none());
+        assert_eq!(page(&db, "bob", 9, Some(3), 10).expect("bob's own entry").items, Vec::<String>::new());
     }
 
     #[test]
@@ -171,11 +177,15 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "a thread's seqs rise")]
-    fn appending_below_the_head_is_a_bug() {
-        let db = Database::builder().create_with_backend(InMemoryBackend::new()).expect("db");
+    fn appending_at_or_below_the_head_or_over_an_entry_is_corruption() {
+        // Proves a corrupt head or counter fails the append with an error instead of a panic or an overwrite.
+        let db = interleaved();
         let txn = db.begin_write().expect("write");
         let mut table = txn.open_table(LINES).expect("table");
-        let _ = append(&mut table, 3, "ann", Some(5), "late");
+        let below = append(&mut table, "lines", 3, "ann", Some(5), "late").expect_err("refused");
+        assert!(below.to_string().contains("newest entry 5 is not below the new 3"), "{below}");
+        let taken = append(&mut table, "lines", 9, "ann", Some(8), "again").expect_err("refused");
+        assert!(taken.to_string().contains("seq 9 was already taken"), "{taken}");
+        assert_eq!(table.get(9).expect("get").expect("kept").value(), ("bob", 6, "bob-9"));
     }
 }

@@ -879,8 +879,8 @@ fn every_acknowledged_operation_survives_reopening() {
                 (&c0, [OperationKind::Charge, OperationKind::TopUp]),
                 (&c1, [OperationKind::Charge, OperationKind::TopUp]),
             ] {
-                let lines: Vec<_> =
-                    customers::operations(r, customer, None, 10)?.items.iter().map(|l| l.kind).collect();
+                let statement = customers::operations(r, customer, None, 10)?.expect("no cursor, a page");
+                let lines: Vec<_> = statement.items.iter().map(|l| l.kind).collect();
                 assert_eq!(lines, expected, "statement of {customer}");
             }
             let report = verify::verify(r)?;

@@ -73,7 +73,8 @@ fn a_version_1_file_is_upgraded_in_place_and_verifies_clean() {
         let id = AccountId::parse(&account).expect("an account id");
         let page = store
             .read_blocking(move |r| billing::charges_for_account(r, &id, None, 50))
-            .expect("the account's charges");
+            .expect("the account's charges")
+            .expect("no cursor, a page");
         let found: Vec<String> = page.items.iter().map(|c| c.id.to_string()).collect();
         let wanted: Vec<String> = company_charges
             .iter()
@@ -129,6 +130,14 @@ async fn an_upgraded_data_dir_answers_as_before_and_keeps_growing() {
     assert_eq!(statement.len(), 9);
     assert_eq!((statement[0]["kind"].as_str(), statement[0]["amount"].as_str()), (Some("top_up"), Some("5.00")));
     assert_eq!(statement[1..], expected["ann_statement"].as_array().expect("list")[..]);
+    // A cursor is one of the list's own entries: bob's newest line is no cursor of ann's statement.
+    let bobs = expected["bob_statement"].as_array().expect("list").len();
+    let page = central.get("/api/v1/me/operations?limit=1", Some(&bob)).await;
+    assert_eq!(page.body["items"].as_array().map(Vec::len), Some(1), "bob has {bobs} lines");
+    let bob_cursor = page.body["next_cursor"].as_str().expect("bob has more than one line").to_owned();
+    let foreign = central.get(&format!("/api/v1/me/operations?cursor={bob_cursor}"), Some(&ann)).await;
+    foreign.assert_problem(422, "validation_failed");
+    assert_eq!(foreign.body["errors"][0]["field"], "cursor", "{}", foreign.body);
 
     // The cap counts the account's upgraded charges: ann paid Messages 2.50 + 1.25 + 0.75.
     let company = central.get("/api/v1/company", Some(&messages)).await.body;

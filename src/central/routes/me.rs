@@ -11,7 +11,7 @@ use crate::central::idempotency::{self, IdempotentRequest};
 use crate::central::state::SharedState;
 use crate::http::json::ApiJson;
 use crate::http::problem::Problem;
-use crate::http::query::{ApiQuery, PageParams};
+use crate::http::query::{ApiQuery, PageParams, foreign_cursor};
 use crate::storage::central::records::{TopUpRecord, TopUpStatus};
 use crate::storage::central::{accounts, companies, customers, ledger, top_ups};
 use crate::vocab::ids::TopUpId;
@@ -135,5 +135,6 @@ pub async fn list_operations(
     let (cursor, limit) = page.parse()?;
     let id = auth.customer.id;
     let page = state.store.read(move |r| customers::operations(r, &id, cursor, limit)).await.or_internal()?;
+    let page = page.ok_or_else(foreign_cursor)?;
     Ok(Json(List::from_page(page, |o| Operation::from_record(&o, state.currency))))
 }

@@ -349,7 +349,9 @@ pub async fn account_details(
             }
             let company =
                 companies::get(r, &account.company_id)?.map(|c| c.name.as_str().to_owned()).unwrap_or_default();
-            let page = billing::charges_for_account(r, &account.id, cursor_n, web_page_len)?;
+            let Some(page) = billing::charges_for_account(r, &account.id, cursor_n, web_page_len)? else {
+                return Ok(None);
+            };
             Ok(Some((account, company, page)))
         })
         .await;

@@ -61,7 +61,7 @@ pub fn add_charge(
     paid: Option<Amount>,
 ) -> Result<(), StoreError> {
     let mut thread = tx.account_charges_table()?;
-    threads::append(&mut thread, seq, account.id.as_str(), account.charges_head, charge.as_str())?;
+    threads::append(&mut thread, "account_charges", seq, account.id.as_str(), account.charges_head, charge.as_str())?;
     account.charges_head = Some(seq);
     if let Some(amount) = paid {
         account.paid_total = account.paid_total.checked_add(amount).expect("paid totals stay within Decimal range");

@@ -343,13 +343,14 @@ pub fn charges_for_company(
     Ok(Page { items, next_cursor })
 }
 
-/// An account's charges, newest first (the details page of an account).
+/// An account's charges, newest first (the details page of an account); `None` when `cursor`
+/// is not one this list gave out.
 pub fn charges_for_account(
     reader: &Reader,
     account: &AccountId,
     cursor: Option<u64>,
     limit: usize,
-) -> Result<Page<ChargeRecord>, StoreError> {
+) -> Result<Option<Page<ChargeRecord>>, StoreError> {
     let head = accounts::get(reader, account)?.and_then(|a| a.charges_head);
     let charges = reader.txn.open_table(CHARGES)?;
     let thread = reader.txn.open_table(ACCOUNT_CHARGES)?;

@@ -52,16 +52,23 @@ pub fn by_email(reader: &Reader, email: &Email) -> Result<Option<CustomerRecord>
 pub fn append_operation(tx: &mut Tx<'_>, customer: &CustomerId, line: &OperationRecord) -> Result<(), StoreError> {
     let seq = tx.next("seq")?;
     let before = ledger::advance_statement(tx, customer, seq)?;
-    threads::append(&mut *tx.statement_lines_table()?, seq, customer.as_str(), before, encode(line).as_slice())
+    threads::append(
+        &mut *tx.statement_lines_table()?,
+        "statement_lines",
+        seq,
+        customer.as_str(),
+        before,
+        encode(line).as_slice(),
+    )
 }
 
-/// The statement, newest first.
+/// The statement, newest first; `None` when `cursor` is not one this statement gave out.
 pub fn operations(
     reader: &Reader,
     customer: &CustomerId,
     cursor: Option<u64>,
     limit: usize,
-) -> Result<Page<OperationRecord>, StoreError> {
+) -> Result<Option<Page<OperationRecord>>, StoreError> {
     let head = ledger::statement_head(reader, customer)?;
     let lines = reader.txn.open_table(STATEMENT_LINES)?;
     threads::page_desc(&lines, "statement_lines", customer.as_str(), head, cursor, limit, |bytes| {

@@ -25,7 +25,7 @@ pub fn migrate(txn: &WriteTransaction, from: u64) -> Result<(), StoreError> {
 /// to the customer's line before it, and each wallet record names its newest line. Seqs are kept,
 /// so the statement's cursors stay valid.
 fn thread_statements(txn: &WriteTransaction) -> Result<(), StoreError> {
-    let heads = thread_index(txn, OPERATIONS_V1, STATEMENT_LINES)?;
+    let heads = thread_index(txn, OPERATIONS_V1, STATEMENT_LINES, "statement_lines")?;
     let mut wallets = txn.open_table(WALLETS)?;
     for (customer, head) in heads {
         let mut wallet: WalletRecord = get_record(&wallets, "wallets", &customer)?.unwrap_or_default();
@@ -38,7 +38,7 @@ fn thread_statements(txn: &WriteTransaction) -> Result<(), StoreError> {
 /// Version 1 → 2: the (account, seq) charges index becomes the account-charges log, and each
 /// account record names its newest charge.
 fn thread_account_charges(txn: &WriteTransaction) -> Result<(), StoreError> {
-    let heads = thread_index(txn, CHARGES_BY_ACCOUNT_V1, ACCOUNT_CHARGES)?;
+    let heads = thread_index(txn, CHARGES_BY_ACCOUNT_V1, ACCOUNT_CHARGES, "account_charges")?;
     let mut accounts = txn.open_table(ACCOUNTS)?;
     for (id, head) in heads {
         let mut account: AccountRecord = get_record(&accounts, "accounts", &id)?.ok_or_else(|| {
@@ -56,6 +56,7 @@ fn thread_index<I: Value + 'static>(
     txn: &WriteTransaction,
     index: TableDefinition<'static, (&'static str, u64), I>,
     thread: Thread<I>,
+    name: &'static str,
 ) -> Result<Vec<(String, u64)>, StoreError> {
     let mut heads = Heads::default();
     {
@@ -65,7 +66,7 @@ fn thread_index<I: Value + 'static>(
             let (key, item) = entry?;
             let (owner, seq) = key.value();
             let before = heads.advance(owner, seq);
-            threads::append(&mut thread, seq, owner, before, item.value())?;
+            threads::append(&mut thread, name, seq, owner, before, item.value())?;
         }
     }
     txn.delete_table(index)?;
