@@ -67,3 +67,32 @@ kept_tables! {
     sidecar_charges_table: SIDECAR_CHARGES => (&'static str, &'static [u8]);
     sidecar_usage_outbox_table: SIDECAR_USAGE_OUTBOX => (u64, &'static [u8]);
 }
+
+#[cfg(test)]
+mod tests {
+    use redb::backends::InMemoryBackend;
+    use redb::{Database, ReadableTable};
+
+    use super::*;
+    use crate::storage::schema::CHARGES;
+
+    #[test]
+    fn a_kept_table_stays_open_for_the_batch_and_a_second_hold_is_an_error() {
+        // Proves one open serves the whole batch, holding it twice is a StoreError, and a raw open is refused.
+        let db = Database::builder().create_with_backend(InMemoryBackend::new()).expect("db");
+        let txn = db.begin_write().expect("write");
+        let tx = Tx::new(&txn);
+        {
+            let mut charges = tx.charges_table().expect("first open");
+            charges.insert("chg_1", b"{}".as_slice()).expect("insert");
+            let second = tx.charges_table().map(|_| ());
+            assert!(matches!(second, Err(StoreError::Corrupt { table: "CHARGES", .. })), "{second:?}");
+        }
+        let again = tx.charges_table().expect("free again");
+        assert_eq!(again.get("chg_1").expect("get").map(|v| v.value().to_vec()), Some(b"{}".to_vec()));
+        drop(again);
+        assert!(txn.open_table(CHARGES).is_err(), "redb refuses a second open while the batch keeps it");
+        drop(tx);
+        txn.commit().expect("commit");
+    }
+}

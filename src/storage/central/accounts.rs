@@ -75,9 +75,9 @@ pub fn visit_charges(
     thread: &impl ReadableTable<u64, (&'static str, u64, &'static str)>,
     account: &AccountId,
     head: Option<u64>,
-    mut visit: impl FnMut(u64, &str) -> Result<bool, StoreError>,
+    visit: impl FnMut(u64, &str) -> Result<bool, StoreError>,
 ) -> Result<(), StoreError> {
-    threads::visit(thread, "account_charges", account.as_str(), head, |seq, id| visit(seq, id))
+    threads::visit(thread, "account_charges", account.as_str(), head, visit)
 }
 
 fn list(
