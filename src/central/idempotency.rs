@@ -15,6 +15,7 @@ use crate::http::billing_input::idempotency_key;
 use crate::http::problem::Problem;
 use crate::http::replay::replayed;
 use crate::storage::central::records::IdempotencyRecord;
+use crate::storage::central::settled_keys;
 use crate::storage::idempotency::{Recall, recall_in_tx, remember};
 use crate::storage::{StoreError, Tx};
 use crate::vocab::limits::{lease_recall_poll_ms, lease_recall_wait_ms};
@@ -171,8 +172,15 @@ where
             };
             // Only final answers are kept; a 5xx lets a retry do the work (DESIGN §5).
             if !status.is_server_error() {
-                let record =
-                    IdempotencyRecord { fingerprint, status: status.as_u16(), body: body.clone(), created_at: now };
+                // A charge this request settled keeps its mark in this answer (schema 3).
+                let settled_charge = settled_keys::take_for_answer(tx, &scope, key.as_str());
+                let record = IdempotencyRecord {
+                    fingerprint,
+                    status: status.as_u16(),
+                    body: body.clone(),
+                    created_at: now,
+                    settled_charge,
+                };
                 remember(tx, &scope, key.as_str(), &record)?;
             }
             Ok(Outcome::Done(status, body, extra, problem))

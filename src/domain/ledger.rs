@@ -34,6 +34,16 @@ impl LedgerAccount {
         }
     }
 
+    /// A wallet's four accounts: available, held, leased, debt.
+    pub fn of_wallet(customer: &CustomerId) -> [LedgerAccount; 4] {
+        [
+            LedgerAccount::Available(customer.clone()),
+            LedgerAccount::Held(customer.clone()),
+            LedgerAccount::Leased(customer.clone()),
+            LedgerAccount::Debt(customer.clone()),
+        ]
+    }
+
     /// The customer whose wallet this account is part of, if any.
     pub fn wallet_owner(&self) -> Option<&CustomerId> {
         match self {

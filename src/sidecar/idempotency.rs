@@ -15,7 +15,7 @@ use crate::http::replay::replayed;
 use crate::sidecar::leases::{self, AcquireError};
 use crate::sidecar::metrics::MoneyOutcome;
 use crate::sidecar::state::{SharedState, SidecarState};
-use crate::storage::idempotency::{IdempotencyRecord, Recall, recall_in_tx, remember};
+use crate::storage::idempotency::{IdempotencyRecord, Recall, company_scope, recall_in_tx, remember};
 use crate::storage::sidecar::money::Shortfall;
 use crate::storage::{StoreError, Tx};
 use crate::vocab::limits::lease_attempts_max;
@@ -72,7 +72,7 @@ impl Drop for InFlight<'_> {
 
 /// The idempotency scope: the sidecar acts for one company, as central scopes keys by company.
 fn scope(state: &SidecarState) -> String {
-    state.company.get().map_or_else(|| "company".to_owned(), |c| format!("company:{c}"))
+    state.company.get().map_or_else(|| "company".to_owned(), company_scope)
 }
 
 /// Runs `work` once per key (more than once only when it fell short of its lease).
@@ -113,7 +113,13 @@ where
                 };
                 if !status.is_server_error() {
                     let fingerprint = keyed.fingerprint.clone();
-                    let record = IdempotencyRecord { fingerprint, status: status.as_u16(), body, created_at: now };
+                    let record = IdempotencyRecord {
+                        fingerprint,
+                        status: status.as_u16(),
+                        body,
+                        created_at: now,
+                        settled_charge: None,
+                    };
                     remember(tx, &scope, keyed.key(), &record)?;
                 }
                 Ok(outcome)
@@ -183,6 +189,7 @@ async fn refuse_for_good(
         status: problem.status_code().as_u16(),
         body,
         created_at: state.now(),
+        settled_charge: None,
     };
     state.store.write(move |tx| remember(tx, &scope, keyed.key(), &record)).await.map_err(|_| Problem::internal())?;
     Ok(problem.into_response())

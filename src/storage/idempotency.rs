@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::storage::codec::{decode, encode};
 use crate::storage::schema::{IDEMPOTENCY, LEASE_REQUESTS};
 use crate::storage::{Reader, StoreError, Tx};
+use crate::vocab::ids::{ChargeId, CompanyId};
 use crate::vocab::time::Timestamp;
 
 /// A stored final answer to an idempotent request.
@@ -16,6 +17,16 @@ pub struct IdempotencyRecord {
     pub status: u16,
     pub body: serde_json::Value,
     pub created_at: Timestamp,
+    /// Central, schema 3: the charge this request settled under its key, the settlement mark
+    /// of `central::settled_keys` kept in the entry the request writes anyway.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settled_charge: Option<ChargeId>,
+}
+
+/// The idempotency scope of the requests a company makes (its client credentials or its
+/// customers' tokens): its keys are the company's, DESIGN §5.
+pub fn company_scope(company: &CompanyId) -> String {
+    format!("company:{company}")
 }
 
 /// What a key already means for a request with `fingerprint`.

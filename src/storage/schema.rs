@@ -7,7 +7,10 @@ use crate::storage::threads::Thread;
 /// Bumped whenever a table's key, value or meaning changes. A build upgrades a file of an older
 /// version when it opens it (`central::migrate`) and refuses a newer or unknown one.
 /// 2: a customer's statement and an account's charges are threads (`storage::threads`).
-pub const SCHEMA_VERSION: u64 = 2;
+/// 3: a wallet's four balances live in its `WALLETS` record, not in `LEDGER_BALANCES`; a
+///    charge taken at central marks its idempotency key settled in its stored answer
+///    (`IDEMPOTENCY`), not in `SETTLED_KEYS`.
+pub const SCHEMA_VERSION: u64 = 3;
 
 /// `schema_version`, `role`, provider secrets.
 pub const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
@@ -34,9 +37,10 @@ pub const ACCOUNTS_BY_CUSTOMER: TableDefinition<(&str, u64), &str> = TableDefini
 pub const ACCOUNTS_BY_COMPANY: TableDefinition<(&str, u64), &str> = TableDefinition::new("accounts_by_company");
 
 // The ledger.
-/// Ledger account key (`wallet/cus_…/available`) → balance (decimal text, ≥ 0).
+/// Ledger account key (`company/co_…/revenue`, `provider/…/funding`) → balance (decimal text, ≥ 0). A
+/// wallet's own four accounts are in its `WALLETS` record (schema 3).
 pub const LEDGER_BALANCES: TableDefinition<&str, &str> = TableDefinition::new("ledger_balances");
-/// customer → wallet totals record.
+/// customer → the wallet whole: its four balances, totals and statement head.
 pub const WALLETS: TableDefinition<&str, &[u8]> = TableDefinition::new("wallets");
 /// seq → transfer record. Append-only.
 pub const TRANSFERS: TableDefinition<u64, &[u8]> = TableDefinition::new("transfers");

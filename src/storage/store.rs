@@ -10,6 +10,7 @@ use tokio::sync::{oneshot, watch};
 
 use crate::storage::StoreError;
 use crate::storage::central::ledger_batch::LedgerBatch;
+use crate::storage::central::settled_keys::SettledMarks;
 use crate::storage::kept_tables::KeptTables;
 use crate::storage::schema::{COUNTERS, META, SCHEMA_VERSION};
 use crate::storage::writer::{self, FailedFlag, JobSender, Request, TypedJob};
@@ -49,6 +50,9 @@ pub struct Tx<'a> {
     /// The central ledger's balances and totals this batch read or changed (empty on the
     /// sidecar); the role's pre-commit step checks and writes them.
     pub(crate) ledger: LedgerBatch,
+    /// Central's settlement marks this batch made and no stored answer took yet (empty on the
+    /// sidecar); the role's pre-commit step writes them.
+    pub(crate) settled: SettledMarks,
     /// Counters as this batch has moved them, written to `COUNTERS` once, before the commit:
     /// a charge takes several numbers, and a table write for each was a measurable share of
     /// the writer's time (BENCHMARKS.md).
@@ -65,7 +69,13 @@ impl std::fmt::Debug for Tx<'_> {
 
 impl<'a> Tx<'a> {
     pub(crate) fn new(txn: &'a WriteTransaction) -> Self {
-        Tx { txn, ledger: LedgerBatch::default(), counters: BTreeMap::new(), kept: KeptTables::default() }
+        Tx {
+            txn,
+            ledger: LedgerBatch::default(),
+            settled: SettledMarks::default(),
+            counters: BTreeMap::new(),
+            kept: KeptTables::default(),
+        }
     }
 
     /// The next value of a named counter, starting at 1.

@@ -24,7 +24,8 @@ async fn verify_uses_the_admin_socket_while_central_runs() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_reports_a_tampered_balance_and_exits_non_zero() {
-    // Proves an edited ledger balance is found: the wallet equation and the transfer sums both fail.
+    // Proves an edited balance in a wallet's record is found (the wallet equation and the
+    // transfer sums both fail), and so is a wallet's balance left in `ledger_balances`.
     let mut central = TestCentral::start().await;
     let (customer_id, token) = central.customer("ann@x.io").await;
     central.top_up(&token, "12.00", "k").await;
@@ -34,9 +35,21 @@ async fn verify_reports_a_tampered_balance_and_exits_non_zero() {
         let db = redb::Database::create(&path).expect("open file");
         let txn = db.begin_write().expect("txn");
         {
+            let definition: redb::TableDefinition<&str, &[u8]> = redb::TableDefinition::new("wallets");
+            let mut wallets = txn.open_table(definition).expect("table");
+            let stored = redb::ReadableTable::get(&wallets, customer_id.as_str())
+                .expect("get")
+                .expect("a wallet record")
+                .value()
+                .to_vec();
+            let mut record: serde_json::Value = serde_json::from_slice(&stored).expect("JSON");
+            assert_eq!(record["available"], "12", "the balance is in the wallet's record");
+            record["available"] = "13".into();
+            let tampered = serde_json::to_vec(&record).expect("JSON");
+            wallets.insert(customer_id.as_str(), tampered.as_slice()).expect("tamper");
             let definition: redb::TableDefinition<&str, &str> = redb::TableDefinition::new("ledger_balances");
             let mut balances = txn.open_table(definition).expect("table");
-            balances.insert(format!("wallet/{customer_id}/available").as_str(), "13").expect("tamper");
+            balances.insert(format!("wallet/{customer_id}/held").as_str(), "1").expect("stray key");
         }
         txn.commit().expect("commit");
     }
@@ -44,6 +57,7 @@ async fn verify_reports_a_tampered_balance_and_exits_non_zero() {
     assert_eq!(code, 1, "{output}");
     assert!(output.contains(&format!("wallet {customer_id}: topped_up_total 12")), "{output}");
     assert!(output.contains("stored balance 13 but transfers sum to 12"), "{output}");
+    assert!(output.contains("a wallet's balance outside its wallet record"), "{output}");
 }
 
 #[test]

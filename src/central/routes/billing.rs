@@ -20,6 +20,7 @@ use crate::storage::Tx;
 use crate::storage::central::billing::{self, BillingError, ChargeInput, HoldInput};
 use crate::storage::central::records::ChargeRecord;
 use crate::storage::central::{leases, ledger, services, spending};
+use crate::storage::idempotency::company_scope;
 use crate::vocab::ids::HoldId;
 use crate::vocab::money::Currency;
 use crate::vocab::time::Timestamp;
@@ -124,7 +125,7 @@ pub async fn token_request(
 ) -> ApiResult<(Access, IdempotentRequest)> {
     let granted = access::authenticate(state, headers, None).await?;
     granted.require(scope)?;
-    let request = IdempotentRequest::new(headers, format!("company:{}", granted.grant.company_id), "POST", path, body)?;
+    let request = IdempotentRequest::new(headers, company_scope(&granted.grant.company_id), "POST", path, body)?;
     Ok((granted, request))
 }
 
@@ -165,7 +166,7 @@ pub async fn capture(
 ) -> ApiResult<Response> {
     let who = caller(&state, &headers).await?;
     let path = format!("/api/v1/billing/holds/{id}/capture");
-    let request = IdempotentRequest::new(&headers, format!("company:{}", who.company_id()), "POST", &path, &body.raw)?;
+    let request = IdempotentRequest::new(&headers, company_scope(who.company_id()), "POST", &path, &body.raw)?;
     let hold_id = parse_hold_id(&id)?;
     let CaptureAsk { amount, service_id, description, payload } = capture_ask(body.value, state.currency)?;
     let (now, currency, company) = (state.now(), state.currency, who.company_id().clone());
@@ -212,13 +213,8 @@ pub async fn release(
 ) -> ApiResult<Response> {
     let who = caller(&state, &headers).await?;
     let path = format!("/api/v1/billing/holds/{id}/release");
-    let request = IdempotentRequest::new(
-        &headers,
-        format!("company:{}", who.company_id()),
-        "POST",
-        &path,
-        &serde_json::Value::Null,
-    )?;
+    let request =
+        IdempotentRequest::new(&headers, company_scope(who.company_id()), "POST", &path, &serde_json::Value::Null)?;
     let hold_id = parse_hold_id(&id)?;
     let (now, currency, company) = (state.now(), state.currency, who.company_id().clone());
     let (response, _) = idempotency::run(&state, request, move |tx| {

@@ -17,6 +17,7 @@ use crate::http::problem::{FieldErrors, Problem};
 use crate::storage::central::claims::{self, DirectUserError};
 use crate::storage::central::grants;
 use crate::storage::central::oauth_records::{GrantOrigin, GrantStatus};
+use crate::storage::idempotency::company_scope;
 use crate::vocab::names::{Email, Username};
 use crate::wire::oauth::{CreateDirectUser, DirectUser};
 use crate::wire::secret_text::SecretText;
@@ -47,7 +48,7 @@ pub async fn create(
             .with_retry_after(retry)
     })?;
     let request =
-        IdempotentRequest::new(&headers, format!("company:{}", company.id), "POST", "/api/v1/direct-users", &body.raw)?;
+        IdempotentRequest::new(&headers, company_scope(&company.id), "POST", "/api/v1/direct-users", &body.raw)?;
     let mut errors = FieldErrors::default();
     let email = errors.check("email", Email::parse(&body.value.email));
     let username = errors.check("username", Username::parse(&body.value.username));

@@ -225,6 +225,7 @@ where
                     status: status.as_u16(),
                     body: body.clone(),
                     created_at: now,
+                    settled_charge: None,
                 };
                 remember_lease_request(tx, sidecar.as_str(), request.as_str(), &record)?;
                 Ok(Outcome::Answer(status, body))

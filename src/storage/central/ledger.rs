@@ -4,7 +4,6 @@
 use redb::ReadableTable;
 
 use crate::domain::ledger::{LedgerAccount, Transfer, WalletBalances, apply_to_wallet};
-use crate::storage::central::ledger_batch::{assemble_wallet, wallet_accounts};
 use crate::storage::central::open::{get_record, put_record};
 use crate::storage::central::records::{TransferRecord, WalletRecord};
 use crate::storage::codec::encode;
@@ -25,27 +24,12 @@ fn balance_of(
     }
 }
 
-/// A wallet's four balances (available, held, leased, debt), read with one range scan over
-/// its adjacent keys (`wallet/{customer}/…`); a balance never written is zero.
-fn wallet_sides_of(
-    table: &impl ReadableTable<&'static str, &'static str>,
+/// A wallet's record; a wallet never written is all zeros.
+fn wallet_record_of(
+    table: &impl ReadableTable<&'static str, &'static [u8]>,
     customer: &CustomerId,
-) -> Result<[Amount; 4], StoreError> {
-    let mut sides = wallet_accounts(customer).map(|account| (account, Amount::ZERO));
-    // Every key of this wallet starts with `wallet/{customer}/`; '0' is the byte after '/'.
-    let (start, end) = (format!("wallet/{customer}/"), format!("wallet/{customer}0"));
-    let corrupt = |detail: String| StoreError::Corrupt { table: "ledger_balances", detail };
-    for entry in table.range(start.as_str()..end.as_str())? {
-        let (key, value) = entry?;
-        let account = LedgerAccount::parse_key(key.value())
-            .ok_or_else(|| corrupt(format!("unknown ledger account key {:?}", key.value())))?;
-        let slot = sides
-            .iter_mut()
-            .find(|(side, _)| *side == account)
-            .ok_or_else(|| corrupt(format!("key {:?} inside wallet {customer}'s range", key.value())))?;
-        slot.1 = Amount::parse_stored(value.value()).map_err(|e| corrupt(e.to_string()))?;
-    }
-    Ok(sides.map(|(_, value)| value))
+) -> Result<WalletRecord, StoreError> {
+    Ok(get_record(table, "wallets", customer.as_str())?.unwrap_or_default())
 }
 
 /// A balance as of this transaction: the batch's own value, else the table's (remembered; a
@@ -62,19 +46,17 @@ fn balance_in_tx(tx: &mut Tx<'_>, account: &LedgerAccount) -> Result<Amount, Sto
     Ok(value)
 }
 
-/// Brings a wallet into the batch unless it is there: its four balances with one range scan,
-/// its totals with one lookup.
+/// Brings a wallet into the batch unless it is there: one lookup of its record.
 fn load_wallet(tx: &mut Tx<'_>, customer: &CustomerId) -> Result<(), StoreError> {
     if tx.ledger.has_wallet(customer) {
         return Ok(());
     }
-    let sides = wallet_sides_of(&*tx.ledger_balances_table()?, customer)?;
-    let totals: WalletRecord = get_record(&*tx.wallets_table()?, "wallets", customer.as_str())?.unwrap_or_default();
-    tx.ledger.load_wallet(customer.clone(), sides, totals);
+    let record = wallet_record_of(&*tx.wallets_table()?, customer)?;
+    tx.ledger.load_wallet(customer.clone(), record);
     Ok(())
 }
 
-/// A wallet as of this transaction: read from the tables once per batch, then from memory.
+/// A wallet as of this transaction: read from the table once per batch, then from memory.
 pub fn wallet_in_tx(tx: &mut Tx<'_>, customer: &CustomerId) -> Result<WalletBalances, StoreError> {
     load_wallet(tx, customer)?;
     Ok(tx.ledger.wallet(customer).expect("the wallet was loaded above"))
@@ -82,18 +64,16 @@ pub fn wallet_in_tx(tx: &mut Tx<'_>, customer: &CustomerId) -> Result<WalletBala
 
 /// A wallet as of this read.
 pub fn wallet(reader: &Reader, customer: &CustomerId) -> Result<WalletBalances, StoreError> {
-    let totals: WalletRecord =
-        get_record(&reader.txn.open_table(WALLETS)?, "wallets", customer.as_str())?.unwrap_or_default();
-    Ok(assemble_wallet(wallet_sides_of(&reader.txn.open_table(LEDGER_BALANCES)?, customer)?, &totals))
+    Ok(wallet_record_of(&reader.txn.open_table(WALLETS)?, customer)?.balances())
 }
 
 /// Makes `seq` the newest line of the customer's statement and returns the line before it. The
-/// head is kept with the wallet's totals, so the batch writes it with the wallet's other changes.
+/// head is kept in the wallet's record, so the batch writes it with the wallet's other changes.
 pub fn advance_statement(tx: &mut Tx<'_>, customer: &CustomerId, seq: u64) -> Result<Option<u64>, StoreError> {
     load_wallet(tx, customer)?;
-    let mut totals = tx.ledger.totals(customer).expect("the wallet was loaded above").clone();
-    let before = totals.statement_head.replace(seq);
-    tx.ledger.set_totals(customer, totals);
+    let mut record = tx.ledger.record(customer).expect("the wallet was loaded above").clone();
+    let before = record.statement_head.replace(seq);
+    tx.ledger.set_record(customer, record);
     Ok(before)
 }
 
@@ -103,9 +83,15 @@ pub fn statement_head(reader: &Reader, customer: &CustomerId) -> Result<Option<u
     Ok(totals.and_then(|totals| totals.statement_head))
 }
 
-/// Balance of any ledger account as of this read.
+/// Balance of any ledger account as of this read: a wallet's side from its record, any other
+/// from `LEDGER_BALANCES`.
 pub fn balance(reader: &Reader, account: &LedgerAccount) -> Result<Amount, StoreError> {
-    balance_of(&reader.txn.open_table(LEDGER_BALANCES)?, account)
+    match account.wallet_owner() {
+        Some(customer) => Ok(wallet_record_of(&reader.txn.open_table(WALLETS)?, customer)?
+            .side(account)
+            .expect("a wallet owner's account is one of its sides")),
+        None => balance_of(&reader.txn.open_table(LEDGER_BALANCES)?, account),
+    }
 }
 
 /// Posts every transfer of `plan`: balances and wallet totals in the batch's ledger (written
@@ -132,15 +118,15 @@ pub fn post(tx: &mut Tx<'_>, plan: &[Transfer], at: Timestamp, reason: &str) -> 
                 .cloned()
                 .expect("funding and spending touch a wallet");
             load_wallet(tx, &owner)?;
-            let mut totals = tx.ledger.totals(&owner).expect("the wallet was loaded above").clone();
+            let mut record = tx.ledger.record(&owner).expect("the wallet was loaded above").clone();
             let add =
                 |total: Amount| total.checked_add(transfer.amount).expect("wallet totals stay within Decimal range");
             if transfer.is_funding() {
-                totals.topped_up_total = add(totals.topped_up_total);
+                record.topped_up_total = add(record.topped_up_total);
             } else {
-                totals.spent_total = add(totals.spent_total);
+                record.spent_total = add(record.spent_total);
             }
-            tx.ledger.set_totals(&owner, totals);
+            tx.ledger.set_record(&owner, record);
         }
         let record = TransferRecord {
             from: transfer.from.key(),
@@ -155,7 +141,7 @@ pub fn post(tx: &mut Tx<'_>, plan: &[Transfer], at: Timestamp, reason: &str) -> 
 }
 
 /// Pre-commit step: every wallet the batch touched satisfies DESIGN §3's equation; then the
-/// balances and totals the batch changed are written to their tables.
+/// wallet records and other balances the batch changed are written to their tables.
 pub fn finish_batch(tx: &mut Tx<'_>) -> Result<(), StoreError> {
     let touched = tx.ledger.take_touched();
     for customer in &touched {
@@ -171,10 +157,10 @@ pub fn finish_batch(tx: &mut Tx<'_>) -> Result<(), StoreError> {
             balances.insert(account.key().as_str(), value.to_stored().as_str())?;
         }
     }
-    if !changes.totals.is_empty() {
+    if !changes.wallets.is_empty() {
         let mut wallets = tx.wallets_table()?;
-        for (customer, totals) in &changes.totals {
-            put_record(&mut wallets, customer.as_str(), totals)?;
+        for (customer, record) in &changes.wallets {
+            put_record(&mut wallets, customer.as_str(), record)?;
         }
     }
     Ok(())
@@ -251,37 +237,46 @@ mod tests {
     }
 
     #[test]
-    fn a_wallet_reads_its_own_four_balances_and_nothing_else() {
-        // Proves the one range scan behind `wallet` and `wallet_in_tx` takes exactly this
-        // customer's `wallet/{customer}/…` keys, each into its own side (`held` sorts between
-        // `debt` and `leased`): a side never written reads as zero, and another wallet's or a
-        // company's balance never leaks in.
+    fn a_wallets_balances_are_read_from_its_record_and_other_accounts_from_the_balances_table() {
+        // Proves `wallet`, `wallet_in_tx` and `balance` take a wallet's four sides from its
+        // record, each into its own side, a company's revenue from `LEDGER_BALANCES`, and a
+        // wallet never written as zeros.
         let dir = tempfile::tempdir().expect("temp dir");
         let store = open_central(dir.path(), &StoreOptions::default()).expect("open");
-        let (customer, other, company) = (CustomerId::generate(), CustomerId::generate(), CompanyId::generate());
-        let stored = [
-            (LedgerAccount::Available(customer.clone()), "7"),
-            (LedgerAccount::Held(customer.clone()), "6"),
-            (LedgerAccount::Debt(customer.clone()), "2"),
-            (LedgerAccount::Available(other.clone()), "9"),
-            (LedgerAccount::Held(other.clone()), "5"),
-            (LedgerAccount::Leased(other), "4"),
-            (LedgerAccount::Revenue(company), "3"),
-        ];
+        let (customer, never, company) = (CustomerId::generate(), CustomerId::generate(), CompanyId::generate());
+        let record = WalletRecord {
+            available: rub("7"),
+            held: rub("6"),
+            leased: rub("5"),
+            debt: rub("2"),
+            topped_up_total: rub("16"),
+            spent_total: Amount::ZERO,
+            statement_head: None,
+        };
+        let (c, co, r) = (customer.clone(), company.clone(), record.clone());
         store
             .write_blocking(move |tx| {
-                let mut balances = tx.ledger_balances_table()?;
-                for (account, value) in &stored {
-                    balances.insert(account.key().as_str(), rub(value).to_stored().as_str())?;
-                }
+                put_record(&mut *tx.wallets_table()?, c.as_str(), &r)?;
+                let key = LedgerAccount::Revenue(co).key();
+                tx.ledger_balances_table()?.insert(key.as_str(), rub("3").to_stored().as_str())?;
                 Ok(())
             })
-            .expect("seed the balances");
+            .expect("seed");
         let sides = |w: &WalletBalances| (w.available, w.held, w.leased, w.debt);
-        let expected = (rub("7"), rub("6"), Amount::ZERO, rub("2"));
-        let c = customer.clone();
-        let read = store.read_blocking(move |r| wallet(r, &c)).expect("read");
-        assert_eq!(sides(&read), expected);
+        let expected = (rub("7"), rub("6"), rub("5"), rub("2"));
+        let (c, co, n) = (customer.clone(), company.clone(), never.clone());
+        let (read, leased, revenue, empty) = store
+            .read_blocking(move |r| {
+                Ok((
+                    wallet(r, &c)?,
+                    balance(r, &LedgerAccount::Leased(c))?,
+                    balance(r, &LedgerAccount::Revenue(co))?,
+                    wallet(r, &n)?,
+                ))
+            })
+            .expect("read");
+        assert_eq!((sides(&read), leased, revenue), (expected, rub("5"), rub("3")));
+        assert_eq!(sides(&empty), (Amount::ZERO, Amount::ZERO, Amount::ZERO, Amount::ZERO));
         let in_tx = store.write_blocking(move |tx| wallet_in_tx(tx, &customer)).expect("write");
         assert_eq!(sides(&in_tx), expected);
     }

@@ -2,21 +2,39 @@
 //! it: the whole upgrade commits with the new version stamp, or nothing does and the file keeps
 //! its old version.
 
-use redb::{ReadableTable, TableDefinition, Value, WriteTransaction};
+use std::collections::BTreeMap;
 
+use redb::{ReadableTable, TableDefinition, Value, WriteTransaction};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::ledger::LedgerAccount;
 use crate::storage::StoreError;
 use crate::storage::central::open::{get_record, put_record};
 use crate::storage::central::records::{AccountRecord, WalletRecord};
 use crate::storage::schema::{
-    ACCOUNT_CHARGES, ACCOUNTS, CHARGES_BY_ACCOUNT_V1, OPERATIONS_V1, STATEMENT_LINES, WALLETS,
+    ACCOUNT_CHARGES, ACCOUNTS, CHARGES_BY_ACCOUNT_V1, LEDGER_BALANCES, OPERATIONS_V1, STATEMENT_LINES, WALLETS,
 };
 use crate::storage::threads::{self, Thread};
+use crate::vocab::money::Amount;
+
+/// A wallet record as versions 1 and 2 wrote it: totals and (from 2) the statement head; the
+/// balances were in `LEDGER_BALANCES`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct WalletRecordV2 {
+    topped_up_total: Amount,
+    spent_total: Amount,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    statement_head: Option<u64>,
+}
 
 /// Brings a file of version `from` to `SCHEMA_VERSION`, one step per version.
 pub fn migrate(txn: &WriteTransaction, from: u64) -> Result<(), StoreError> {
     if from < 2 {
         thread_statements(txn)?;
         thread_account_charges(txn)?;
+    }
+    if from < 3 {
+        wallets_whole(txn)?;
     }
     Ok(())
 }
@@ -28,7 +46,7 @@ fn thread_statements(txn: &WriteTransaction) -> Result<(), StoreError> {
     let heads = thread_index(txn, OPERATIONS_V1, STATEMENT_LINES, "statement_lines")?;
     let mut wallets = txn.open_table(WALLETS)?;
     for (customer, head) in heads {
-        let mut wallet: WalletRecord = get_record(&wallets, "wallets", &customer)?.unwrap_or_default();
+        let mut wallet: WalletRecordV2 = get_record(&wallets, "wallets", &customer)?.unwrap_or_default();
         wallet.statement_head = Some(head);
         put_record(&mut wallets, &customer, &wallet)?;
     }
@@ -46,6 +64,43 @@ fn thread_account_charges(txn: &WriteTransaction) -> Result<(), StoreError> {
         })?;
         account.charges_head = Some(head);
         put_record(&mut accounts, &id, &account)?;
+    }
+    Ok(())
+}
+
+/// Version 2 → 3: each wallet's four balances move from `LEDGER_BALANCES` into its record, so a
+/// wallet is one record. Other accounts (revenue, funding) stay where they are.
+fn wallets_whole(txn: &WriteTransaction) -> Result<(), StoreError> {
+    let mut records: BTreeMap<String, WalletRecord> = BTreeMap::new();
+    {
+        let mut balances = txn.open_table(LEDGER_BALANCES)?;
+        let mut moved = Vec::new();
+        for entry in balances.iter()? {
+            let (key, value) = entry?;
+            let corrupt = |detail: String| StoreError::Corrupt { table: "ledger_balances", detail };
+            let account = LedgerAccount::parse_key(key.value())
+                .ok_or_else(|| corrupt(format!("unknown ledger account key {:?}", key.value())))?;
+            let Some(customer) = account.wallet_owner() else { continue };
+            let amount = Amount::parse_stored(value.value()).map_err(|e| corrupt(e.to_string()))?;
+            let record = records.entry(customer.to_string()).or_default();
+            *record.side_mut(&account).expect("a wallet owner's account is one of its sides") = amount;
+            moved.push(key.value().to_owned());
+        }
+        for key in moved {
+            balances.remove(key.as_str())?;
+        }
+    }
+    let mut wallets = txn.open_table(WALLETS)?;
+    for entry in wallets.iter()? {
+        let (customer, _) = entry?;
+        records.entry(customer.value().to_owned()).or_default();
+    }
+    for (customer, mut record) in records {
+        let old: WalletRecordV2 = get_record(&wallets, "wallets", &customer)?.unwrap_or_default();
+        record.topped_up_total = old.topped_up_total;
+        record.spent_total = old.spent_total;
+        record.statement_head = old.statement_head;
+        put_record(&mut wallets, &customer, &record)?;
     }
     Ok(())
 }
@@ -104,6 +159,74 @@ impl Heads {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::storage::codec::encode;
+    use crate::vocab::ids::{CompanyId, CustomerId};
+    use crate::vocab::money::Currency;
+    use redb::ReadableDatabase;
+
+    fn rub(text: &str) -> Amount {
+        Amount::parse_request(text, Currency::parse("RUB").expect("RUB")).expect("a valid amount")
+    }
+
+    #[test]
+    fn version_2_wallet_balances_move_into_their_records_and_nothing_else_moves() {
+        // Proves the 2 → 3 step puts each wallet key's balance into its own side of its own
+        // wallet's record, keeps the totals and statement head, gives a wallet with a record
+        // but no balances zero sides, makes a record for balances without one, and leaves a
+        // company's revenue in `LEDGER_BALANCES`.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db = redb::Database::create(dir.path().join("v2.redb")).expect("create");
+        let (ann, bob, cat) = (CustomerId::generate(), CustomerId::generate(), CustomerId::generate());
+        let revenue = LedgerAccount::Revenue(CompanyId::generate()).key();
+        let txn = db.begin_write().expect("write");
+        {
+            let mut balances = txn.open_table(LEDGER_BALANCES).expect("balances");
+            for (account, value) in [
+                (LedgerAccount::Available(ann.clone()), "7"),
+                (LedgerAccount::Held(ann.clone()), "6"),
+                (LedgerAccount::Debt(ann.clone()), "2"),
+                (LedgerAccount::Leased(cat.clone()), "4"),
+            ] {
+                balances.insert(account.key().as_str(), rub(value).to_stored().as_str()).expect("insert");
+            }
+            balances.insert(revenue.as_str(), rub("3").to_stored().as_str()).expect("insert");
+            let mut wallets = txn.open_table(WALLETS).expect("wallets");
+            let old = WalletRecordV2 { topped_up_total: rub("20"), spent_total: rub("5"), statement_head: Some(9) };
+            wallets.insert(ann.as_str(), encode(&old).as_slice()).expect("insert");
+            let old = WalletRecordV2 { topped_up_total: rub("1"), spent_total: rub("1"), statement_head: None };
+            wallets.insert(bob.as_str(), encode(&old).as_slice()).expect("insert");
+        }
+        wallets_whole(&txn).expect("migrate");
+        txn.commit().expect("commit");
+
+        let read = db.begin_read().expect("read");
+        let wallets = read.open_table(WALLETS).expect("wallets");
+        let record = |c: &CustomerId| -> WalletRecord {
+            get_record(&wallets, "wallets", c.as_str()).expect("decode").expect("a record")
+        };
+        let z = Amount::ZERO;
+        assert_eq!(
+            record(&ann),
+            WalletRecord {
+                available: rub("7"),
+                held: rub("6"),
+                leased: z,
+                debt: rub("2"),
+                topped_up_total: rub("20"),
+                spent_total: rub("5"),
+                statement_head: Some(9),
+            }
+        );
+        assert_eq!(
+            record(&bob),
+            WalletRecord { topped_up_total: rub("1"), spent_total: rub("1"), ..WalletRecord::default() }
+        );
+        assert_eq!(record(&cat), WalletRecord { leased: rub("4"), ..WalletRecord::default() });
+        let balances = read.open_table(LEDGER_BALANCES).expect("balances");
+        let left: Vec<String> =
+            balances.iter().expect("iter").map(|e| e.expect("entry").0.value().to_owned()).collect();
+        assert_eq!(left, [revenue]);
+    }
 
     #[test]
     fn heads_link_each_owners_entries_and_end_at_its_newest() {

@@ -9,15 +9,22 @@ use serde::de::DeserializeOwned;
 
 use crate::storage::codec::{decode, encode};
 use crate::storage::store::{Layout, PreCommit};
-use crate::storage::{Store, StoreError, StoreOptions};
+use crate::storage::{Store, StoreError, StoreOptions, Tx};
 
 /// File name of central's database inside its data dir.
 pub const CENTRAL_DB_FILE: &str = "central.redb";
 
 /// Opens central's store with the ledger invariants checked before every commit.
 pub fn open_central(data_dir: &Path, options: &StoreOptions) -> Result<Store, StoreError> {
-    let pre_commit: PreCommit = Arc::new(super::ledger::finish_batch);
+    let pre_commit: PreCommit = Arc::new(finish_batch);
     Store::open(&data_dir.join(CENTRAL_DB_FILE), "central", options, LAYOUT, pre_commit)
+}
+
+/// Central's pre-commit step: settlement marks no answer took, then the ledger's check and
+/// write-back.
+fn finish_batch(tx: &mut Tx<'_>) -> Result<(), StoreError> {
+    super::settled_keys::write_pending(tx)?;
+    super::ledger::finish_batch(tx)
 }
 
 /// Central's store on another redb backend, with the same tables and invariant checks: for
@@ -27,14 +34,14 @@ pub fn open_central_on_backend(
     shown: &str,
     options: &StoreOptions,
 ) -> Result<Store, StoreError> {
-    let pre_commit: PreCommit = Arc::new(super::ledger::finish_batch);
+    let pre_commit: PreCommit = Arc::new(finish_batch);
     Store::open_on_backend(backend, shown, "central", options, LAYOUT, pre_commit)
 }
 
 /// Central's store in memory (redb's `InMemoryBackend`), with the same tables and invariant
 /// checks: for fuzzing the ledger against its model. Nothing is durable.
 pub fn open_central_in_memory(options: &StoreOptions) -> Result<Store, StoreError> {
-    let pre_commit: PreCommit = Arc::new(super::ledger::finish_batch);
+    let pre_commit: PreCommit = Arc::new(finish_batch);
     let backend = redb::backends::InMemoryBackend::new();
     Store::open_on_backend(backend, "<memory>", "central", options, LAYOUT, pre_commit)
 }

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::ledger::{LedgerAccount, WalletBalances};
+
 use crate::vocab::ids::*;
 use crate::vocab::money::Amount;
 use crate::vocab::names::{DisplayName, Email, HttpUrl, Username};
@@ -99,15 +101,51 @@ pub struct AccountRecord {
     pub charges_head: Option<u64>,
 }
 
-/// The running totals of a wallet and where its statement starts; its balances live in the
-/// ledger accounts.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// A wallet whole (schema 3): the balances of its four ledger accounts, its running totals and
+/// where its statement starts, under one key, so a batch rewrites one leaf per wallet it
+/// touches. Every other ledger account lives in `LEDGER_BALANCES`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct WalletRecord {
+    pub available: Amount,
+    pub held: Amount,
+    pub leased: Amount,
+    pub debt: Amount,
     pub topped_up_total: Amount,
     pub spent_total: Amount,
     /// Seq of the newest line of the customer's statement in `STATEMENT_LINES`, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub statement_head: Option<u64>,
+}
+
+impl WalletRecord {
+    /// The wallet as the ledger sees it.
+    pub fn balances(&self) -> WalletBalances {
+        let WalletRecord { available, held, leased, debt, topped_up_total, spent_total, .. } = *self;
+        WalletBalances { available, held, leased, debt, topped_up_total, spent_total }
+    }
+
+    /// The balance of one of this wallet's four accounts (`None` for any other account); the
+    /// caller has checked the account is this wallet's.
+    pub fn side(&self, account: &LedgerAccount) -> Option<Amount> {
+        match account {
+            LedgerAccount::Available(_) => Some(self.available),
+            LedgerAccount::Held(_) => Some(self.held),
+            LedgerAccount::Leased(_) => Some(self.leased),
+            LedgerAccount::Debt(_) => Some(self.debt),
+            LedgerAccount::Revenue(_) | LedgerAccount::Funding(_) => None,
+        }
+    }
+
+    /// The balance of one of this wallet's four accounts, to change; as `side`.
+    pub fn side_mut(&mut self, account: &LedgerAccount) -> Option<&mut Amount> {
+        match account {
+            LedgerAccount::Available(_) => Some(&mut self.available),
+            LedgerAccount::Held(_) => Some(&mut self.held),
+            LedgerAccount::Leased(_) => Some(&mut self.leased),
+            LedgerAccount::Debt(_) => Some(&mut self.debt),
+            LedgerAccount::Revenue(_) | LedgerAccount::Funding(_) => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -6,15 +6,16 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use redb::ReadableTable;
 
-use crate::domain::ledger::{LedgerAccount, WalletBalances};
+use crate::domain::ledger::LedgerAccount;
 use crate::storage::central::records::{
-    AccountRecord, ChargeRecord, ChargeStatus, HoldRecord, HoldStatus, LeaseRecord, TransferRecord, WalletRecord,
+    AccountRecord, ChargeRecord, ChargeStatus, HoldRecord, HoldStatus, IdempotencyRecord, LeaseRecord, TransferRecord,
+    WalletRecord,
 };
 use crate::storage::central::verify_threads;
 use crate::storage::codec::decode;
 use crate::storage::schema::{
-    ACCOUNTS, CHARGES, CUSTOMERS, HOLD_EXPIRY, HOLDS, LEASE_EXPIRY, LEASES, LEASES_BY_ACCOUNT, LEDGER_BALANCES,
-    SETTLED_KEYS, TRANSFERS, WALLETS,
+    ACCOUNTS, CHARGES, CUSTOMERS, HOLD_EXPIRY, HOLDS, IDEMPOTENCY, LEASE_EXPIRY, LEASES, LEASES_BY_ACCOUNT,
+    LEDGER_BALANCES, SETTLED_KEYS, TRANSFERS, WALLETS,
 };
 use crate::storage::{Reader, StoreError};
 use crate::vocab::ids::CustomerId;
@@ -79,6 +80,10 @@ pub fn verify(reader: &Reader) -> Result<VerifyReport, StoreError> {
             report.violations.push(format!("ledger balance under unknown key {}", key.value()));
             continue;
         };
+        if account.wallet_owner().is_some() {
+            report.violations.push(format!("{}: a wallet's balance outside its wallet record", key.value()));
+            continue;
+        }
         match Amount::parse_stored(value.value()) {
             Ok(amount) => drop(stored.insert(account, amount)),
             Err(_) => report.violations.push(format!(
@@ -86,6 +91,18 @@ pub fn verify(reader: &Reader) -> Result<VerifyReport, StoreError> {
                 key.value(),
                 value.value()
             )),
+        }
+    }
+    // A wallet's four balances live in its record (schema 3).
+    for entry in reader.txn.open_table(WALLETS)?.iter()? {
+        let (customer, bytes) = entry?;
+        let record: WalletRecord = decode("wallets", bytes.value())?;
+        let customer = CustomerId::parse(customer.value())
+            .map_err(|e| StoreError::Corrupt { table: "wallets", detail: e.to_string() })?;
+        for account in LedgerAccount::of_wallet(&customer) {
+            report.ledger_accounts += 1;
+            let side = record.side(&account).expect("one of the wallet's sides");
+            stored.insert(account, side);
         }
     }
     let all: BTreeSet<&LedgerAccount> = derived.keys().chain(stored.keys()).collect();
@@ -97,7 +114,7 @@ pub fn verify(reader: &Reader) -> Result<VerifyReport, StoreError> {
         }
     }
 
-    check_wallets(reader, &stored, &topped_up, &spent, &mut report)?;
+    check_wallets(reader, &topped_up, &spent, &mut report)?;
     check_accounts_and_charges(reader, &mut report)?;
     check_holds(reader, &stored, &mut report)?;
     check_leases(reader, &stored, &mut report)?;
@@ -108,7 +125,6 @@ pub fn verify(reader: &Reader) -> Result<VerifyReport, StoreError> {
 
 fn check_wallets(
     reader: &Reader,
-    stored: &BTreeMap<LedgerAccount, Amount>,
     topped_up: &BTreeMap<String, Amount>,
     spent: &BTreeMap<String, Amount>,
     report: &mut VerifyReport,
@@ -123,16 +139,7 @@ fn check_wallets(
             Some(bytes) => decode("wallets", bytes.value())?,
             None => WalletRecord::default(),
         };
-        let balance = |account: LedgerAccount| stored.get(&account).copied().unwrap_or_default();
-        let wallet = WalletBalances {
-            available: balance(LedgerAccount::Available(customer.clone())),
-            held: balance(LedgerAccount::Held(customer.clone())),
-            leased: balance(LedgerAccount::Leased(customer.clone())),
-            debt: balance(LedgerAccount::Debt(customer.clone())),
-            topped_up_total: totals.topped_up_total,
-            spent_total: totals.spent_total,
-        };
-        if let Some(violation) = wallet.violation() {
+        if let Some(violation) = totals.balances().violation() {
             report.violations.push(format!("wallet {customer}: {violation}"));
         }
         let derived_top = topped_up.get(customer.as_str()).copied().unwrap_or_default();
@@ -283,13 +290,11 @@ fn check_leases(
     Ok(())
 }
 
-/// Every settled idempotency key points at a settled charge of its company under that key.
+/// Every settlement mark, in `SETTLED_KEYS` or in a stored answer (schema 3), points at a
+/// settled charge of its company under that key, and no key is marked in both places.
 fn check_settled_keys(reader: &Reader, report: &mut VerifyReport) -> Result<(), StoreError> {
     let charges = reader.txn.open_table(CHARGES)?;
-    for entry in reader.txn.open_table(SETTLED_KEYS)?.iter()? {
-        let (key, id) = entry?;
-        let (company, key) = key.value();
-        let id = id.value();
+    let check = |company: &str, key: &str, id: &str, report: &mut VerifyReport| -> Result<(), StoreError> {
         let charge: Option<ChargeRecord> = match charges.get(id)? {
             Some(bytes) => Some(decode("charges", bytes.value())?),
             None => None,
@@ -303,6 +308,27 @@ fn check_settled_keys(reader: &Reader, report: &mut VerifyReport) -> Result<(), 
             report.violations.push(format!(
                 "company {company}: settled key {key:?} points at {id}, which is not a settled charge under that key"
             ));
+        }
+        Ok(())
+    };
+    let settled_keys = reader.txn.open_table(SETTLED_KEYS)?;
+    for entry in settled_keys.iter()? {
+        let (key, id) = entry?;
+        let (company, key) = key.value();
+        check(company, key, id.value(), report)?;
+    }
+    for entry in reader.txn.open_table(IDEMPOTENCY)?.iter()? {
+        let (scope_key, bytes) = entry?;
+        let (scope, key) = scope_key.value();
+        let answer: IdempotencyRecord = decode("idempotency", bytes.value())?;
+        let Some(charge) = answer.settled_charge else { continue };
+        let Some(company) = scope.strip_prefix("company:") else {
+            report.violations.push(format!("answer {scope}/{key:?} marks {charge} settled outside a company's scope"));
+            continue;
+        };
+        check(company, key, charge.as_str(), report)?;
+        if settled_keys.get((company, key))?.is_some() {
+            report.violations.push(format!("company {company}: key {key:?} is marked settled twice"));
         }
     }
     Ok(())
