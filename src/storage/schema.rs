@@ -7,9 +7,10 @@ use crate::storage::threads::Thread;
 /// Bumped whenever a table's key, value or meaning changes. A build upgrades a file of an older
 /// version when it opens it (`central::migrate`) and refuses a newer or unknown one.
 /// 2: a customer's statement and an account's charges are threads (`storage::threads`).
-/// 3: a wallet's four balances live in its `WALLETS` record, not in `LEDGER_BALANCES`; a
-///    charge taken at central marks its idempotency key settled in its stored answer
-///    (`IDEMPOTENCY`), not in `SETTLED_KEYS`.
+/// 3: a wallet's four balances live in its `WALLETS` record, not in `LEDGER_BALANCES`, and so
+///    do its accounts' paid totals and thread heads, not in `ACCOUNTS`; a charge taken at
+///    central marks its idempotency key settled in its stored answer (`IDEMPOTENCY`), not in
+///    `SETTLED_KEYS`.
 pub const SCHEMA_VERSION: u64 = 3;
 
 /// `schema_version`, `role`, provider secrets.
@@ -30,6 +31,7 @@ pub const SERVICES: TableDefinition<&str, &[u8]> = TableDefinition::new("service
 pub const SERVICES_BY_COMPANY: TableDefinition<(&str, u64), &str> = TableDefinition::new("services_by_company");
 /// (company, case-folded name) → service id.
 pub const SERVICE_BY_NAME: TableDefinition<(&str, &str), &str> = TableDefinition::new("service_by_name");
+/// account id → the account as made (its running state is in its customer's `WALLETS` record).
 pub const ACCOUNTS: TableDefinition<&str, &[u8]> = TableDefinition::new("accounts");
 /// (company, customer) → account id.
 pub const ACCOUNT_BY_PAIR: TableDefinition<(&str, &str), &str> = TableDefinition::new("account_by_pair");
@@ -40,7 +42,8 @@ pub const ACCOUNTS_BY_COMPANY: TableDefinition<(&str, u64), &str> = TableDefinit
 /// Ledger account key (`company/co_…/revenue`, `provider/…/funding`) → balance (decimal text, ≥ 0). A
 /// wallet's own four accounts are in its `WALLETS` record (schema 3).
 pub const LEDGER_BALANCES: TableDefinition<&str, &str> = TableDefinition::new("ledger_balances");
-/// customer → the wallet whole: its four balances, totals and statement head.
+/// customer → the wallet whole: its four balances, totals, statement head and the running state
+/// (paid total, thread head) of each of the customer's accounts with charges.
 pub const WALLETS: TableDefinition<&str, &[u8]> = TableDefinition::new("wallets");
 /// seq → transfer record. Append-only.
 pub const TRANSFERS: TableDefinition<u64, &[u8]> = TableDefinition::new("transfers");

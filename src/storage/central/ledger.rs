@@ -25,7 +25,7 @@ fn balance_of(
 }
 
 /// A wallet's record; a wallet never written is all zeros.
-fn wallet_record_of(
+pub(crate) fn wallet_record_of(
     table: &impl ReadableTable<&'static str, &'static [u8]>,
     customer: &CustomerId,
 ) -> Result<WalletRecord, StoreError> {
@@ -62,6 +62,34 @@ pub fn wallet_in_tx(tx: &mut Tx<'_>, customer: &CustomerId) -> Result<WalletBala
     Ok(tx.ledger.wallet(customer).expect("the wallet was loaded above"))
 }
 
+/// A wallet's record as of this transaction, without bringing it into the batch: the batch's
+/// own if it holds the wallet, else the table's.
+pub fn wallet_record_in_tx(tx: &Tx<'_>, customer: &CustomerId) -> Result<WalletRecord, StoreError> {
+    match tx.ledger.record(customer) {
+        Some(record) => Ok(record.clone()),
+        None => wallet_record_of(&*tx.wallets_table()?, customer),
+    }
+}
+
+/// Changes a wallet's record in the batch (brought in first), written with the batch's other
+/// changes before the commit.
+pub fn update_wallet_record(
+    tx: &mut Tx<'_>,
+    customer: &CustomerId,
+    change: impl FnOnce(&mut WalletRecord),
+) -> Result<(), StoreError> {
+    load_wallet(tx, customer)?;
+    let mut record = tx.ledger.record(customer).expect("the wallet was loaded above").clone();
+    change(&mut record);
+    tx.ledger.set_record(customer, record);
+    Ok(())
+}
+
+/// A wallet's record as of this read (all zeros when never written).
+pub fn wallet_record(reader: &Reader, customer: &CustomerId) -> Result<WalletRecord, StoreError> {
+    wallet_record_of(&reader.txn.open_table(WALLETS)?, customer)
+}
+
 /// A wallet as of this read.
 pub fn wallet(reader: &Reader, customer: &CustomerId) -> Result<WalletBalances, StoreError> {
     Ok(wallet_record_of(&reader.txn.open_table(WALLETS)?, customer)?.balances())
@@ -70,10 +98,8 @@ pub fn wallet(reader: &Reader, customer: &CustomerId) -> Result<WalletBalances, 
 /// Makes `seq` the newest line of the customer's statement and returns the line before it. The
 /// head is kept in the wallet's record, so the batch writes it with the wallet's other changes.
 pub fn advance_statement(tx: &mut Tx<'_>, customer: &CustomerId, seq: u64) -> Result<Option<u64>, StoreError> {
-    load_wallet(tx, customer)?;
-    let mut record = tx.ledger.record(customer).expect("the wallet was loaded above").clone();
-    let before = record.statement_head.replace(seq);
-    tx.ledger.set_record(customer, record);
+    let mut before = None;
+    update_wallet_record(tx, customer, |record| before = record.statement_head.replace(seq))?;
     Ok(before)
 }
 
@@ -252,6 +278,7 @@ mod tests {
             topped_up_total: rub("16"),
             spent_total: Amount::ZERO,
             statement_head: None,
+            accounts: Default::default(),
         };
         let (c, co, r) = (customer.clone(), company.clone(), record.clone());
         store

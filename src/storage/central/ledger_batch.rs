@@ -180,6 +180,7 @@ mod tests {
             topped_up_total: rub("10"),
             spent_total: rub("4"),
             statement_head: None,
+            accounts: Default::default(),
         };
         assert_eq!(changes.wallets, vec![(customer.clone(), expected)], "an untouched wallet writes nothing");
         assert!(!batch.has_wallet(&customer), "taking the changes empties the batch");

@@ -10,11 +10,13 @@ use serde::{Deserialize, Serialize};
 use crate::domain::ledger::LedgerAccount;
 use crate::storage::StoreError;
 use crate::storage::central::open::{get_record, put_record};
-use crate::storage::central::records::{AccountRecord, WalletRecord};
+use crate::storage::central::records::{AccountRunning, WalletRecord};
+use crate::storage::codec::decode;
 use crate::storage::schema::{
     ACCOUNT_CHARGES, ACCOUNTS, CHARGES_BY_ACCOUNT_V1, LEDGER_BALANCES, OPERATIONS_V1, STATEMENT_LINES, WALLETS,
 };
 use crate::storage::threads::{self, Thread};
+use crate::vocab::ids::{AccountId, CustomerId};
 use crate::vocab::money::Amount;
 
 /// A wallet record as versions 1 and 2 wrote it: totals and (from 2) the statement head; the
@@ -59,17 +61,30 @@ fn thread_account_charges(txn: &WriteTransaction) -> Result<(), StoreError> {
     let heads = thread_index(txn, CHARGES_BY_ACCOUNT_V1, ACCOUNT_CHARGES, "account_charges")?;
     let mut accounts = txn.open_table(ACCOUNTS)?;
     for (id, head) in heads {
-        let mut account: AccountRecord = get_record(&accounts, "accounts", &id)?.ok_or_else(|| {
+        // The version 2 account record, as JSON: this build's `AccountRecord` no longer stores the head.
+        let mut account: serde_json::Value = get_record(&accounts, "accounts", &id)?.ok_or_else(|| {
             StoreError::Corrupt { table: "charges_by_account", detail: format!("charges of unknown account {id}") }
         })?;
-        account.charges_head = Some(head);
+        let corrupt = || StoreError::Corrupt { table: "accounts", detail: format!("{id} is not a JSON object") };
+        account.as_object_mut().ok_or_else(corrupt)?.insert("charges_head".into(), head.into());
         put_record(&mut accounts, &id, &account)?;
     }
     Ok(())
 }
 
-/// Version 2 → 3: each wallet's four balances move from `LEDGER_BALANCES` into its record, so a
-/// wallet is one record. Other accounts (revenue, funding) stay where they are.
+/// The running state of an account as versions 1 and 2 kept it in the account record.
+#[derive(Debug, Deserialize)]
+struct AccountRunningV2 {
+    customer_id: CustomerId,
+    paid_total: Amount,
+    #[serde(default)]
+    charges_head: Option<u64>,
+}
+
+/// Version 2 → 3: each wallet's four balances move from `LEDGER_BALANCES` into its record, and
+/// each account's `paid_total` and `charges_head` from its record into its customer's wallet
+/// record, so a wallet is one record and an account record changes only when the account does.
+/// Other ledger accounts (revenue, funding) stay where they are.
 fn wallets_whole(txn: &WriteTransaction) -> Result<(), StoreError> {
     let mut records: BTreeMap<String, WalletRecord> = BTreeMap::new();
     {
@@ -88,6 +103,29 @@ fn wallets_whole(txn: &WriteTransaction) -> Result<(), StoreError> {
         }
         for key in moved {
             balances.remove(key.as_str())?;
+        }
+    }
+    {
+        let mut accounts = txn.open_table(ACCOUNTS)?;
+        let mut rewritten = Vec::new();
+        for entry in accounts.iter()? {
+            let (id, bytes) = entry?;
+            let corrupt = |detail: String| StoreError::Corrupt { table: "accounts", detail };
+            let running: AccountRunningV2 = decode("accounts", bytes.value())?;
+            let account = AccountId::parse(id.value()).map_err(|e| corrupt(format!("{}: {e}", id.value())))?;
+            if running.paid_total != Amount::ZERO || running.charges_head.is_some() {
+                let state = AccountRunning { paid_total: running.paid_total, charges_head: running.charges_head };
+                records.entry(running.customer_id.to_string()).or_default().accounts.insert(account, state);
+            }
+            let mut stored: serde_json::Value = decode("accounts", bytes.value())?;
+            let object =
+                stored.as_object_mut().ok_or_else(|| corrupt(format!("{} is not a JSON object", id.value())))?;
+            object.remove("paid_total");
+            object.remove("charges_head");
+            rewritten.push((id.value().to_owned(), stored));
+        }
+        for (id, stored) in rewritten {
+            put_record(&mut accounts, &id, &stored)?;
         }
     }
     let mut wallets = txn.open_table(WALLETS)?;
@@ -173,10 +211,12 @@ mod tests {
         // Proves the 2 → 3 step puts each wallet key's balance into its own side of its own
         // wallet's record, keeps the totals and statement head, gives a wallet with a record
         // but no balances zero sides, makes a record for balances without one, and leaves a
-        // company's revenue in `LEDGER_BALANCES`.
+        // company's revenue in `LEDGER_BALANCES`; and moves an account's paid total and thread
+        // head into its customer's wallet record, out of the account record.
         let dir = tempfile::tempdir().expect("temp dir");
         let db = redb::Database::create(dir.path().join("v2.redb")).expect("create");
         let (ann, bob, cat) = (CustomerId::generate(), CustomerId::generate(), CustomerId::generate());
+        let account = AccountId::generate();
         let revenue = LedgerAccount::Revenue(CompanyId::generate()).key();
         let txn = db.begin_write().expect("write");
         {
@@ -195,6 +235,10 @@ mod tests {
             wallets.insert(ann.as_str(), encode(&old).as_slice()).expect("insert");
             let old = WalletRecordV2 { topped_up_total: rub("1"), spent_total: rub("1"), statement_head: None };
             wallets.insert(bob.as_str(), encode(&old).as_slice()).expect("insert");
+            let mut accounts = txn.open_table(ACCOUNTS).expect("accounts");
+            let v2 = serde_json::json!({"id": account.as_str(), "company_id": CompanyId::generate().as_str(),
+                "customer_id": ann.as_str(), "created_at": 1_800_000_000_000_u64, "paid_total": "5", "charges_head": 8});
+            accounts.insert(account.as_str(), encode(&v2).as_slice()).expect("insert");
         }
         wallets_whole(&txn).expect("migrate");
         txn.commit().expect("commit");
@@ -215,6 +259,7 @@ mod tests {
                 topped_up_total: rub("20"),
                 spent_total: rub("5"),
                 statement_head: Some(9),
+                accounts: [(account.clone(), AccountRunning { paid_total: rub("5"), charges_head: Some(8) })].into(),
             }
         );
         assert_eq!(
@@ -226,6 +271,11 @@ mod tests {
         let left: Vec<String> =
             balances.iter().expect("iter").map(|e| e.expect("entry").0.value().to_owned()).collect();
         assert_eq!(left, [revenue]);
+        let accounts = read.open_table(ACCOUNTS).expect("accounts");
+        let stored: serde_json::Value =
+            get_record(&accounts, "accounts", account.as_str()).expect("decode").expect("kept");
+        assert!(stored.get("paid_total").is_none() && stored.get("charges_head").is_none(), "{stored}");
+        assert_eq!(stored["customer_id"], ann.as_str());
     }
 
     #[test]

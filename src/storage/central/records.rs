@@ -1,5 +1,7 @@
 //! What central stores: one serde record per table value. Not wire types: `wire` converts them.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::domain::ledger::{LedgerAccount, WalletBalances};
@@ -89,21 +91,35 @@ pub struct ServiceRecord {
     pub created_at: Timestamp,
 }
 
+/// An account as `accounts.rs` hands it out. The stored record (`ACCOUNTS`) holds what does not
+/// change with charges; `paid_total` and `charges_head` are stored in the customer's wallet
+/// record (`WalletRecord::accounts`, schema 3) and filled in when the account is read.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AccountRecord {
     pub id: AccountId,
     pub company_id: CompanyId,
     pub customer_id: CustomerId,
     pub created_at: Timestamp,
+    #[serde(skip)]
     pub paid_total: Amount,
     /// Seq of the account's newest charge in `ACCOUNT_CHARGES`, if it has any.
+    #[serde(skip)]
+    pub charges_head: Option<u64>,
+}
+
+/// What changes in an account with every charge: the total it paid and its newest charge in
+/// `ACCOUNT_CHARGES`. Kept in the customer's wallet record, which the charge rewrites anyway.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AccountRunning {
+    pub paid_total: Amount,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub charges_head: Option<u64>,
 }
 
-/// A wallet whole (schema 3): the balances of its four ledger accounts, its running totals and
-/// where its statement starts, under one key, so a batch rewrites one leaf per wallet it
-/// touches. Every other ledger account lives in `LEDGER_BALANCES`.
+/// A wallet whole (schema 3): the balances of its four ledger accounts, its running totals, where
+/// its statement starts and the running state of the customer's accounts, under one key, so a
+/// batch rewrites one leaf per wallet it touches. Every other ledger account lives in
+/// `LEDGER_BALANCES`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct WalletRecord {
     pub available: Amount,
@@ -115,6 +131,9 @@ pub struct WalletRecord {
     /// Seq of the newest line of the customer's statement in `STATEMENT_LINES`, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub statement_head: Option<u64>,
+    /// The running state of each of the customer's accounts that has charges.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub accounts: BTreeMap<AccountId, AccountRunning>,
 }
 
 impl WalletRecord {

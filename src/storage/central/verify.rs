@@ -11,7 +11,7 @@ use crate::storage::central::records::{
     AccountRecord, ChargeRecord, ChargeStatus, HoldRecord, HoldStatus, IdempotencyRecord, LeaseRecord, TransferRecord,
     WalletRecord,
 };
-use crate::storage::central::verify_threads;
+use crate::storage::central::{accounts, verify_threads};
 use crate::storage::codec::decode;
 use crate::storage::schema::{
     ACCOUNTS, CHARGES, CUSTOMERS, HOLD_EXPIRY, HOLDS, IDEMPOTENCY, LEASE_EXPIRY, LEASES, LEASES_BY_ACCOUNT,
@@ -99,6 +99,18 @@ pub fn verify(reader: &Reader) -> Result<VerifyReport, StoreError> {
         let record: WalletRecord = decode("wallets", bytes.value())?;
         let customer = CustomerId::parse(customer.value())
             .map_err(|e| StoreError::Corrupt { table: "wallets", detail: e.to_string() })?;
+        let owners = reader.txn.open_table(ACCOUNTS)?;
+        for account in record.accounts.keys() {
+            let owner = match owners.get(account.as_str())? {
+                Some(bytes) => Some(decode::<AccountRecord>("accounts", bytes.value())?.customer_id),
+                None => None,
+            };
+            if owner.as_ref() != Some(&customer) {
+                report
+                    .violations
+                    .push(format!("wallet {customer}: keeps the running state of {account}, not its account"));
+            }
+        }
         for account in LedgerAccount::of_wallet(&customer) {
             report.ledger_accounts += 1;
             let side = record.side(&account).expect("one of the wallet's sides");
@@ -174,10 +186,8 @@ fn check_accounts_and_charges(reader: &Reader, report: &mut VerifyReport) -> Res
             ));
         }
     }
-    for entry in reader.txn.open_table(ACCOUNTS)?.iter()? {
-        let (_, bytes) = entry?;
+    accounts::visit_all(reader, |account| {
         report.accounts += 1;
-        let account: AccountRecord = decode("accounts", bytes.value())?;
         let derived = paid.get(account.id.as_str()).copied().unwrap_or_default();
         if derived != account.paid_total {
             report.violations.push(format!(
@@ -185,8 +195,7 @@ fn check_accounts_and_charges(reader: &Reader, report: &mut VerifyReport) -> Res
                 account.id, account.paid_total
             ));
         }
-    }
-    Ok(())
+    })
 }
 
 fn check_holds(

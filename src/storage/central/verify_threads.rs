@@ -6,11 +6,12 @@ use std::collections::BTreeMap;
 
 use redb::{ReadableTable, Value};
 
+use crate::storage::central::accounts;
 use crate::storage::central::open::get_record;
-use crate::storage::central::records::{AccountRecord, ChargeRecord, WalletRecord};
+use crate::storage::central::records::{ChargeRecord, WalletRecord};
 use crate::storage::central::verify::VerifyReport;
 use crate::storage::codec::decode;
-use crate::storage::schema::{ACCOUNT_CHARGES, ACCOUNTS, CHARGES, STATEMENT_LINES, WALLETS};
+use crate::storage::schema::{ACCOUNT_CHARGES, CHARGES, STATEMENT_LINES, WALLETS};
 use crate::storage::{Reader, StoreError};
 
 pub fn check_threads(reader: &Reader, report: &mut VerifyReport) -> Result<(), StoreError> {
@@ -31,12 +32,10 @@ pub fn check_threads(reader: &Reader, report: &mut VerifyReport) -> Result<(), S
                 Err(error) => Some(format!("account charge {seq}: {error}")),
             }
         })?;
-    for entry in reader.txn.open_table(ACCOUNTS)?.iter()? {
-        let (id, bytes) = entry?;
-        let account: AccountRecord = decode("accounts", bytes.value())?;
-        let newest = account_charges.remove(id.value());
-        compare_head(report, "account", id.value(), "charge", account.charges_head, newest);
-    }
+    accounts::visit_all(reader, |account| {
+        let newest = account_charges.remove(account.id.as_str());
+        compare_head(report, "account", account.id.as_str(), "charge", account.charges_head, newest);
+    })?;
     for (owner, seq) in statements {
         report.violations.push(format!("statement lines of {owner} (newest {seq}) but no wallet record names them"));
     }
