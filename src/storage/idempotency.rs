@@ -17,8 +17,9 @@ pub struct IdempotencyRecord {
     pub status: u16,
     pub body: serde_json::Value,
     pub created_at: Timestamp,
-    /// Central, schema 3: the charge this request settled under its key, the settlement mark
-    /// of `central::settled_keys` kept in the entry the request writes anyway.
+    /// Central, schema 3: the charge settled under this (company, key), when the mark was made
+    /// in the batch that stored this answer (usually by this very request): the settlement mark
+    /// of `central::settled_keys`, kept in the entry the request writes anyway.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settled_charge: Option<ChargeId>,
 }

@@ -55,9 +55,11 @@ pub const HOLDS: TableDefinition<&str, &[u8]> = TableDefinition::new("holds");
 pub const CHARGES: TableDefinition<&str, &[u8]> = TableDefinition::new("charges");
 pub const CHARGES_BY_COMPANY: TableDefinition<(&str, u64), &str> = TableDefinition::new("charges_by_company");
 /// seq → (account, the account's previous charge's seq, charge id): every account's charges
-/// threaded through one log; the account record keeps the newest seq.
+/// threaded through one log; the customer's wallet record keeps each account's newest seq.
 pub const ACCOUNT_CHARGES: Thread<&str> = TableDefinition::new("account_charges");
-/// (scope, key) → stored answer (both roles: the sidecar answers billing calls too).
+/// (scope, key) → stored answer (both roles: the sidecar answers billing calls too). At central
+/// an answer may carry the settlement mark of its (company, key) (schema 3), which is then the
+/// only copy: whatever prunes answers one day must move such marks to `SETTLED_KEYS` first.
 pub const IDEMPOTENCY: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("idempotency");
 
 // OAuth (central).

@@ -25,7 +25,8 @@ async fn verify_uses_the_admin_socket_while_central_runs() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_reports_a_tampered_balance_and_exits_non_zero() {
     // Proves an edited balance in a wallet's record is found (the wallet equation and the
-    // transfer sums both fail), and so is a wallet's balance left in `ledger_balances`.
+    // transfer sums both fail), and so are a wallet's balance left in `ledger_balances` and a
+    // wallet record under a key that is no customer's.
     let mut central = TestCentral::start().await;
     let (customer_id, token) = central.customer("ann@x.io").await;
     central.top_up(&token, "12.00", "k").await;
@@ -47,6 +48,7 @@ async fn verify_reports_a_tampered_balance_and_exits_non_zero() {
             record["available"] = "13".into();
             let tampered = serde_json::to_vec(&record).expect("JSON");
             wallets.insert(customer_id.as_str(), tampered.as_slice()).expect("tamper");
+            wallets.insert("not-a-customer", tampered.as_slice()).expect("stray record");
             let definition: redb::TableDefinition<&str, &str> = redb::TableDefinition::new("ledger_balances");
             let mut balances = txn.open_table(definition).expect("table");
             balances.insert(format!("wallet/{customer_id}/held").as_str(), "1").expect("stray key");
@@ -58,6 +60,7 @@ async fn verify_reports_a_tampered_balance_and_exits_non_zero() {
     assert!(output.contains(&format!("wallet {customer_id}: topped_up_total 12")), "{output}");
     assert!(output.contains("stored balance 13 but transfers sum to 12"), "{output}");
     assert!(output.contains("a wallet's balance outside its wallet record"), "{output}");
+    assert!(output.contains("wallet record under \"not-a-customer\", which is not a customer id"), "{output}");
 }
 
 #[test]

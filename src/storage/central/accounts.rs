@@ -113,7 +113,7 @@ pub fn add_charge(
     })
 }
 
-/// Visits the ids of an account's charges newest first, from `head` (the account record's
+/// Visits the ids of an account's charges newest first, from `head` (the account's
 /// `charges_head`), until `visit` returns false.
 pub fn visit_charges(
     thread: &impl ReadableTable<u64, (&'static str, u64, &'static str)>,

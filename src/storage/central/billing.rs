@@ -116,8 +116,8 @@ impl Booking {
 }
 
 /// Records the charge and its indexes; a settled one also raises the account's paid total,
-/// writes the statement line and claims its idempotency key in `settled_keys`. The money
-/// movement, if any, is the caller's.
+/// writes the statement line and marks its idempotency key settled (`settled_keys::settle`).
+/// The money movement, if any, is the caller's.
 pub(crate) fn book_charge(
     tx: &mut Tx<'_>,
     mut account: AccountRecord,

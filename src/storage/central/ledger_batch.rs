@@ -1,8 +1,8 @@
 //! The wallets and ledger balances one write batch has read or changed, kept in memory: each
 //! is read from its table at most once per batch, and each changed one is written back once,
 //! by the pre-commit step, after the batch's wallets passed the invariant check. A wallet is
-//! one record (its four balances, its totals, its statement head), so reading it again costs
-//! one lookup in memory.
+//! one record (its four balances, its totals, its statement head, its accounts' running state),
+//! so reading it again costs one lookup in memory.
 
 use std::collections::{BTreeSet, HashMap};
 

@@ -1,12 +1,14 @@
 //! Settlement-time dedupe (DESIGN §5): an idempotency key maps to at most one settled money
 //! movement per company, forever, whichever node (central or a sidecar) took the request.
 //!
-//! A mark lives in one of two places (schema 3). A charge taken at central under its own
-//! `Idempotency-Key` keeps its mark in that request's stored answer (`IDEMPOTENCY`, scope
-//! `company:{id}`), the entry the request writes anyway, so the charge writes one scattered
-//! leaf for both. Any other settlement (a sidecar's usage, a capture whose key is not its
-//! request's) goes to `SETTLED_KEYS`. A batch keeps its new marks in memory (`SettledMarks`)
-//! until the answer takes its mark or the pre-commit step writes the rest to `SETTLED_KEYS`.
+//! A mark lives in one of two places (schema 3). A batch keeps its new marks in memory
+//! (`SettledMarks`). A stored answer written in the same batch under the same (company, key)
+//! (scope `company:{id}`) takes the mark: that is the charge's own request for a charge or
+//! capture taken at central, the entry it writes anyway, so the charge writes one scattered leaf
+//! for both; it can also be another request under that key after a sidecar's usage settled it
+//! earlier in the batch, and the mark means the same there. The pre-commit step writes every
+//! mark no answer took (a sidecar's usage, a 5xx answer, which is never stored) to
+//! `SETTLED_KEYS`.
 
 use std::collections::HashMap;
 
