@@ -83,8 +83,8 @@ pub fn get_in_tx(tx: &Tx<'_>, id: &AccountId) -> Result<Option<AccountRecord>, S
     let Some(account) = get_record::<AccountRecord>(&*tx.accounts_table()?, "accounts", id.as_str())? else {
         return Ok(None);
     };
-    let wallet = ledger::wallet_record_in_tx(tx, &account.customer_id)?;
-    Ok(Some(with_running(account, &wallet)))
+    let customer = account.customer_id.clone();
+    ledger::read_wallet_record_in_tx(tx, &customer, |wallet| Some(with_running(account, wallet)))
 }
 
 /// Threads the charge booked under `seq` onto the account's charges, with `paid` added to its
@@ -97,8 +97,9 @@ pub fn add_charge(
     charge: &ChargeId,
     paid: Option<Amount>,
 ) -> Result<(), StoreError> {
-    let wallet = ledger::wallet_record_in_tx(tx, &account.customer_id)?;
-    let mut running = wallet.accounts.get(&account.id).cloned().unwrap_or_default();
+    let mut running = ledger::read_wallet_record_in_tx(tx, &account.customer_id, |wallet| {
+        wallet.accounts.get(&account.id).cloned().unwrap_or_default()
+    })?;
     let mut thread = tx.account_charges_table()?;
     threads::append(&mut thread, "account_charges", seq, account.id.as_str(), running.charges_head, charge.as_str())?;
     drop(thread);

@@ -62,12 +62,16 @@ pub fn wallet_in_tx(tx: &mut Tx<'_>, customer: &CustomerId) -> Result<WalletBala
     Ok(tx.ledger.wallet(customer).expect("the wallet was loaded above"))
 }
 
-/// A wallet's record as of this transaction, without bringing it into the batch: the batch's
-/// own if it holds the wallet, else the table's.
-pub fn wallet_record_in_tx(tx: &Tx<'_>, customer: &CustomerId) -> Result<WalletRecord, StoreError> {
+/// Reads a wallet's record as of this transaction, without bringing it into the batch: the
+/// batch's own if it holds the wallet, else the table's.
+pub fn read_wallet_record_in_tx<T>(
+    tx: &Tx<'_>,
+    customer: &CustomerId,
+    read: impl FnOnce(&WalletRecord) -> T,
+) -> Result<T, StoreError> {
     match tx.ledger.record(customer) {
-        Some(record) => Ok(record.clone()),
-        None => wallet_record_of(&*tx.wallets_table()?, customer),
+        Some(record) => Ok(read(record)),
+        None => Ok(read(&wallet_record_of(&*tx.wallets_table()?, customer)?)),
     }
 }
 
@@ -79,9 +83,7 @@ pub fn update_wallet_record(
     change: impl FnOnce(&mut WalletRecord),
 ) -> Result<(), StoreError> {
     load_wallet(tx, customer)?;
-    let mut record = tx.ledger.record(customer).expect("the wallet was loaded above").clone();
-    change(&mut record);
-    tx.ledger.set_record(customer, record);
+    change(tx.ledger.record_mut(customer));
     Ok(())
 }
 
@@ -143,16 +145,15 @@ pub fn post(tx: &mut Tx<'_>, plan: &[Transfer], at: Timestamp, reason: &str) -> 
                 .or(transfer.from.wallet_owner())
                 .cloned()
                 .expect("funding and spending touch a wallet");
-            load_wallet(tx, &owner)?;
-            let mut record = tx.ledger.record(&owner).expect("the wallet was loaded above").clone();
             let add =
                 |total: Amount| total.checked_add(transfer.amount).expect("wallet totals stay within Decimal range");
-            if transfer.is_funding() {
-                record.topped_up_total = add(record.topped_up_total);
-            } else {
-                record.spent_total = add(record.spent_total);
-            }
-            tx.ledger.set_record(&owner, record);
+            update_wallet_record(tx, &owner, |record| {
+                if transfer.is_funding() {
+                    record.topped_up_total = add(record.topped_up_total);
+                } else {
+                    record.spent_total = add(record.spent_total);
+                }
+            })?;
         }
         let record = TransferRecord {
             from: transfer.from.key(),

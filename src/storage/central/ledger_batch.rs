@@ -22,10 +22,6 @@ impl<T> Staged<T> {
     fn read(value: T) -> Self {
         Staged { value, changed: false }
     }
-
-    fn set(&mut self, value: T) {
-        *self = Staged { value, changed: true };
-    }
 }
 
 /// What a batch holds of the ledger. Lives in `Tx`; empty (no allocation) for a batch that
@@ -89,9 +85,11 @@ impl LedgerBatch {
         self.wallets.get(customer).map(|wallet| &wallet.value)
     }
 
-    /// Changes a loaded wallet's record.
-    pub(crate) fn set_record(&mut self, customer: &CustomerId, value: WalletRecord) {
-        self.loaded_mut(customer).set(value);
+    /// A loaded wallet's record, to change in place; the batch writes it back.
+    pub(crate) fn record_mut(&mut self, customer: &CustomerId) -> &mut WalletRecord {
+        let wallet = self.loaded_mut(customer);
+        wallet.changed = true;
+        &mut wallet.value
     }
 
     fn loaded_mut(&mut self, customer: &CustomerId) -> &mut Staged<WalletRecord> {
@@ -155,9 +153,7 @@ mod tests {
             batch.set_balance(account.clone(), rub(first));
             batch.set_balance(account, rub(second));
         }
-        let mut record = batch.record(&customer).expect("loaded").clone();
-        record.spent_total = rub("4");
-        batch.set_record(&customer, record);
+        batch.record_mut(&customer).spent_total = rub("4");
         batch.load_balance(LedgerAccount::Revenue(company.clone()), rub("1"));
         batch.set_balance(LedgerAccount::Revenue(company.clone()), rub("5"));
         batch.load_wallet(customer.clone(), read.clone());
