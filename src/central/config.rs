@@ -3,7 +3,9 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use crate::vocab::limits::{access_token_ttl_s_default, key_prepublish_s_default, lease_ttl_s, webhook_timeout_s};
+use crate::vocab::limits::{
+    access_token_ttl_s_default, key_prepublish_s_default, lease_ttl_s, webhook_poll_ms, webhook_timeout_s,
+};
 use crate::vocab::money::Currency;
 
 #[derive(Debug, Clone)]
@@ -27,6 +29,8 @@ pub struct CentralConfig {
     pub allow_private_webhooks: bool,
     /// Deadline of one webhook attempt, in milliseconds (DESIGN §6: 15 s).
     pub webhook_timeout_ms: u64,
+    /// Real time between the webhook dispatcher's polls of the outbox, in milliseconds.
+    pub webhook_poll_ms: u64,
     /// Lifetime of a lease after the call that opened or renewed it (DESIGN §7: 5 min).
     pub lease_ttl_s: u64,
 }
@@ -47,6 +51,7 @@ impl CentralConfig {
             mail_from: "PROTUS <no-reply@protus.localhost>".to_owned(),
             allow_private_webhooks: true,
             webhook_timeout_ms: webhook_timeout_s * 1000,
+            webhook_poll_ms,
             lease_ttl_s,
         }
     }

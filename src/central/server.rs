@@ -143,6 +143,7 @@ async fn serve_on(config: CentralConfig, clock: ClockHandle, store: Store) -> an
     let webhooks = DispatcherSettings {
         timeout: Duration::from_millis(config.webhook_timeout_ms),
         allow_private: config.allow_private_webhooks,
+        poll: Duration::from_millis(config.webhook_poll_ms),
     };
     background.push(tokio::spawn(dispatcher::run(state.store.clone(), state.clock.clone(), webhooks)));
     Ok(RunningCentral { addr, public_url, state, stop, served, background })

@@ -11,7 +11,9 @@ use protus::central::config::CentralConfig;
 use protus::central::server as central_server;
 use protus::sidecar::config::SidecarConfig;
 use protus::sidecar::server as sidecar_server;
-use protus::vocab::limits::{access_token_ttl_s_default, key_prepublish_s_default, lease_ttl_s, webhook_timeout_s};
+use protus::vocab::limits::{
+    access_token_ttl_s_default, key_prepublish_s_default, lease_ttl_s, webhook_poll_ms, webhook_timeout_s,
+};
 use protus::vocab::money::{Amount, Currency};
 use protus::vocab::secret::Secret;
 use protus::vocab::time::SystemClock;
@@ -110,6 +112,7 @@ fn central_config(settings: &DemoSettings) -> CentralConfig {
         mail_from: "PROTUS demo <no-reply@protus.localhost>".to_owned(),
         allow_private_webhooks: true,
         webhook_timeout_ms: webhook_timeout_s * 1000,
+        webhook_poll_ms,
         lease_ttl_s,
     }
 }

@@ -98,8 +98,14 @@ impl TestCentral {
 
     /// Starts central again on the same data dir (a new port).
     pub async fn restart(&mut self) {
+        self.restart_with(|_| {}).await;
+    }
+
+    /// `restart`, after `adjust` changes the configuration.
+    pub async fn restart_with(&mut self, adjust: impl FnOnce(&mut CentralConfig)) {
         self.stop().await;
-        let config = CentralConfig::for_tests(self.dir.path().to_owned());
+        let mut config = CentralConfig::for_tests(self.dir.path().to_owned());
+        adjust(&mut config);
         let running = server::start(config, self.clock.clone()).await.expect("central restarts");
         self.base = format!("http://{}", running.addr);
         self.running = Some(running);

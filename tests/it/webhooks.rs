@@ -304,6 +304,30 @@ async fn deliveries_survive_a_restart() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_goes_out_as_fast_as_the_receiver_answers_not_a_few_per_poll() {
+    // Proves an ended attempt starts the company's next due delivery at once: with the poll an
+    // hour apart, all twelve retries due at the restart arrive after its first poll, though a
+    // company runs four at a time. Before, four went per poll (20 a second at most).
+    let mut central = TestCentral::start().await;
+    let receiver = Receiver::start(|_, _| Reply::Status(500)).await;
+    let hooks = partner(&central, "Backlog").await;
+    set_url(&central, &hooks, Some(&receiver.url)).await;
+    for n in 0..6 {
+        onboard(&central, &hooks, &format!("user{n}@example.com")).await;
+    }
+    log_until(&central, &hooks, "twelve first attempts", |items| all_have_attempts(items, 12, 1)).await;
+    central.clock.advance_s(5);
+    receiver.set_script(|_, _| Reply::Status(204));
+    central.restart_with(|config| config.webhook_poll_ms = 3_600_000).await;
+    let items = log_until(&central, &hooks, "twelve retries", |items| {
+        items.len() == 12 && items.iter().all(|d| d["status"] == "succeeded")
+    })
+    .await;
+    assert!(items.iter().all(|d| codes(d) == [Some(500), Some(204)]), "{items:?}");
+    assert_eq!(receiver.count(), 24, "each event twice: the failure and the retry");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_company_without_a_webhook_url_accumulates_no_deliveries() {
     // Proves events before a URL is set are never delivered, and removing the URL ends a delivery's retries.
     let central = TestCentral::start().await;

@@ -1,5 +1,6 @@
-//! The dispatcher task: every `webhook_poll_ms` of real time it takes new outbox events in as
-//! deliveries and starts each due one (due on the injectable clock) in its own task, at most
+//! The dispatcher task: every `webhook_poll_ms` of real time, and as soon as an attempt ends
+//! while more may be due, it takes new outbox events in as deliveries and starts each due one
+//! (due on the injectable clock) in its own task, at most
 //! `webhook_company_in_flight_max` at once per company and `webhook_in_flight_max` in all, so a
 //! hanging receiver holds up only its own company's deliveries and never a request. Every
 //! attempt is recorded in the store before the next is planned, so a restart loses nothing: an
@@ -17,8 +18,7 @@ use crate::storage::central::deliveries::{self, Busy};
 use crate::storage::{Store, StoreError};
 use crate::vocab::ids::DeliveryId;
 use crate::vocab::limits::{
-    webhook_company_in_flight_max, webhook_due_companies_max, webhook_in_flight_max, webhook_poll_ms,
-    webhook_take_in_batch_len_max,
+    webhook_company_in_flight_max, webhook_due_companies_max, webhook_in_flight_max, webhook_take_in_batch_len_max,
 };
 use crate::vocab::time::ClockHandle;
 
@@ -29,6 +29,9 @@ pub struct DispatcherSettings {
     pub timeout: Duration,
     /// Send to loopback and private addresses too (`--allow-private-webhooks`).
     pub allow_private: bool,
+    /// Real time between polls of the outbox (`webhook_poll_ms`; longer in a test that proves a
+    /// backlog does not wait for them).
+    pub poll: Duration,
 }
 
 /// Deliveries running now: the busy set the due query skips, and which task runs which.
@@ -39,6 +42,9 @@ struct Running {
     busy: Busy,
     /// Where the next due query goes on when the last one stopped at `webhook_due_companies_max`.
     resume_after: Option<String>,
+    /// Whether the last pass started any attempt: then more may be due behind it, and a freed
+    /// slot runs the next pass at once instead of at the next poll.
+    started_last_pass: bool,
 }
 
 impl Running {
@@ -71,31 +77,40 @@ pub async fn run(store: Store, clock: ClockHandle, settings: DispatcherSettings)
         }
     };
     let mut running = Running::default();
-    let mut every = tokio::time::interval(Duration::from_millis(webhook_poll_ms));
+    let mut every = tokio::time::interval(settings.poll);
     every.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            _ = every.tick() => {
-                if let Err(error) = pass(&store, &clock, &sender, &mut running).await {
-                    tracing::warn!(error = %error, "webhook dispatch pass failed");
+            _ = every.tick() => {}
+            Some(done) = running.tasks.join_next_with_id() => {
+                running.finish(task_of(done));
+                while let Some(done) = running.tasks.try_join_next_with_id() {
+                    running.finish(task_of(done));
+                }
+                if !running.started_last_pass {
+                    continue;
                 }
             }
-            Some(done) = running.tasks.join_next_with_id() => {
-                let task = match done {
-                    Ok((task, ())) => task,
-                    Err(error) => {
-                        tracing::error!(error = %error, "webhook attempt task failed");
-                        error.id()
-                    }
-                };
-                running.finish(task);
-            }
+        }
+        if let Err(error) = pass(&store, &clock, &sender, &mut running).await {
+            tracing::warn!(error = %error, "webhook dispatch pass failed");
+        }
+    }
+}
+
+fn task_of(done: Result<(Id, ()), tokio::task::JoinError>) -> Id {
+    match done {
+        Ok((task, ())) => task,
+        Err(error) => {
+            tracing::error!(error = %error, "webhook attempt task failed");
+            error.id()
         }
     }
 }
 
 /// Takes new events in, then starts what is due and fits the limits.
 async fn pass(store: &Store, clock: &ClockHandle, sender: &Sender, running: &mut Running) -> Result<(), StoreError> {
+    running.started_last_pass = false;
     take_in(store, clock).await?;
     if running.tasks.len() >= webhook_in_flight_max {
         return Ok(());
@@ -116,6 +131,7 @@ async fn pass(store: &Store, clock: &ClockHandle, sender: &Sender, running: &mut
             }
             let work = attempt(store.clone(), clock.clone(), sender.clone(), id.clone());
             running.start(company.as_str().to_owned(), id.as_str().to_owned(), work);
+            running.started_last_pass = true;
         }
     }
     Ok(())
