@@ -17,7 +17,8 @@ use protus::storage::central::backup::{self, BackupReport};
 use protus::storage::central::open::{CENTRAL_DB_FILE, open_central};
 use protus::storage::central::verify::{VerifyReport, verify};
 use protus::vocab::limits::{
-    access_token_ttl_s_default, key_prepublish_s_default, token_ttl_s_max, webhook_poll_ms, webhook_timeout_s,
+    access_token_ttl_s_default, hold_sweep_interval_ms, key_prepublish_s_default, token_ttl_s_max, webhook_poll_ms,
+    webhook_timeout_s,
 };
 use protus::vocab::money::{Amount, Currency};
 use protus::vocab::secret::Secret;
@@ -263,6 +264,7 @@ async fn run_central(args: CentralRunArgs) -> anyhow::Result<ExitCode> {
         allow_private_webhooks: args.allow_private_webhooks,
         webhook_timeout_ms: webhook_timeout_s * 1000,
         webhook_poll_ms,
+        hold_sweep_interval_ms,
         lease_ttl_s: args.lease_ttl_s,
     };
     let data_dir = config.data_dir.display().to_string();

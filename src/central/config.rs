@@ -4,7 +4,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use crate::vocab::limits::{
-    access_token_ttl_s_default, key_prepublish_s_default, lease_ttl_s, webhook_poll_ms, webhook_timeout_s,
+    access_token_ttl_s_default, hold_sweep_interval_ms, key_prepublish_s_default, lease_ttl_s, webhook_poll_ms,
+    webhook_timeout_s,
 };
 use crate::vocab::money::Currency;
 
@@ -31,6 +32,8 @@ pub struct CentralConfig {
     pub webhook_timeout_ms: u64,
     /// Real time between the webhook dispatcher's polls of the outbox, in milliseconds.
     pub webhook_poll_ms: u64,
+    /// Real time between the sweeper's looks for expired holds and leases, in milliseconds.
+    pub hold_sweep_interval_ms: u64,
     /// Lifetime of a lease after the call that opened or renewed it (DESIGN §7: 5 min).
     pub lease_ttl_s: u64,
 }
@@ -52,6 +55,7 @@ impl CentralConfig {
             allow_private_webhooks: true,
             webhook_timeout_ms: webhook_timeout_s * 1000,
             webhook_poll_ms,
+            hold_sweep_interval_ms,
             lease_ttl_s,
         }
     }

@@ -8,14 +8,14 @@ use crate::storage::Store;
 use crate::storage::central::changes::queue_event;
 use crate::storage::central::hold_expiry::{any_due, expire_due};
 use crate::storage::central::leases;
-use crate::vocab::limits::{hold_expiry_batch_len_max, hold_sweep_interval_ms, lease_expiry_batch_len_max};
+use crate::vocab::limits::{hold_expiry_batch_len_max, lease_expiry_batch_len_max};
 use crate::vocab::money::Currency;
 use crate::vocab::time::{ClockHandle, Timestamp};
 use crate::wire::billing::Hold;
 
 /// Runs until dropped.
-pub async fn run(store: Store, clock: ClockHandle, currency: Currency) {
-    let mut every = tokio::time::interval(Duration::from_millis(hold_sweep_interval_ms));
+pub async fn run(store: Store, clock: ClockHandle, currency: Currency, interval: Duration) {
+    let mut every = tokio::time::interval(interval);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         every.tick().await;
@@ -23,11 +23,13 @@ pub async fn run(store: Store, clock: ClockHandle, currency: Currency) {
         let due = store.read(move |r| Ok((any_due(r, now)?, leases::any_due(r, now)?))).await;
         match due {
             Ok((holds, leases)) => {
+                // A full batch may leave more behind it: each look goes on until a batch comes
+                // back short, so expired funds never wait for later looks however many there are.
                 if holds {
-                    sweep_holds(&store, now, currency).await;
+                    while sweep_holds(&store, now, currency).await == hold_expiry_batch_len_max {}
                 }
                 if leases {
-                    sweep_leases(&store, now).await;
+                    while sweep_leases(&store, now).await == lease_expiry_batch_len_max {}
                 }
             }
             Err(error) => tracing::warn!(error = %error, "sweep could not read"),
@@ -35,7 +37,8 @@ pub async fn run(store: Store, clock: ClockHandle, currency: Currency) {
     }
 }
 
-async fn sweep_holds(store: &Store, now: Timestamp, currency: Currency) {
+/// One batch of expired holds released; answers how many (0 on an error, logged).
+async fn sweep_holds(store: &Store, now: Timestamp, currency: Currency) -> usize {
     let swept = store
         .write(move |tx| {
             let expired = expire_due(tx, now, hold_expiry_batch_len_max)?;
@@ -47,21 +50,31 @@ async fn sweep_holds(store: &Store, now: Timestamp, currency: Currency) {
         })
         .await;
     match swept {
-        Ok(0) => {}
-        Ok(count) => tracing::info!(count, "expired holds released"),
-        Err(error) => tracing::warn!(error = %error, "hold sweep failed"),
+        Ok(0) => 0,
+        Ok(count) => {
+            tracing::info!(count, "expired holds released");
+            count
+        }
+        Err(error) => {
+            tracing::warn!(error = %error, "hold sweep failed");
+            0
+        }
     }
 }
 
-async fn sweep_leases(store: &Store, now: Timestamp) {
+/// One batch of leases past their deadline and grace returned; answers how many (0 on an error).
+async fn sweep_leases(store: &Store, now: Timestamp) -> usize {
     let swept = store.write(move |tx| leases::expire_due(tx, now, lease_expiry_batch_len_max)).await;
     match swept {
-        Ok(expired) if expired.is_empty() => {}
         Ok(expired) => {
             for lease in &expired {
                 tracing::info!(lease_id = %lease.id, sidecar_id = %lease.sidecar_id, "lease expired; remainder returned");
             }
+            expired.len()
         }
-        Err(error) => tracing::warn!(error = %error, "lease sweep failed"),
+        Err(error) => {
+            tracing::warn!(error = %error, "lease sweep failed");
+            0
+        }
     }
 }

@@ -137,7 +137,12 @@ async fn serve_on(config: CentralConfig, clock: ClockHandle, store: Store) -> an
     resume_pending_top_ups(&state).await?;
     let mut background = vec![
         tokio::spawn(admin::serve(admin_listener, state.clone())),
-        tokio::spawn(hold_sweeper::run(store.clone(), clock.clone(), config.currency)),
+        tokio::spawn(hold_sweeper::run(
+            store.clone(),
+            clock.clone(),
+            config.currency,
+            Duration::from_millis(config.hold_sweep_interval_ms),
+        )),
         tokio::spawn(housekeeping(store, clock)),
     ];
     let webhooks = DispatcherSettings {

@@ -12,7 +12,8 @@ use protus::central::server as central_server;
 use protus::sidecar::config::SidecarConfig;
 use protus::sidecar::server as sidecar_server;
 use protus::vocab::limits::{
-    access_token_ttl_s_default, key_prepublish_s_default, lease_ttl_s, webhook_poll_ms, webhook_timeout_s,
+    access_token_ttl_s_default, hold_sweep_interval_ms, key_prepublish_s_default, lease_ttl_s, webhook_poll_ms,
+    webhook_timeout_s,
 };
 use protus::vocab::money::{Amount, Currency};
 use protus::vocab::secret::Secret;
@@ -113,6 +114,7 @@ fn central_config(settings: &DemoSettings) -> CentralConfig {
         allow_private_webhooks: true,
         webhook_timeout_ms: webhook_timeout_s * 1000,
         webhook_poll_ms,
+        hold_sweep_interval_ms,
         lease_ttl_s,
     }
 }

@@ -213,6 +213,36 @@ async fn holds_are_released_captured_once_and_expire_on_the_clock() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_expired_hold_is_released_at_one_sweep_however_many() {
+    // Proves a sweep goes on past one batch (256 holds): with sweeps an hour apart, the 300
+    // holds expired at a restart all go back to the wallet at its first sweep. Before, 256 went
+    // per sweep and the rest stayed held until the next.
+    let mut central = TestCentral::start().await;
+    let (_, _, _, token, customer) = connected(&central, &["hold"], "", "300.00").await;
+    for n in 0..300 {
+        let body = json!({"amount": "1", "expires_in_s": 60});
+        let hold = post_keyed(&central, "/api/v1/billing/holds", &token, &format!("h{n}"), body).await;
+        assert_eq!(hold.status, 201, "{}", hold.body);
+    }
+    assert_eq!(central.wallet(&customer).await["held"], "300.00");
+    central.stop().await;
+    central.clock.advance_s(61);
+    central.restart_with(|config| config.hold_sweep_interval_ms = 3_600_000).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let wallet = loop {
+        let wallet = central.wallet(&customer).await;
+        if wallet["held"] == "0.00" {
+            break wallet;
+        }
+        assert!(std::time::Instant::now() < deadline, "still held after the first sweep: {wallet}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(wallet["available"], "300.00");
+    let events = central.store().read(protus::storage::central::changes::queued_events).await.expect("outbox");
+    assert_eq!(events.iter().filter(|e| e.kind == "hold.expired").count(), 300);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn companies_see_only_their_own_objects_and_services_must_be_active() {
     // Proves another company gets 404 for holds and charges, and inactive or foreign services cannot be charged.
     let central = TestCentral::start().await;
