@@ -1,13 +1,13 @@
-//! The dispatcher task: every `webhook_poll_ms` of real time, and as soon as an attempt ends
-//! while more may be due, it takes new outbox events in as deliveries and starts each due one
-//! (due on the injectable clock) in its own task, at most
+//! The dispatcher task: every `webhook_poll_ms` of real time it takes new outbox events in as
+//! deliveries and starts each due one (due on the injectable clock) in its own task, and when
+//! attempts end it gives their slots to their companies' next due deliveries at once; at most
 //! `webhook_company_in_flight_max` at once per company and `webhook_in_flight_max` in all, so a
 //! hanging receiver holds up only its own company's deliveries and never a request. Every
 //! attempt is recorded in the store before the next is planned, so a restart loses nothing: an
 //! attempt cut off by it is simply made again (delivery is at least once; receivers dedupe by
 //! `webhook-id`).
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
 use tokio::task::{Id, JoinSet};
@@ -16,7 +16,7 @@ use tokio::time::MissedTickBehavior;
 use crate::central::webhooks::send::Sender;
 use crate::storage::central::deliveries::{self, Busy};
 use crate::storage::{Store, StoreError};
-use crate::vocab::ids::DeliveryId;
+use crate::vocab::ids::{CompanyId, DeliveryId};
 use crate::vocab::limits::{
     webhook_company_in_flight_max, webhook_due_companies_max, webhook_in_flight_max, webhook_take_in_batch_len_max,
 };
@@ -42,9 +42,6 @@ struct Running {
     busy: Busy,
     /// Where the next due query goes on when the last one stopped at `webhook_due_companies_max`.
     resume_after: Option<String>,
-    /// Whether the last pass started any attempt: then more may be due behind it, and a freed
-    /// slot runs the next pass at once instead of at the next poll.
-    started_last_pass: bool,
 }
 
 impl Running {
@@ -55,8 +52,9 @@ impl Running {
         self.by_task.insert(handle.id(), (company, id));
     }
 
-    fn finish(&mut self, task: Id) {
-        let Some((company, id)) = self.by_task.remove(&task) else { return };
+    /// Frees the task's slot; answers its company.
+    fn finish(&mut self, task: Id) -> Option<String> {
+        let (company, id) = self.by_task.remove(&task)?;
         self.busy.ids.remove(&id);
         if let Some(count) = self.busy.per_company.get_mut(&company) {
             *count = count.saturating_sub(1);
@@ -64,7 +62,27 @@ impl Running {
                 self.busy.per_company.remove(&company);
             }
         }
+        Some(company)
     }
+
+    /// Starts `ids` of `company` while central has slots; answers whether all were started.
+    fn start_all(&mut self, company: &CompanyId, ids: Vec<DeliveryId>, work: &Work) -> bool {
+        for id in ids {
+            if self.tasks.len() >= webhook_in_flight_max {
+                return false;
+            }
+            let attempt = attempt(work.store.clone(), work.clock.clone(), work.sender.clone(), id.clone());
+            self.start(company.as_str().to_owned(), id.as_str().to_owned(), attempt);
+        }
+        true
+    }
+}
+
+/// What an attempt needs.
+struct Work {
+    store: Store,
+    clock: ClockHandle,
+    sender: Sender,
 }
 
 /// Runs until aborted; aborting it also aborts the attempts in flight.
@@ -76,24 +94,27 @@ pub async fn run(store: Store, clock: ClockHandle, settings: DispatcherSettings)
             return;
         }
     };
+    let work = Work { store, clock, sender };
     let mut running = Running::default();
     let mut every = tokio::time::interval(settings.poll);
     every.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         tokio::select! {
-            _ = every.tick() => {}
-            Some(done) = running.tasks.join_next_with_id() => {
-                running.finish(task_of(done));
-                while let Some(done) = running.tasks.try_join_next_with_id() {
-                    running.finish(task_of(done));
-                }
-                if !running.started_last_pass {
-                    continue;
+            _ = every.tick() => {
+                if let Err(error) = pass(&work, &mut running).await {
+                    tracing::warn!(error = %error, "webhook dispatch pass failed");
                 }
             }
-        }
-        if let Err(error) = pass(&store, &clock, &sender, &mut running).await {
-            tracing::warn!(error = %error, "webhook dispatch pass failed");
+            Some(done) = running.tasks.join_next_with_id() => {
+                let mut freed = BTreeSet::new();
+                freed.extend(running.finish(task_of(done)));
+                while let Some(done) = running.tasks.try_join_next_with_id() {
+                    freed.extend(running.finish(task_of(done)));
+                }
+                if let Err(error) = refill(&work, &mut running, freed).await {
+                    tracing::warn!(error = %error, "webhook dispatch refill failed");
+                }
+            }
         }
     }
 }
@@ -109,29 +130,44 @@ fn task_of(done: Result<(Id, ()), tokio::task::JoinError>) -> Id {
 }
 
 /// Takes new events in, then starts what is due and fits the limits.
-async fn pass(store: &Store, clock: &ClockHandle, sender: &Sender, running: &mut Running) -> Result<(), StoreError> {
-    running.started_last_pass = false;
-    take_in(store, clock).await?;
+async fn pass(work: &Work, running: &mut Running) -> Result<(), StoreError> {
+    take_in(&work.store, &work.clock).await?;
     if running.tasks.len() >= webhook_in_flight_max {
         return Ok(());
     }
-    let now = clock.now();
+    let now = work.clock.now();
     let busy = running.busy.clone();
     let resume_after = running.resume_after.take();
-    let due = store
+    let due = work
+        .store
         .read(move |r| {
             deliveries::due(r, now, resume_after, webhook_due_companies_max, webhook_company_in_flight_max, &busy)
         })
         .await?;
     running.resume_after = due.resume_after;
     for (company, ids) in due.per_company {
-        for id in ids {
-            if running.tasks.len() >= webhook_in_flight_max {
-                return Ok(());
-            }
-            let work = attempt(store.clone(), clock.clone(), sender.clone(), id.clone());
-            running.start(company.as_str().to_owned(), id.as_str().to_owned(), work);
-            running.started_last_pass = true;
+        if !running.start_all(&company, ids, work) {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Gives the slots just freed to the next due deliveries of their companies, at once: a
+/// company's backlog goes out as fast as its receiver answers, not a few per poll.
+async fn refill(work: &Work, running: &mut Running, companies: BTreeSet<String>) -> Result<(), StoreError> {
+    if companies.is_empty() || running.tasks.len() >= webhook_in_flight_max {
+        return Ok(());
+    }
+    let now = work.clock.now();
+    let busy = running.busy.clone();
+    let due = work
+        .store
+        .read(move |r| deliveries::due_of_companies(r, now, &companies, webhook_company_in_flight_max, &busy))
+        .await?;
+    for (company, ids) in due {
+        if !running.start_all(&company, ids, work) {
+            break;
         }
     }
     Ok(())

@@ -2,7 +2,7 @@
 //! took the event in, with every attempt, the retry schedule's next time, a due index per company
 //! and the company's newest-first delivery log.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::ops::Bound;
 
 use redb::{ReadableTable, Table};
@@ -207,6 +207,30 @@ pub fn due(
         after = Some(company);
     }
     work.resume_after = after;
+    Ok(work)
+}
+
+/// For each of `companies`, its oldest due deliveries that are not busy, so that it has at
+/// most `per_company_max` running: the slots its ended attempts freed.
+pub fn due_of_companies(
+    reader: &Reader,
+    now: Timestamp,
+    companies: &BTreeSet<String>,
+    per_company_max: usize,
+    busy: &Busy,
+) -> Result<Vec<(CompanyId, Vec<DeliveryId>)>, StoreError> {
+    let table = reader.txn.open_table(WEBHOOK_DELIVERIES_DUE)?;
+    let mut work = Vec::new();
+    for company in companies {
+        let wanted = per_company_max.saturating_sub(busy.per_company.get(company).copied().unwrap_or(0));
+        if wanted == 0 {
+            continue;
+        }
+        let ids = due_of_company(&table, company, due_ms(now), wanted, busy)?;
+        if !ids.is_empty() {
+            work.push((CompanyId::parse(company).map_err(|e| corrupt(e.to_string()))?, ids));
+        }
+    }
     Ok(work)
 }
 
