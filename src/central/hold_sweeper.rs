@@ -15,7 +15,7 @@ use crate::wire::billing::Hold;
 
 /// Runs until dropped.
 pub async fn run(store: Store, clock: ClockHandle, currency: Currency, interval: Duration) {
-    let mut every = tokio::time::interval(interval);
+    let mut every = tokio::time::interval(interval.max(Duration::from_millis(1)));
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         every.tick().await;

@@ -316,6 +316,7 @@ async fn a_backlog_goes_out_as_fast_as_the_receiver_answers_not_a_few_per_poll()
         onboard(&central, &hooks, &format!("user{n}@example.com")).await;
     }
     log_until(&central, &hooks, "twelve first attempts", |items| all_have_attempts(items, 12, 1)).await;
+    central.stop().await;
     central.clock.advance_s(5);
     receiver.set_script(|_, _| Reply::Status(204));
     central.restart_with(|config| config.webhook_poll_ms = 3_600_000).await;

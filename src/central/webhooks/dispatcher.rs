@@ -37,15 +37,19 @@ pub struct DispatcherSettings {
 /// Deliveries running now: the busy set the due query skips, and which task runs which.
 #[derive(Debug, Default)]
 struct Running {
-    tasks: JoinSet<()>,
+    /// Each attempt answers whether it recorded an outcome.
+    tasks: JoinSet<bool>,
     by_task: HashMap<Id, (String, String)>,
     busy: Busy,
     /// Where the next due query goes on when the last one stopped at `webhook_due_companies_max`.
     resume_after: Option<String>,
+    /// Whether the last pass stopped at `webhook_in_flight_max`: then freed slots wait for the
+    /// next pass, which gives every company its turn, instead of going back to their companies.
+    saturated: bool,
 }
 
 impl Running {
-    fn start(&mut self, company: String, id: String, work: impl Future<Output = ()> + Send + 'static) {
+    fn start(&mut self, company: String, id: String, work: impl Future<Output = bool> + Send + 'static) {
         let handle = self.tasks.spawn(work);
         *self.busy.per_company.entry(company.clone()).or_default() += 1;
         self.busy.ids.insert(id.clone());
@@ -96,7 +100,7 @@ pub async fn run(store: Store, clock: ClockHandle, settings: DispatcherSettings)
     };
     let work = Work { store, clock, sender };
     let mut running = Running::default();
-    let mut every = tokio::time::interval(settings.poll);
+    let mut every = tokio::time::interval(settings.poll.max(Duration::from_millis(1)));
     every.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
         tokio::select! {
@@ -106,10 +110,14 @@ pub async fn run(store: Store, clock: ClockHandle, settings: DispatcherSettings)
                 }
             }
             Some(done) = running.tasks.join_next_with_id() => {
+                // Only a recorded attempt frees a slot for a refill: one that could not be read
+                // or recorded is still due, and is tried again at the next poll, not at once.
                 let mut freed = BTreeSet::new();
-                freed.extend(running.finish(task_of(done)));
+                let (task, recorded) = task_of(done);
+                freed.extend(running.finish(task).filter(|_| recorded));
                 while let Some(done) = running.tasks.try_join_next_with_id() {
-                    freed.extend(running.finish(task_of(done)));
+                    let (task, recorded) = task_of(done);
+                    freed.extend(running.finish(task).filter(|_| recorded));
                 }
                 if let Err(error) = refill(&work, &mut running, freed).await {
                     tracing::warn!(error = %error, "webhook dispatch refill failed");
@@ -119,12 +127,12 @@ pub async fn run(store: Store, clock: ClockHandle, settings: DispatcherSettings)
     }
 }
 
-fn task_of(done: Result<(Id, ()), tokio::task::JoinError>) -> Id {
+fn task_of(done: Result<(Id, bool), tokio::task::JoinError>) -> (Id, bool) {
     match done {
-        Ok((task, ())) => task,
+        Ok(done) => done,
         Err(error) => {
             tracing::error!(error = %error, "webhook attempt task failed");
-            error.id()
+            (error.id(), false)
         }
     }
 }
@@ -132,7 +140,8 @@ fn task_of(done: Result<(Id, ()), tokio::task::JoinError>) -> Id {
 /// Takes new events in, then starts what is due and fits the limits.
 async fn pass(work: &Work, running: &mut Running) -> Result<(), StoreError> {
     take_in(&work.store, &work.clock).await?;
-    if running.tasks.len() >= webhook_in_flight_max {
+    running.saturated = running.tasks.len() >= webhook_in_flight_max;
+    if running.saturated {
         return Ok(());
     }
     let now = work.clock.now();
@@ -147,6 +156,7 @@ async fn pass(work: &Work, running: &mut Running) -> Result<(), StoreError> {
     running.resume_after = due.resume_after;
     for (company, ids) in due.per_company {
         if !running.start_all(&company, ids, work) {
+            running.saturated = true;
             break;
         }
     }
@@ -156,7 +166,7 @@ async fn pass(work: &Work, running: &mut Running) -> Result<(), StoreError> {
 /// Gives the slots just freed to the next due deliveries of their companies, at once: a
 /// company's backlog goes out as fast as its receiver answers, not a few per poll.
 async fn refill(work: &Work, running: &mut Running, companies: BTreeSet<String>) -> Result<(), StoreError> {
-    if companies.is_empty() || running.tasks.len() >= webhook_in_flight_max {
+    if companies.is_empty() || running.saturated || running.tasks.len() >= webhook_in_flight_max {
         return Ok(());
     }
     let now = work.clock.now();
@@ -186,16 +196,17 @@ async fn take_in(store: &Store, clock: &ClockHandle) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// One attempt of delivery `id`, if it is still due, recorded with its outcome.
-async fn attempt(store: Store, clock: ClockHandle, sender: Sender, id: DeliveryId) {
+/// One attempt of delivery `id`, if it is still due, recorded with its outcome; answers whether
+/// an outcome was recorded.
+async fn attempt(store: Store, clock: ClockHandle, sender: Sender, id: DeliveryId) -> bool {
     let now = clock.now();
     let lookup = id.clone();
     let job = match store.read(move |r| deliveries::job_if_due(r, &lookup, now)).await {
         Ok(Some(job)) => job,
-        Ok(None) => return,
+        Ok(None) => return false,
         Err(error) => {
             tracing::warn!(delivery_id = %id, error = %error, "webhook delivery could not be read");
-            return;
+            return false;
         }
     };
     let outcome = sender.attempt(&job, now).await;
@@ -212,7 +223,11 @@ async fn attempt(store: Store, clock: ClockHandle, sender: Sender, id: DeliveryI
     let finished = clock.now();
     let recorded =
         store.write(move |tx| deliveries::record_attempt(tx, &id, outcome.attempt, outcome.give_up, finished)).await;
-    if let Err(error) = recorded {
-        tracing::warn!(delivery_id = %job.delivery.id, error = %error, "webhook attempt could not be recorded");
+    match recorded {
+        Ok(record) => record.is_some(),
+        Err(error) => {
+            tracing::warn!(delivery_id = %job.delivery.id, error = %error, "webhook attempt could not be recorded");
+            false
+        }
     }
 }
