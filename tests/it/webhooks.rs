@@ -100,6 +100,19 @@ async fn wait_recorded(central: &TestCentral, partner: &Partner, n: usize) {
     }
 }
 
+/// A partner whose receiver answers 500, with `users` direct users onboarded: two deliveries
+/// each (`account.created`, `grant.created`), every one failed once and due again in 5 s.
+async fn failing_partner(central: &TestCentral, name: &str, users: usize) -> (Receiver, Partner) {
+    let receiver = Receiver::start(|_, _| Reply::Status(500)).await;
+    let hooks = partner(central, name).await;
+    set_url(central, &hooks, Some(&receiver.url)).await;
+    for n in 0..users {
+        onboard(central, &hooks, &format!("user{n}@example.com")).await;
+    }
+    log_until(central, &hooks, "first attempts", |items| all_have_attempts(items, 2 * users, 1)).await;
+    (receiver, hooks)
+}
+
 fn codes(delivery: &Value) -> Vec<Option<u64>> {
     delivery["attempts"].as_array().expect("attempts").iter().map(|a| a["status_code"].as_u64()).collect()
 }
@@ -285,11 +298,7 @@ async fn a_hanging_receiver_times_out_is_retried_and_holds_up_no_other_company()
 async fn deliveries_survive_a_restart() {
     // Proves a failed delivery keeps its log and its schedule across a restart and completes after it, without duplicates.
     let mut central = TestCentral::start().await;
-    let receiver = Receiver::start(|_, _| Reply::Status(500)).await;
-    let hooks = partner(&central, "Hooks").await;
-    set_url(&central, &hooks, Some(&receiver.url)).await;
-    onboard(&central, &hooks, "rita@example.com").await;
-    log_until(&central, &hooks, "first attempts", |items| all_have_attempts(items, 2, 1)).await;
+    let (receiver, hooks) = failing_partner(&central, "Hooks", 1).await;
     central.restart().await;
     receiver.set_script(|_, _| Reply::Status(202));
     tokio::time::sleep(Duration::from_millis(600)).await;
@@ -309,13 +318,7 @@ async fn a_backlog_goes_out_as_fast_as_the_receiver_answers_not_a_few_per_poll()
     // hour apart, all twelve retries due at the restart arrive after its first poll, though a
     // company runs four at a time. Before, four went per poll (20 a second at most).
     let mut central = TestCentral::start().await;
-    let receiver = Receiver::start(|_, _| Reply::Status(500)).await;
-    let hooks = partner(&central, "Backlog").await;
-    set_url(&central, &hooks, Some(&receiver.url)).await;
-    for n in 0..6 {
-        onboard(&central, &hooks, &format!("user{n}@example.com")).await;
-    }
-    log_until(&central, &hooks, "twelve first attempts", |items| all_have_attempts(items, 12, 1)).await;
+    let (receiver, hooks) = failing_partner(&central, "Backlog", 6).await;
     central.stop().await;
     central.clock.advance_s(5);
     receiver.set_script(|_, _| Reply::Status(204));
