@@ -14,7 +14,7 @@ use crate::wire::oauth::Grant;
 use crate::wire::people::Account;
 
 fn company_name(tx: &Tx<'_>, grant_company: &crate::vocab::ids::CompanyId) -> Result<String, StoreError> {
-    Ok(companies::get_in_tx(tx, grant_company)?.map(|c| c.name.as_str().to_owned()).unwrap_or_default())
+    Ok(companies::name_in_tx(tx, grant_company)?.unwrap_or_default())
 }
 
 /// `grant.created` or `grant.revoked`.

@@ -79,7 +79,7 @@ pub fn get(reader: &Reader, id: &AccountId) -> Result<Option<AccountRecord>, Sto
     Ok(Some(with_running(account, &wallet)))
 }
 
-pub fn get_in_tx(tx: &Tx<'_>, id: &AccountId) -> Result<Option<AccountRecord>, StoreError> {
+pub fn get_in_tx(tx: &mut Tx<'_>, id: &AccountId) -> Result<Option<AccountRecord>, StoreError> {
     let Some(account) = get_record::<AccountRecord>(&*tx.accounts_table()?, "accounts", id.as_str())? else {
         return Ok(None);
     };

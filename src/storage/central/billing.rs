@@ -63,7 +63,7 @@ pub struct ChargeInput {
     pub idempotency_key: Option<String>,
 }
 
-fn company_account(tx: &Tx<'_>, company: &CompanyId, id: &AccountId) -> Result<Option<AccountRecord>, StoreError> {
+fn company_account(tx: &mut Tx<'_>, company: &CompanyId, id: &AccountId) -> Result<Option<AccountRecord>, StoreError> {
     Ok(accounts::get_in_tx(tx, id)?.filter(|a| &a.company_id == company))
 }
 

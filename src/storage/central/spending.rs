@@ -14,12 +14,12 @@ use crate::vocab::money::Amount;
 use crate::vocab::time::Timestamp;
 
 /// What counts against the cap at `now`.
-pub fn used(tx: &Tx<'_>, account: &AccountId, now: Timestamp) -> Result<Amount, StoreError> {
+pub fn used(tx: &mut Tx<'_>, account: &AccountId, now: Timestamp) -> Result<Amount, StoreError> {
     let window_start = now.minus_s(spending_window_s);
     let mut total = Amount::ZERO;
     let add = |total: Amount, amount: Amount| total.checked_add(amount).expect("cap usage stays within Decimal range");
-    let charges = tx.charges_table()?;
     let head = accounts::get_in_tx(tx, account)?.and_then(|a| a.charges_head);
+    let charges = tx.charges_table()?;
     accounts::visit_charges(&*tx.account_charges_table()?, account, head, |_, id| {
         let Some(charge): Option<ChargeRecord> = get_record(&*charges, "charges", id)? else { return Ok(true) };
         if charge.created_at < window_start {
@@ -49,7 +49,7 @@ pub fn used(tx: &Tx<'_>, account: &AccountId, now: Timestamp) -> Result<Amount, 
 
 /// Refuses `amount` when it would take the account past `cap`; `cap: None` means no cap.
 pub fn check(
-    tx: &Tx<'_>,
+    tx: &mut Tx<'_>,
     account: &AccountId,
     cap: Option<Amount>,
     amount: Amount,

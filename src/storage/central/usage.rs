@@ -136,7 +136,7 @@ type Checked = (UsageCharge, LeaseRecord, AccountRecord);
 
 /// What the stored state says about a record: its lease and account, or why it is refused.
 fn checked(
-    tx: &Tx<'_>,
+    tx: &mut Tx<'_>,
     sidecar: &SidecarId,
     company: &CompanyId,
     input: &UsageInput,
