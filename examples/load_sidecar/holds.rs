@@ -66,11 +66,13 @@ pub async fn run(args: &HoldsArgs) -> anyhow::Result<()> {
         }));
     }
     barrier.wait().await;
-    let metrics_http = client::http_client()?;
     tokio::time::sleep(Duration::from_secs(args.warmup_s)).await;
-    let before = sync_calls(&metrics_http, args.metrics_url.as_deref()).await?;
+    // A client of its own for each read: a connection kept idle through the window would be
+    // closed by the sidecar's header-read timeout just as a 10 s window ends, and the second
+    // read would race that close.
+    let before = sync_calls(&client::http_client()?, args.metrics_url.as_deref()).await?;
     let cpu = client::window_cpu(args.pid, Duration::ZERO, Duration::from_secs(args.duration_s)).await;
-    let after = sync_calls(&metrics_http, args.metrics_url.as_deref()).await?;
+    let after = sync_calls(&client::http_client()?, args.metrics_url.as_deref()).await?;
     let mut total = Tally::default();
     for worker in workers {
         total.merge(worker.await.context("a load client panicked")?);
