@@ -11,7 +11,9 @@ use crate::storage::threads::Thread;
 ///    do its accounts' paid totals and thread heads, not in `ACCOUNTS`; a charge taken at
 ///    central marks its idempotency key settled in its stored answer (`IDEMPOTENCY`), not in
 ///    `SETTLED_KEYS`.
-pub const SCHEMA_VERSION: u64 = 3;
+/// 4: records are written in MessagePack (`storage::codec`); those written before stay JSON
+///    and are still read, so the upgrade moves nothing.
+pub const SCHEMA_VERSION: u64 = 4;
 
 /// `schema_version`, `role`, provider secrets.
 pub const META: TableDefinition<&str, &str> = TableDefinition::new("meta");

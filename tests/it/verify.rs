@@ -43,10 +43,10 @@ async fn verify_reports_a_tampered_balance_and_exits_non_zero() {
                 .expect("a wallet record")
                 .value()
                 .to_vec();
-            let mut record: serde_json::Value = serde_json::from_slice(&stored).expect("JSON");
+            let mut record: serde_json::Value = protus::storage::codec::decode("wallets", &stored).expect("a record");
             assert_eq!(record["available"], "12", "the balance is in the wallet's record");
             record["available"] = "13".into();
-            let tampered = serde_json::to_vec(&record).expect("JSON");
+            let tampered = protus::storage::codec::encode(&record);
             wallets.insert(customer_id.as_str(), tampered.as_slice()).expect("tamper");
             wallets.insert("not-a-customer", tampered.as_slice()).expect("stray record");
             let definition: redb::TableDefinition<&str, &str> = redb::TableDefinition::new("ledger_balances");

@@ -38,6 +38,8 @@ pub fn migrate(txn: &WriteTransaction, from: u64) -> Result<(), StoreError> {
     if from < 3 {
         wallets_whole(txn)?;
     }
+    // 3 → 4 moves nothing: records are written in MessagePack from now on, and the JSON ones
+    // already stored are read as they are (`storage::codec`).
     Ok(())
 }
 
