@@ -26,7 +26,7 @@ pub fn grant(
     now: Timestamp,
 ) -> Result<(), StoreError> {
     let name = company_name(tx, &grant.company_id)?;
-    let data = serde_json::to_value(Grant::from_record(grant, &name, currency)).unwrap_or_default();
+    let data = Grant::from_record(grant, &name, currency);
     queue_event(tx, &grant.company_id, kind, data, now).map(drop)
 }
 
@@ -39,7 +39,7 @@ pub fn account_created(
 ) -> Result<(), StoreError> {
     let name = company_name(tx, &account.company_id)?;
     let Some(customer): Option<CustomerRecord> = customers::get_in_tx(tx, &account.customer_id)? else { return Ok(()) };
-    let data = serde_json::to_value(Account::from_record(account, &name, &customer, currency)).unwrap_or_default();
+    let data = Account::from_record(account, &name, &customer, currency);
     queue_event(tx, &account.company_id, "account.created", data, now).map(drop)
 }
 
@@ -49,7 +49,7 @@ pub fn charge(tx: &mut Tx<'_>, charge: &ChargeRecord, currency: Currency, now: T
         ChargeStatus::Reversed => "charge.reversed",
         ChargeStatus::Accepted | ChargeStatus::Settled => "charge.settled",
     };
-    let data = serde_json::to_value(Charge::from_record(charge, currency)).unwrap_or_default();
+    let data = Charge::from_record(charge, currency);
     queue_event(tx, &charge.company_id, kind, data, now).map(drop)
 }
 

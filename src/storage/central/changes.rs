@@ -2,6 +2,7 @@
 //! the same transaction as the change they record.
 
 use redb::ReadableTable;
+use serde::Serialize;
 
 use crate::storage::central::oauth_records::{Change, ChangeRecord, EventRecord};
 use crate::storage::codec::{decode, encode};
@@ -34,12 +35,12 @@ pub fn changes_after(reader: &Reader, cursor: u64, limit: usize) -> Result<Vec<(
     Ok(out)
 }
 
-/// Queues a webhook event for `company`.
-pub fn queue_event(
+/// Queues a webhook event for `company`; `data` is its wire object.
+pub fn queue_event<Data: Serialize>(
     tx: &mut Tx<'_>,
     company: &CompanyId,
     kind: &str,
-    data: serde_json::Value,
+    data: Data,
     at: Timestamp,
 ) -> Result<EventId, StoreError> {
     let seq = tx.next("event")?;

@@ -6,6 +6,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::ops::Bound;
 
 use redb::{ReadableTable, Table};
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 
 use crate::storage::central::companies;
@@ -114,7 +115,8 @@ pub fn take_in_events(tx: &mut Tx<'_>, now: Timestamp, limit: usize) -> Result<u
     let mut events = Vec::new();
     for entry in tx.outbox_table()?.range(cursor.saturating_add(1)..)?.take(limit) {
         let (seq, bytes) = entry?;
-        events.push((seq.value(), decode::<EventRecord>("outbox", bytes.value())?));
+        // Only the envelope: the delivery names the event, and `data` is read when it is sent.
+        events.push((seq.value(), decode::<EventRecord<IgnoredAny>>("outbox", bytes.value())?));
     }
     let Some(last) = events.last().map(|(seq, _)| *seq) else { return Ok(0) };
     let mut urls: HashMap<CompanyId, bool> = HashMap::new();
@@ -135,7 +137,7 @@ pub fn take_in_events(tx: &mut Tx<'_>, now: Timestamp, limit: usize) -> Result<u
     Ok(events.len())
 }
 
-fn create(tx: &mut Tx<'_>, outbox_seq: u64, event: &EventRecord, now: Timestamp) -> Result<(), StoreError> {
+fn create<Data>(tx: &mut Tx<'_>, outbox_seq: u64, event: &EventRecord<Data>, now: Timestamp) -> Result<(), StoreError> {
     let log_seq = tx.next("delivery")?;
     let delivery = DeliveryRecord {
         id: DeliveryId::generate_at(now),

@@ -171,14 +171,16 @@ pub enum Change {
     },
 }
 
-/// A webhook event waiting in the outbox (delivery comes with billing, DESIGN §6).
+/// A webhook event in the outbox (DESIGN §6). `data` is its wire object: a `serde_json::Value`
+/// when read back; a wire type itself when queued, so it is encoded without a `Value` in
+/// between; and `serde::de::IgnoredAny` where only the envelope is read.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct EventRecord {
+pub struct EventRecord<Data = serde_json::Value> {
     pub id: EventId,
     pub company_id: CompanyId,
     #[serde(rename = "type")]
     pub kind: String,
-    pub data: serde_json::Value,
+    pub data: Data,
     pub created_at: Timestamp,
 }
 
