@@ -58,7 +58,7 @@ impl Tally {
         }
     }
 
-    pub fn transport(&mut self, error: &reqwest::Error) {
+    pub fn transport(&mut self, error: &dyn std::fmt::Display) {
         self.transport_errors += 1;
         if self.samples.len() < unexpected_samples_len_max {
             self.samples.push(format!("transport: {error}"));

@@ -12,6 +12,9 @@ use tokio::sync::Barrier;
 use tokio::time::Instant;
 
 use crate::client::{self, Tally, in_window, micros};
+use crate::conn::Conn;
+use hyper::body::Bytes;
+use hyper::header::HeaderName;
 
 /// Every hold is 0.01 and captured in full.
 const hold_body: &str = r#"{"amount":"0.01","description":"load"}"#;
@@ -45,18 +48,13 @@ pub struct HoldsArgs {
 
 pub async fn run(args: &HoldsArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.clients > 0 && args.duration_s > 0, "need at least one client and one second");
-    let token = Arc::new(client::lines(&args.seed_dir, "hot_tokens.txt")?.swap_remove(0));
-    let base = Arc::new(args.url.trim_end_matches('/').to_owned());
+    let token = client::lines(&args.seed_dir, "hot_tokens.txt")?.swap_remove(0);
+    let base = args.url.trim_end_matches('/').to_owned();
     let tag = format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis());
     let barrier = Arc::new(Barrier::new(args.clients + 1));
     let mut workers = Vec::with_capacity(args.clients);
     for i in 0..args.clients {
-        let pair = Pair {
-            http: client::http_client()?,
-            base: base.clone(),
-            token: token.clone(),
-            key_prefix: format!("{}-{tag}-{i}-", args.label),
-        };
+        let pair = Pair { conn: Conn::new(&base, Some(&token))?, key_prefix: format!("{}-{tag}-{i}-", args.label) };
         let barrier = barrier.clone();
         let (warmup, duration) = (Duration::from_secs(args.warmup_s), Duration::from_secs(args.duration_s));
         workers.push(tokio::spawn(async move {
@@ -95,16 +93,14 @@ async fn sync_calls(http: &reqwest::Client, metrics_url: Option<&str>) -> anyhow
 }
 
 struct Pair {
-    http: reqwest::Client,
-    base: Arc<String>,
-    token: Arc<String>,
+    conn: Conn,
     key_prefix: String,
 }
 
 impl Pair {
     /// Hold + capture until `end`; a pair counts (from the hold sent to the capture read) when
     /// its capture answer arrives inside `[measure_from, end)`.
-    async fn drive(self, measure_from: Instant, end: Instant) -> Tally {
+    async fn drive(mut self, measure_from: Instant, end: Instant) -> Tally {
         let mut tally = Tally::default();
         let mut seq: u64 = 0;
         while Instant::now() < end {
@@ -134,18 +130,8 @@ impl Pair {
         tally
     }
 
-    async fn post(&self, path: &str, key: &str, body: &'static str) -> Result<(u16, Vec<u8>), reqwest::Error> {
-        let answer = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .bearer_auth(self.token.as_str())
-            .header("Idempotency-Key", key)
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-            .await?;
-        let status = answer.status().as_u16();
-        Ok((status, answer.bytes().await?.to_vec()))
+    async fn post(&mut self, path: &str, key: &str, body: &'static str) -> anyhow::Result<(u16, Bytes)> {
+        self.conn.post(path, (HeaderName::from_static("idempotency-key"), key), body).await
     }
 }
 

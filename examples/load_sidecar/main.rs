@@ -9,6 +9,7 @@
 mod authorize;
 mod bare;
 mod client;
+mod conn;
 mod holds;
 mod proxy;
 mod revoke;
