@@ -15,7 +15,7 @@ use crate::http::replay::replayed;
 use crate::sidecar::leases::{self, AcquireError};
 use crate::sidecar::metrics::MoneyOutcome;
 use crate::sidecar::state::{SharedState, SidecarState};
-use crate::storage::idempotency::{IdempotencyRecord, Recall, company_scope, recall_in_tx, remember};
+use crate::storage::idempotency::{IdempotencyRecord, Recall, company_scope};
 use crate::storage::sidecar::money::Shortfall;
 use crate::storage::{StoreError, Tx};
 use crate::vocab::limits::lease_attempts_max;
@@ -94,11 +94,12 @@ where
     let scope = scope(state);
     for _ in 0..lease_attempts_max {
         let (work, tx_scope, tx_keyed, now) = (work.clone(), scope.clone(), keyed.clone(), state.now());
+        let answers = state.answers.clone();
         let outcome = state
             .store
             .write(move |tx| {
                 let (scope, keyed) = (tx_scope, tx_keyed);
-                match recall_in_tx(tx, &scope, keyed.key(), &keyed.fingerprint)? {
+                match answers.recall(tx, &scope, keyed.key(), &keyed.fingerprint)? {
                     Recall::Replay(record) => return Ok(Outcome::Replay(record)),
                     Recall::Mismatch => return Ok(Outcome::Mismatch),
                     Recall::Fresh => {}
@@ -120,7 +121,7 @@ where
                         created_at: now,
                         settled_charge: None,
                     };
-                    remember(tx, &scope, keyed.key(), &record)?;
+                    answers.remember(tx, &scope, keyed.key(), &record)?;
                 }
                 Ok(outcome)
             })
@@ -191,6 +192,14 @@ async fn refuse_for_good(
         created_at: state.now(),
         settled_charge: None,
     };
-    state.store.write(move |tx| remember(tx, &scope, keyed.key(), &record)).await.map_err(|_| Problem::internal())?;
+    let answers = state.answers.clone();
+    let store = move |tx: &mut Tx<'_>| {
+        // The key is held in flight, so nothing else stored an answer under it since the work.
+        match answers.recall(tx, &scope, keyed.key(), &keyed.fingerprint)? {
+            Recall::Fresh => answers.remember(tx, &scope, keyed.key(), &record),
+            Recall::Replay(_) | Recall::Mismatch => Ok(()),
+        }
+    };
+    state.store.write(store).await.map_err(|_| Problem::internal())?;
     Ok(problem.into_response())
 }

@@ -20,8 +20,9 @@ use crate::http::trace::RequestLog;
 use crate::sidecar::client::{CentralClient, ClientCredentials};
 use crate::sidecar::config::SidecarConfig;
 use crate::sidecar::local::Local;
-use crate::sidecar::state::{SharedState, SidecarState};
+use crate::sidecar::state::{Clocks, SharedState, SidecarState};
 use crate::sidecar::{leases, openapi, sync, usage, verified_tokens};
+use crate::storage::sidecar::answers::Answers;
 use crate::storage::sidecar::open::open_sidecar;
 use crate::storage::sidecar::{money, sync_state, tokens};
 use crate::storage::{Store, StoreOptions};
@@ -97,7 +98,12 @@ async fn serve_on(
     };
     let credentials = ClientCredentials { id: config.client_id, secret: config.client_secret };
     let local = Local::from_loaded(&loaded);
-    let state = Arc::new(SidecarState::new(store, clock, client.clone(), credentials, local, mono, config.lease_chunk));
+    let reading = store.clone();
+    let answers =
+        tokio::task::spawn_blocking(move || Answers::load(&reading)).await?.context("loading the stored answers")?;
+    let clocks = Clocks { wall: clock, mono };
+    let state =
+        Arc::new(SidecarState::new(store, answers, clocks, client.clone(), credentials, local, config.lease_chunk));
     if let Some(company) = company {
         let _ = state.company.set(company);
     }

@@ -10,6 +10,7 @@ use crate::sidecar::client::{CentralClient, ClientCredentials};
 use crate::sidecar::local::Local;
 use crate::sidecar::metrics::Metrics;
 use crate::storage::Store;
+use crate::storage::sidecar::answers::Answers;
 use crate::storage::sidecar::sync_state::Enrolment;
 use crate::vocab::ids::CompanyId;
 use crate::vocab::money::Amount;
@@ -22,6 +23,8 @@ pub type SharedState = Arc<SidecarState>;
 #[derive(Debug)]
 pub struct SidecarState {
     pub store: Store,
+    /// The stored idempotent answers' index (`storage::sidecar::answers`).
+    pub answers: Arc<Answers>,
     pub clock: ClockHandle,
     /// Central, and the company's client credentials the sidecar acts with there.
     pub central: CentralClient,
@@ -52,18 +55,27 @@ pub struct SidecarState {
     pub keeper_wake: Notify,
 }
 
+/// The two clocks of a sidecar: wall time for timestamps, monotonic time for deadlines.
+#[derive(Debug, Clone)]
+pub struct Clocks {
+    pub wall: ClockHandle,
+    pub mono: MonoHandle,
+}
+
 impl SidecarState {
     pub fn new(
         store: Store,
-        clock: ClockHandle,
+        answers: Arc<Answers>,
+        clocks: Clocks,
         central: CentralClient,
         credentials: ClientCredentials,
         local: Option<Local>,
-        mono: MonoHandle,
         lease_chunk: Amount,
     ) -> SidecarState {
+        let Clocks { wall: clock, mono } = clocks;
         SidecarState {
             store,
+            answers,
             clock,
             central,
             credentials,

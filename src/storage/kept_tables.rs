@@ -66,6 +66,8 @@ kept_tables! {
     sidecar_hold_expiry_table: SIDECAR_HOLD_EXPIRY => ((u64, &'static str), ());
     sidecar_charges_table: SIDECAR_CHARGES => (&'static str, &'static [u8]);
     sidecar_usage_outbox_table: SIDECAR_USAGE_OUTBOX => (u64, &'static [u8]);
+    sidecar_answer_log_table: SIDECAR_ANSWER_LOG => (u64, &'static [u8]);
+    sidecar_answer_runs_table: SIDECAR_ANSWER_RUNS => ((u64, &'static str, &'static str), u64);
 }
 
 #[cfg(test)]

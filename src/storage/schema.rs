@@ -12,7 +12,8 @@ use crate::storage::threads::Thread;
 ///    central marks its idempotency key settled in its stored answer (`IDEMPOTENCY`), not in
 ///    `SETTLED_KEYS`.
 /// 4: records are written in MessagePack (`storage::codec`); those written before stay JSON
-///    and are still read, so the upgrade moves nothing.
+///    and are still read, so the upgrade moves nothing. The sidecar stores new idempotent
+///    answers in its answer log (`storage::sidecar::answers`) and only reads `IDEMPOTENCY`.
 pub const SCHEMA_VERSION: u64 = 4;
 
 /// `schema_version`, `role`, provider secrets.
@@ -59,7 +60,8 @@ pub const CHARGES_BY_COMPANY: TableDefinition<(&str, u64), &str> = TableDefiniti
 /// seq → (account, the account's previous charge's seq, charge id): every account's charges
 /// threaded through one log; the customer's wallet record keeps each account's newest seq.
 pub const ACCOUNT_CHARGES: Thread<&str> = TableDefinition::new("account_charges");
-/// (scope, key) → stored answer (both roles: the sidecar answers billing calls too). At central
+/// (scope, key) → stored answer: central's, and a sidecar's stored before schema 4 (read only
+/// there since). At central
 /// an answer may carry the settlement mark of its (company, key) (schema 3), which is then the
 /// only copy: whatever prunes answers one day must move such marks to `SETTLED_KEYS` first.
 pub const IDEMPOTENCY: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("idempotency");
@@ -130,6 +132,14 @@ pub const SIDECAR_HOLDS: TableDefinition<&str, &[u8]> = TableDefinition::new("si
 pub const SIDECAR_CHARGES: TableDefinition<&str, &[u8]> = TableDefinition::new("sidecar_charges");
 /// usage seq → usage record waiting for central's ack; written with the charge it reports.
 pub const SIDECAR_USAGE_OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("sidecar_usage_outbox");
+/// u64 (`answer` counter) → a stored idempotent answer with its (scope, key), appended in the
+/// commit of its work and kept forever (`storage::sidecar::answers`).
+pub const SIDECAR_ANSWER_LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("sidecar_answer_log");
+/// (run, scope, key) → the answer's log seq: the index of the log up to a run's `through_seq`,
+/// each run written once, in key order.
+pub const SIDECAR_ANSWER_RUNS: TableDefinition<(u64, &str, &str), u64> = TableDefinition::new("sidecar_answer_runs");
+/// run → the last log seq it indexes and its Bloom filter over (scope, key), loaded at start.
+pub const SIDECAR_ANSWER_FILTERS: TableDefinition<u64, &[u8]> = TableDefinition::new("sidecar_answer_filters");
 /// hex SHA-256 of a verified access token → its claims, to warm the cache at start.
 pub const SIDECAR_TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("sidecar_tokens");
 

@@ -59,7 +59,12 @@ pub struct Tx<'a> {
     counters: BTreeMap<&'static str, u64>,
     /// Tables kept open from first use to the commit (`kept_tables.rs`).
     pub(crate) kept: KeptTables<'a>,
+    /// Told whether the batch committed, on the writer thread before anyone is answered.
+    outcome_hooks: Vec<OutcomeHook>,
 }
+
+/// Told `true` when the batch committed durably, `false` when it did not.
+pub(crate) type OutcomeHook = Box<dyn FnOnce(bool) + Send>;
 
 impl std::fmt::Debug for Tx<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -75,7 +80,19 @@ impl<'a> Tx<'a> {
             settled: SettledMarks::default(),
             counters: BTreeMap::new(),
             kept: KeptTables::default(),
+            outcome_hooks: Vec::new(),
         }
+    }
+
+    /// Runs `hook` once the batch's outcome is known: on the writer thread, before any request
+    /// of the batch is answered and before the next batch starts. For state kept beside the
+    /// database (in memory) that must follow only what committed.
+    pub(crate) fn on_outcome(&mut self, hook: impl FnOnce(bool) + Send + 'static) {
+        self.outcome_hooks.push(Box::new(hook));
+    }
+
+    pub(crate) fn take_outcome_hooks(&mut self) -> Vec<OutcomeHook> {
+        std::mem::take(&mut self.outcome_hooks)
     }
 
     /// The next value of a named counter, starting at 1.

@@ -7,7 +7,7 @@ use redb::{Database, Durability};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::storage::StoreError;
-use crate::storage::store::{PreCommit, Tx};
+use crate::storage::store::{OutcomeHook, PreCommit, Tx};
 
 /// Called after the commit with its outcome; answers the waiting request.
 type Completion = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
@@ -132,8 +132,9 @@ impl Failure {
 /// error already sees `Store::has_failed`.
 fn commit_batch(db: &Database, batch: Vec<Box<dyn Job>>, pre_commit: &PreCommit, failed: &FailedFlag) {
     let mut completions = Vec::with_capacity(batch.len());
-    let mut unrun = Vec::new();
-    let outcome = run_batch(db, batch, pre_commit, &mut completions, &mut unrun);
+    let (mut unrun, mut hooks) = (Vec::new(), Vec::new());
+    let outcome = run_batch(db, batch, pre_commit, &mut completions, &mut unrun, &mut hooks);
+    hooks.into_iter().for_each(|hook| hook(outcome.is_ok()));
     if let Err(Failure { error, needs_reopen }) = &outcome
         && (*needs_reopen || matches!(error, StoreError::Unavailable(_)))
         && !failed.send_replace(true)
@@ -149,14 +150,15 @@ fn commit_batch(db: &Database, batch: Vec<Box<dyn Job>>, pre_commit: &PreCommit,
     }
 }
 
-/// Runs the batch in one transaction and commits it; collects each run job's completion and
-/// the jobs a failure left unrun.
+/// Runs the batch in one transaction and commits it; collects each run job's completion, the
+/// jobs a failure left unrun and the outcome hooks the run jobs left (`Tx::on_outcome`).
 fn run_batch(
     db: &Database,
     batch: Vec<Box<dyn Job>>,
     pre_commit: &PreCommit,
     completions: &mut Vec<Completion>,
     unrun: &mut Vec<Box<dyn Job>>,
+    hooks: &mut Vec<OutcomeHook>,
 ) -> Result<(), Failure> {
     let mut txn = match db.begin_write() {
         Ok(txn) => txn,
@@ -178,6 +180,7 @@ fn run_batch(
                 tracing::error!(error = %error, "write batch aborted");
                 completions.push(completion);
                 unrun.extend(jobs);
+                hooks.extend(tx.take_outcome_hooks());
                 drop(tx);
                 let _ = txn.abort();
                 return Err(Failure::of(error));
@@ -186,6 +189,7 @@ fn run_batch(
     }
     if let Err(error) = tx.write_counters() {
         tracing::error!(error = %error, "writing the batch's counters failed");
+        hooks.extend(tx.take_outcome_hooks());
         drop(tx);
         let _ = txn.abort();
         return Err(Failure::of(error));
@@ -194,10 +198,12 @@ fn run_batch(
     // stops the writer before anything wrong becomes durable.
     if let Err(error) = pre_commit(&mut tx) {
         tracing::error!(error = %error, "pre-commit check could not read the batch");
+        hooks.extend(tx.take_outcome_hooks());
         drop(tx);
         let _ = txn.abort();
         return Err(Failure::of(error));
     }
+    hooks.extend(tx.take_outcome_hooks());
     drop(tx);
     txn.commit().map_err(|error| {
         let error = StoreError::from(error);

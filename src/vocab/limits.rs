@@ -233,6 +233,14 @@ pub const db_cache_bytes_max: usize = 32 * 1024 * 1024;
 /// The sidecar's page cache: its hot data (leases, open holds, the outbox head) is small, and its
 /// memory budget goes to the token cache.
 pub const sidecar_db_cache_bytes_max: usize = 8 * 1024 * 1024;
+/// Stored answers the sidecar's answer log holds before they are written, sorted, as one run
+/// (`storage::sidecar::answers`): the log's in-memory index is at most this long, and a run's
+/// writing (~4 MiB at this length) joins the commit of the request that filled the log.
+pub const sidecar_answer_log_len_max: usize = 8_192;
+/// Bits of a run's Bloom filter per answer, and the bit positions each answer sets: with 10 and
+/// 7 about one lookup of a fresh key in a hundred reads a run it is not in.
+pub const answer_filter_bits_per_key: usize = 10;
+pub const answer_filter_hashes: u32 = 7;
 
 /// `protus demo`'s partner app: sign-ins in progress and signed-in browsers it keeps in memory;
 /// the oldest is dropped beyond these.

@@ -1,6 +1,8 @@
 //! The sidecar's database: its enrolment, and the keys, revocations, grants and services that
 //! the snapshot and the feed bring, with the feed cursor they are current to.
 
+pub mod answer_filter;
+pub mod answers;
 pub mod open;
 pub mod sync_state;
 pub mod money;

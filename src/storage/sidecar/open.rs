@@ -32,6 +32,9 @@ fn create_tables(txn: &WriteTransaction) -> Result<(), StoreError> {
     txn.open_table(SIDECAR_RECALLS)?;
     txn.open_table(SIDECAR_USAGE_OUTBOX)?;
     txn.open_table(IDEMPOTENCY)?;
+    txn.open_table(SIDECAR_ANSWER_LOG)?;
+    txn.open_table(SIDECAR_ANSWER_RUNS)?;
+    txn.open_table(SIDECAR_ANSWER_FILTERS)?;
     for table in [SIDECAR_CHARGES, SIDECAR_TOKENS] {
         txn.open_table(table)?;
     }

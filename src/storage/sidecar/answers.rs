@@ -1,0 +1,353 @@
+//! The sidecar's stored idempotent answers (DESIGN §5: kept forever), written without an insert
+//! at a random key per request. Partners' keys are random, and such an insert rewrote a leaf and
+//! its branch pages of an ever-growing table in every commit: about three quarters of what the
+//! sidecar wrote per hold+capture pair (BENCHMARKS.md, runs 15).
+//!
+//! An answer is appended to the answer log (`SIDECAR_ANSWER_LOG`, kept forever) in the commit of
+//! its work, and an index in memory maps its (scope, key) to its place there. When that index
+//! holds `sidecar_answer_log_len_max` committed answers, the request that finds it full also
+//! writes them, sorted, as one run of the log's index on disk (`SIDECAR_ANSWER_RUNS`: (run,
+//! scope, key) → seq, written once in key order) with a Bloom filter (`SIDECAR_ANSWER_FILTERS`,
+//! kept in memory), in its own commit. A lookup tries the memory index, then each run newest
+//! first whose filter says "maybe", then `IDEMPOTENCY`, where a file from before schema 4 keeps
+//! its answers.
+//!
+//! Everything here runs on the writer thread. The memory follows only what committed: a batch's
+//! changes are visible to the batch at once and confirmed or undone by `Tx::on_outcome`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use redb::ReadableTable;
+use serde::{Deserialize, Serialize};
+
+use crate::storage::codec::{decode, encode};
+use crate::storage::idempotency::{IdempotencyRecord, Recall};
+use crate::storage::schema::{SIDECAR_ANSWER_FILTERS, SIDECAR_ANSWER_LOG};
+use crate::storage::sidecar::answer_filter::{AnswerFilter, PairPositions};
+use crate::storage::{Reader, Store, StoreError, Tx};
+use crate::vocab::limits::sidecar_answer_log_len_max;
+
+/// (scope, key) of a stored answer.
+type Pair = (String, String);
+
+/// A stored answer as the log and the runs keep it.
+#[derive(Debug, Serialize)]
+struct LoggedAnswer<'a> {
+    scope: &'a str,
+    key: &'a str,
+    record: &'a IdempotencyRecord,
+}
+
+#[derive(Debug, Deserialize)]
+struct StoredAnswer {
+    record: IdempotencyRecord,
+}
+
+/// A run as `SIDECAR_ANSWER_FILTERS` keeps it: it indexes every logged answer up to
+/// `through_seq` that no earlier run indexes.
+#[derive(Debug, Serialize, Deserialize)]
+struct RunRecord {
+    through_seq: u64,
+    filter: AnswerFilter,
+}
+
+/// Only the pair, to rebuild the log's index at start.
+#[derive(Debug, Deserialize)]
+struct StoredPair {
+    scope: String,
+    key: String,
+}
+
+#[derive(Debug)]
+struct Run {
+    id: u64,
+    filter: AnswerFilter,
+}
+
+#[derive(Debug, Default)]
+struct Index {
+    /// (scope, key) → log seq, of the answers committed to the log.
+    logged: HashMap<Pair, u64>,
+    /// The same, for the answers of the batch being written.
+    pending: HashMap<Pair, u64>,
+    /// Every run, oldest first; one written by the batch being written is already here.
+    runs: Vec<Run>,
+    /// A run is being written by the batch: its answers leave `logged` only at the commit.
+    writing_run: bool,
+}
+
+/// The stored answers of one sidecar's database; shared by the requests, used by the writer.
+#[derive(Debug)]
+pub struct Answers {
+    index: Mutex<Index>,
+    log_len_max: usize,
+}
+
+impl Answers {
+    /// Reads the log's pairs and the runs' filters of `store`.
+    pub fn load(store: &Store) -> Result<Arc<Answers>, StoreError> {
+        Answers::load_with(store, sidecar_answer_log_len_max)
+    }
+
+    /// `load` with another log length, for tests that fill the log.
+    pub fn load_with(store: &Store, log_len_max: usize) -> Result<Arc<Answers>, StoreError> {
+        let index = store.read_blocking(load_index)?;
+        Ok(Arc::new(Answers { index: Mutex::new(index), log_len_max: log_len_max.max(1) }))
+    }
+
+    fn index(&self) -> MutexGuard<'_, Index> {
+        // Only the writer thread locks it, and a panic there aborts the process.
+        self.index.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// What (scope, key) already means for a request with `fingerprint`, as of this batch.
+    pub fn recall(&self, tx: &Tx<'_>, scope: &str, key: &str, fingerprint: &str) -> Result<Recall, StoreError> {
+        let found = self.find(tx, scope, key)?;
+        Ok(match found {
+            None => Recall::Fresh,
+            Some(record) if record.fingerprint == fingerprint => Recall::Replay(record),
+            Some(_) => Recall::Mismatch,
+        })
+    }
+
+    fn find(&self, tx: &Tx<'_>, scope: &str, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let index = self.index();
+        let pair = (scope.to_owned(), key.to_owned());
+        let mut seq = index.pending.get(&pair).or_else(|| index.logged.get(&pair)).copied();
+        if seq.is_none() {
+            let hash = PairPositions::of(scope, key);
+            for run in index.runs.iter().rev().filter(|run| run.filter.may_contain(hash)) {
+                seq = tx.sidecar_answer_runs_table()?.get((run.id, scope, key))?.map(|s| s.value());
+                if seq.is_some() {
+                    break;
+                }
+            }
+        }
+        if let Some(seq) = seq {
+            let log = tx.sidecar_answer_log_table()?;
+            let bytes = log.get(seq)?.ok_or_else(|| StoreError::Corrupt {
+                table: "sidecar_answer_log",
+                detail: format!("answer {seq}, indexed for ({scope}, {key}), is missing"),
+            })?;
+            return Ok(Some(decode::<StoredAnswer>("sidecar_answer_log", bytes.value())?.record));
+        }
+        // Answers stored before schema 4, in the table central uses.
+        let legacy = tx.idempotency_table()?.get((scope, key))?.map(|bytes| decode("idempotency", bytes.value()));
+        legacy.transpose()
+    }
+
+    /// Stores a final answer in the batch of the work it answers for. The caller found the key
+    /// fresh (`recall`) in this batch.
+    pub fn remember(
+        self: &Arc<Self>,
+        tx: &mut Tx<'_>,
+        scope: &str,
+        key: &str,
+        record: &IdempotencyRecord,
+    ) -> Result<(), StoreError> {
+        let seq = tx.next("answer")?;
+        let bytes = encode(&LoggedAnswer { scope, key, record });
+        tx.sidecar_answer_log_table()?.insert(seq, bytes.as_slice())?;
+        let pair = (scope.to_owned(), key.to_owned());
+        let log_full = {
+            let mut index = self.index();
+            index.pending.insert(pair.clone(), seq);
+            !index.writing_run && index.logged.len() >= self.log_len_max
+        };
+        let answers = Arc::clone(self);
+        tx.on_outcome(move |committed| {
+            let mut index = answers.index();
+            if let Some(seq) = index.pending.remove(&pair)
+                && committed
+            {
+                index.logged.insert(pair, seq);
+            }
+        });
+        if log_full { self.write_run(tx) } else { Ok(()) }
+    }
+
+    /// Writes the memory index of the committed answers as a new run, in key order.
+    fn write_run(self: &Arc<Self>, tx: &mut Tx<'_>) -> Result<(), StoreError> {
+        let run_id = tx.next("answer_run")?;
+        let mut index = self.index();
+        let mut moved: Vec<(Pair, u64)> = index.logged.iter().map(|(pair, seq)| (pair.clone(), *seq)).collect();
+        moved.sort_unstable();
+        // Every committed answer is below every answer of this batch, so the run indexes the
+        // whole log up to its last one (`load_index` starts the memory index after it).
+        let through_seq = moved.iter().map(|(_, seq)| *seq).max().unwrap_or_default();
+        let mut filter = AnswerFilter::with_capacity(moved.len());
+        {
+            let mut runs = tx.sidecar_answer_runs_table()?;
+            for ((scope, key), seq) in &moved {
+                runs.insert((run_id, scope.as_str(), key.as_str()), *seq)?;
+                filter.insert(PairPositions::of(scope, key));
+            }
+        }
+        let record = RunRecord { through_seq, filter };
+        tx.txn.open_table(SIDECAR_ANSWER_FILTERS)?.insert(run_id, encode(&record).as_slice())?;
+        index.runs.push(Run { id: run_id, filter: record.filter });
+        index.writing_run = true;
+        drop(index);
+        let answers = Arc::clone(self);
+        tx.on_outcome(move |committed| {
+            let mut index = answers.index();
+            index.writing_run = false;
+            if committed {
+                for (pair, _) in moved {
+                    index.logged.remove(&pair);
+                }
+            } else {
+                index.runs.retain(|run| run.id != run_id);
+            }
+        });
+        Ok(())
+    }
+
+    /// Answers in the memory index, and runs (for tests).
+    pub fn sizes(&self) -> (usize, usize) {
+        let index = self.index();
+        (index.logged.len(), index.runs.len())
+    }
+}
+
+fn load_index(reader: &Reader) -> Result<Index, StoreError> {
+    let mut index = Index::default();
+    let mut indexed_through = 0;
+    for entry in reader.txn.open_table(SIDECAR_ANSWER_FILTERS)?.iter()? {
+        let (id, bytes) = entry?;
+        let RunRecord { through_seq, filter } = decode("sidecar_answer_filters", bytes.value())?;
+        indexed_through = indexed_through.max(through_seq);
+        index.runs.push(Run { id: id.value(), filter });
+    }
+    for entry in reader.txn.open_table(SIDECAR_ANSWER_LOG)?.range(indexed_through.saturating_add(1)..)? {
+        let (seq, bytes) = entry?;
+        let StoredPair { scope, key } = decode("sidecar_answer_log", bytes.value())?;
+        index.logged.insert((scope, key), seq.value());
+    }
+    Ok(index)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::StoreOptions;
+    use crate::storage::sidecar::open::open_sidecar;
+    use crate::vocab::time::Timestamp;
+
+    const SCOPE: &str = "company:cmp_1";
+
+    fn record(fingerprint: &str, n: u64) -> IdempotencyRecord {
+        IdempotencyRecord {
+            fingerprint: fingerprint.into(),
+            status: 201,
+            body: serde_json::json!({"id": format!("hld_{n}")}),
+            created_at: Timestamp::from_unix_ms(1_800_000_000_000),
+            settled_charge: None,
+        }
+    }
+
+    fn open(dir: &tempfile::TempDir, log_len_max: usize) -> (Store, Arc<Answers>) {
+        let store = open_sidecar(dir.path(), &StoreOptions::default()).expect("open");
+        let answers = Answers::load_with(&store, log_len_max).expect("load");
+        (store, answers)
+    }
+
+    fn remember(store: &Store, answers: &Arc<Answers>, key: &str, n: u64) {
+        let (answers, key) = (answers.clone(), key.to_owned());
+        store
+            .write_blocking(move |tx| answers.remember(tx, SCOPE, &key, &record(&format!("f{n}"), n)))
+            .expect("stored");
+    }
+
+    /// What a later batch finds under `key` for the fingerprint `f{n}`: the answer's body id, or
+    /// "fresh" / "mismatch".
+    fn recall(store: &Store, answers: &Arc<Answers>, key: &str, n: u64) -> String {
+        let (answers, key) = (answers.clone(), key.to_owned());
+        let found = store.write_blocking(move |tx| answers.recall(tx, SCOPE, &key, &format!("f{n}"))).expect("read");
+        match found {
+            Recall::Fresh => "fresh".into(),
+            Recall::Mismatch => "mismatch".into(),
+            Recall::Replay(record) => record.body["id"].as_str().unwrap_or_default().to_owned(),
+        }
+    }
+
+    #[test]
+    fn an_answer_is_found_in_its_batch_in_later_ones_and_after_a_reopen() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (store, answers) = open(&dir, 100);
+        let batch = answers.clone();
+        let in_batch = store
+            .write_blocking(move |tx| {
+                batch.remember(tx, SCOPE, "k1", &record("f1", 1))?;
+                Ok(matches!(batch.recall(tx, SCOPE, "k1", "f1")?, Recall::Replay(_)))
+            })
+            .expect("stored");
+        assert!(in_batch, "the batch that stored the answer sees it");
+        assert_eq!(recall(&store, &answers, "k1", 1), "hld_1");
+        assert_eq!(recall(&store, &answers, "k1", 2), "mismatch", "same key, another request");
+        assert_eq!(recall(&store, &answers, "k2", 1), "fresh");
+        store.close();
+        let (store, answers) = open(&dir, 100);
+        assert_eq!(answers.sizes(), (1, 0));
+        assert_eq!(recall(&store, &answers, "k1", 1), "hld_1");
+    }
+
+    #[test]
+    fn a_full_log_is_indexed_as_a_run_and_every_answer_stays_found_across_a_reopen() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (store, answers) = open(&dir, 4);
+        // Keys out of order, so a run is written sorted from unsorted ones.
+        let keys: Vec<String> = (0..11).map(|n| format!("key-{}", (n * 7) % 11)).collect();
+        for (n, key) in keys.iter().enumerate() {
+            remember(&store, &answers, key, n as u64);
+        }
+        // Runs are written when a fifth answer meets four committed ones: after answers 5 and 10.
+        assert_eq!(answers.sizes(), (3, 2));
+        for (n, key) in keys.iter().enumerate() {
+            assert_eq!(recall(&store, &answers, key, n as u64), format!("hld_{n}"), "{key}");
+        }
+        assert_eq!(recall(&store, &answers, "key-99", 0), "fresh");
+        store.close();
+        let (store, answers) = open(&dir, 4);
+        assert_eq!(answers.sizes(), (3, 2), "the runs' filters and the log after them are loaded");
+        for (n, key) in keys.iter().enumerate() {
+            assert_eq!(recall(&store, &answers, key, n as u64), format!("hld_{n}"), "{key}");
+        }
+        assert_eq!(recall(&store, &answers, keys[0].as_str(), 5), "mismatch");
+    }
+
+    #[test]
+    fn a_batch_that_fails_leaves_neither_its_answers_nor_its_run() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (store, answers) = open(&dir, 2);
+        remember(&store, &answers, "a", 1);
+        remember(&store, &answers, "b", 2);
+        let failing = answers.clone();
+        let failed = store.write_blocking(move |tx| {
+            // The log is full: this answer also writes a run, and then the batch fails.
+            failing.remember(tx, SCOPE, "c", &record("f3", 3))?;
+            assert_eq!(failing.sizes().1, 1, "the run is visible to its batch");
+            Err::<(), _>(StoreError::engine("a later job of the batch failed"))
+        });
+        assert!(failed.is_err());
+        assert_eq!(answers.sizes(), (2, 0), "the failed batch's answer and run are gone");
+        assert_eq!(recall(&store, &answers, "c", 3), "fresh");
+        remember(&store, &answers, "c", 3);
+        assert_eq!(answers.sizes(), (1, 1));
+        for (key, n) in [("a", 1), ("b", 2), ("c", 3)] {
+            assert_eq!(recall(&store, &answers, key, n), format!("hld_{n}"));
+        }
+    }
+
+    #[test]
+    fn answers_stored_before_schema_4_are_still_found() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (store, answers) = open(&dir, 4);
+        store
+            .write_blocking(|tx| crate::storage::idempotency::remember(tx, SCOPE, "old", &record("f7", 7)))
+            .expect("stored the old way");
+        assert_eq!(recall(&store, &answers, "old", 7), "hld_7");
+        assert_eq!(recall(&store, &answers, "old", 8), "mismatch");
+    }
+}
