@@ -8,13 +8,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use hyper::body::Bytes;
+use hyper::header::HeaderName;
 use tokio::sync::Barrier;
 use tokio::time::Instant;
 
 use crate::client::{self, Tally, in_window, micros};
 use crate::conn::Conn;
-use hyper::body::Bytes;
-use hyper::header::HeaderName;
 
 /// Every hold is 0.01 and captured in full.
 const hold_body: &str = r#"{"amount":"0.01","description":"load"}"#;

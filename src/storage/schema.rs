@@ -61,9 +61,9 @@ pub const CHARGES_BY_COMPANY: TableDefinition<(&str, u64), &str> = TableDefiniti
 /// threaded through one log; the customer's wallet record keeps each account's newest seq.
 pub const ACCOUNT_CHARGES: Thread<&str> = TableDefinition::new("account_charges");
 /// (scope, key) → stored answer: central's, and a sidecar's stored before schema 4 (read only
-/// there since). At central
-/// an answer may carry the settlement mark of its (company, key) (schema 3), which is then the
-/// only copy: whatever prunes answers one day must move such marks to `SETTLED_KEYS` first.
+/// there since). At central an answer may carry the settlement mark of its (company, key)
+/// (schema 3), which is then the only copy: whatever prunes answers one day must move such
+/// marks to `SETTLED_KEYS` first.
 pub const IDEMPOTENCY: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("idempotency");
 
 // OAuth (central).

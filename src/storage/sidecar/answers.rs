@@ -18,12 +18,12 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use redb::ReadableTable;
+use redb::{ReadableTable, ReadableTableMetadata};
 use serde::{Deserialize, Serialize};
 
 use crate::storage::codec::{decode, encode};
 use crate::storage::idempotency::{IdempotencyRecord, Recall};
-use crate::storage::schema::{SIDECAR_ANSWER_FILTERS, SIDECAR_ANSWER_LOG};
+use crate::storage::schema::{IDEMPOTENCY, SIDECAR_ANSWER_FILTERS, SIDECAR_ANSWER_LOG};
 use crate::storage::sidecar::answer_filter::{AnswerFilter, PairPositions};
 use crate::storage::{Reader, Store, StoreError, Tx};
 use crate::vocab::limits::sidecar_answer_log_len_max;
@@ -82,6 +82,9 @@ struct Index {
 pub struct Answers {
     index: Mutex<Index>,
     log_len_max: usize,
+    /// Whether `IDEMPOTENCY` holds answers from before schema 4; nothing adds to it since, so a
+    /// file without any never reads it.
+    has_old_answers: bool,
 }
 
 impl Answers {
@@ -92,8 +95,9 @@ impl Answers {
 
     /// `load` with another log length, for tests that fill the log.
     pub fn load_with(store: &Store, log_len_max: usize) -> Result<Arc<Answers>, StoreError> {
-        let index = store.read_blocking(load_index)?;
-        Ok(Arc::new(Answers { index: Mutex::new(index), log_len_max: log_len_max.max(1) }))
+        let (index, has_old_answers) = store
+            .read_blocking(|reader| Ok((load_index(reader)?, !reader.txn.open_table(IDEMPOTENCY)?.is_empty()?)))?;
+        Ok(Arc::new(Answers { index: Mutex::new(index), log_len_max: log_len_max.max(1), has_old_answers }))
     }
 
     fn index(&self) -> MutexGuard<'_, Index> {
@@ -132,9 +136,12 @@ impl Answers {
             })?;
             return Ok(Some(decode::<StoredAnswer>("sidecar_answer_log", bytes.value())?.record));
         }
+        if !self.has_old_answers {
+            return Ok(None);
+        }
         // Answers stored before schema 4, in the table central uses.
-        let legacy = tx.idempotency_table()?.get((scope, key))?.map(|bytes| decode("idempotency", bytes.value()));
-        legacy.transpose()
+        let old = tx.idempotency_table()?.get((scope, key))?.map(|bytes| decode("idempotency", bytes.value()));
+        old.transpose()
     }
 
     /// Stores a final answer in the batch of the work it answers for. The caller found the key
@@ -204,8 +211,9 @@ impl Answers {
         Ok(())
     }
 
-    /// Answers in the memory index, and runs (for tests).
-    pub fn sizes(&self) -> (usize, usize) {
+    /// Answers in the memory index, and runs.
+    #[cfg(test)]
+    fn sizes(&self) -> (usize, usize) {
         let index = self.index();
         (index.logged.len(), index.runs.len())
     }
@@ -323,14 +331,16 @@ mod tests {
         let (store, answers) = open(&dir, 2);
         remember(&store, &answers, "a", 1);
         remember(&store, &answers, "b", 2);
-        let failing = answers.clone();
+        let (failing, runs_in_batch) = (answers.clone(), Arc::new(Mutex::new(None)));
+        let seen = runs_in_batch.clone();
         let failed = store.write_blocking(move |tx| {
             // The log is full: this answer also writes a run, and then the batch fails.
             failing.remember(tx, SCOPE, "c", &record("f3", 3))?;
-            assert_eq!(failing.sizes().1, 1, "the run is visible to its batch");
+            *seen.lock().expect("not poisoned") = Some(failing.sizes().1);
             Err::<(), _>(StoreError::engine("a later job of the batch failed"))
         });
         assert!(failed.is_err());
+        assert_eq!(*runs_in_batch.lock().expect("not poisoned"), Some(1), "the run is visible to its batch");
         assert_eq!(answers.sizes(), (2, 0), "the failed batch's answer and run are gone");
         assert_eq!(recall(&store, &answers, "c", 3), "fresh");
         remember(&store, &answers, "c", 3);
@@ -343,10 +353,13 @@ mod tests {
     #[test]
     fn answers_stored_before_schema_4_are_still_found() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let (store, answers) = open(&dir, 4);
+        let (store, _) = open(&dir, 4);
         store
             .write_blocking(|tx| crate::storage::idempotency::remember(tx, SCOPE, "old", &record("f7", 7)))
             .expect("stored the old way");
+        store.close();
+        // A file from before schema 4 is opened with its answers already in `idempotency`.
+        let (store, answers) = open(&dir, 4);
         assert_eq!(recall(&store, &answers, "old", 7), "hld_7");
         assert_eq!(recall(&store, &answers, "old", 8), "mismatch");
     }

@@ -1,5 +1,6 @@
 //! The sidecar's database: its enrolment, and the keys, revocations, grants and services that
-//! the snapshot and the feed bring, with the feed cursor they are current to.
+//! the snapshot and the feed bring, with the feed cursor they are current to; its leases, holds,
+//! charges and usage outbox; its stored idempotent answers; the tokens it has verified.
 
 pub mod answer_filter;
 pub mod answers;
