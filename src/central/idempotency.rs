@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use axum::Json;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
@@ -13,11 +12,12 @@ use crate::central::state::{AppState, SharedState};
 use crate::domain::idempotency::fingerprint;
 use crate::http::billing_input::idempotency_key;
 use crate::http::problem::Problem;
-use crate::http::replay::replayed;
+use crate::http::replay::{json_answer, replayed};
 use crate::storage::central::records::IdempotencyRecord;
 use crate::storage::central::settled_keys;
 use crate::storage::idempotency::{Recall, recall_in_tx, remember};
 use crate::storage::{StoreError, Tx};
+use crate::vocab::json_text::JsonText;
 use crate::vocab::limits::{lease_recall_poll_ms, lease_recall_wait_ms};
 use crate::vocab::names::IdempotencyKey;
 
@@ -48,7 +48,7 @@ impl IdempotentRequest {
 pub type WorkResult<X> = Result<Result<(StatusCode, serde_json::Value, X), Problem>, StoreError>;
 
 enum Outcome<X> {
-    Done(StatusCode, serde_json::Value, Option<X>, Option<Problem>),
+    Done(StatusCode, JsonText, Option<X>, Option<Problem>),
     Replay(IdempotencyRecord),
     Mismatch,
     /// The work recalled leases and asks to be tried again; nothing was stored under the key.
@@ -120,13 +120,13 @@ where
 fn answer<X>(outcome: Outcome<X>) -> ApiResult<(Response, Option<X>)> {
     match outcome {
         Outcome::Done(_, _, _, Some(problem)) => Ok((problem.into_response(), None)),
-        Outcome::Done(status, body, extra, None) => Ok(((status, Json(body)).into_response(), extra)),
+        Outcome::Done(status, body, extra, None) => Ok((json_answer(status, body), extra)),
         Outcome::Mismatch => Err(Problem::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "idempotency_key_reused",
             "this Idempotency-Key was already used for a different request",
         )),
-        Outcome::Replay(record) => Ok((replayed(record.status, &record.body), None)),
+        Outcome::Replay(record) => Ok((replayed(record.status, record.body), None)),
         Outcome::Wait => Err(Problem::internal()),
     }
 }
@@ -163,12 +163,9 @@ where
                 Recall::Fresh => {}
             }
             let (status, body, extra, problem) = match work(tx)? {
-                Ok((status, body, extra)) => (status, body, Some(extra), None),
+                Ok((status, body, extra)) => (status, JsonText::from(&body), Some(extra), None),
                 Err(problem) if problem.code == RECALL_PENDING => return Ok(Outcome::Wait),
-                Err(problem) => {
-                    let body = serde_json::to_value(&problem).unwrap_or_default();
-                    (problem.status_code(), body, None, Some(problem))
-                }
+                Err(problem) => (problem.status_code(), JsonText::of(&problem), None, Some(problem)),
             };
             // Only final answers are kept; a 5xx lets a retry do the work (DESIGN §5).
             if !status.is_server_error() {

@@ -21,6 +21,7 @@ use crate::storage::sidecar::money::{
 };
 use crate::storage::{StoreError, Tx};
 use crate::vocab::ids::{ChargeId, HoldId};
+use crate::vocab::json_text::JsonText;
 use crate::vocab::money::{Amount, Currency};
 use crate::wire::billing::{Balance, CaptureHold, CreateCharge, CreateHold, Hold};
 use crate::wire::money::Charge;
@@ -47,8 +48,8 @@ fn invoice_prefix(state: &SharedState) -> String {
     id.chars().rev().take(8).collect::<Vec<_>>().into_iter().rev().collect::<String>().to_uppercase()
 }
 
-fn hold_json(hold: &LocalHold, currency: Currency) -> serde_json::Value {
-    let wire = Hold {
+fn hold_wire(hold: &LocalHold, currency: Currency) -> Hold {
+    Hold {
         id: hold.id.to_string(),
         account_id: hold.account_id.clone(),
         amount: hold.amount.to_wire(currency),
@@ -58,8 +59,7 @@ fn hold_json(hold: &LocalHold, currency: Currency) -> serde_json::Value {
         description: hold.description.clone(),
         created_at: hold.created_at.to_rfc3339(),
         expires_at: hold.expires_at.to_rfc3339(),
-    };
-    serde_json::to_value(wire).unwrap_or_default()
+    }
 }
 
 fn charge_wire(charge: &LocalCharge, currency: Currency) -> Charge {
@@ -173,7 +173,7 @@ pub async fn create_hold(
     let (task_state, prefix) = (state.clone(), invoice_prefix(&state));
     idempotency::run(&state, keyed, move |tx: &mut Tx<'_>| {
         Ok(match money::place_hold(tx, new.clone(), at(&task_state, currency, &prefix))? {
-            Ok(hold) => Step::Answer(StatusCode::CREATED, hold_json(&hold, currency)),
+            Ok(hold) => Step::Answer(StatusCode::CREATED, JsonText::of(&hold_wire(&hold, currency))),
             Err(short) => Step::Short(short),
         })
     })
@@ -189,10 +189,7 @@ fn parse_hold_id(id: &str) -> Result<HoldId, Problem> {
     params(("id" = String, Path, description = "hold id")),
     responses((status = 200, body = Hold), (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 503, body = Problem, content_type = "application/problem+json")))]
-pub async fn get_hold(
-    State(state): State<SharedState>,
-    Path(id): Path<String>,
-) -> Result<Json<serde_json::Value>, Problem> {
+pub async fn get_hold(State(state): State<SharedState>, Path(id): Path<String>) -> Result<Json<Hold>, Problem> {
     let currency = currency(&state)?;
     let id = parse_hold_id(&id)?;
     let hold = state.store.read(move |r| money::get_hold(r, &id)).await.map_err(internal)?;
@@ -201,7 +198,7 @@ pub async fn get_hold(
     if hold.status == LocalHoldStatus::Held && state.mono.now_ms() >= hold.expires_ms {
         hold.status = LocalHoldStatus::Expired;
     }
-    Ok(Json(hold_json(&hold, currency)))
+    Ok(Json(hold_wire(&hold, currency)))
 }
 
 /// Capture all or part of a hold as a charge; the rest is released. One capture per hold.
@@ -235,25 +232,14 @@ pub async fn capture(
                 Err(problem) => return Ok(Step::Refuse(problem)),
             }
         }
-        if details.description.is_none() {
-            details.description = hold_description(tx, &hold_id)?;
-        }
         Ok(match money::capture(tx, &hold_id, amount, details, at)? {
-            Ok(charge) => Step::Answer(
-                StatusCode::CREATED,
-                serde_json::to_value(charge_wire(&charge, currency)).unwrap_or_default(),
-            ),
+            Ok(charge) => Step::Answer(StatusCode::CREATED, JsonText::of(&charge_wire(&charge, currency))),
             Err(refusal) => Step::Refuse(hold_refusal(refusal)),
         })
     })
     .await;
     state.usage_wake.notify_one();
     response
-}
-
-/// A capture without its own description takes the hold's.
-fn hold_description(tx: &Tx<'_>, id: &HoldId) -> Result<Option<String>, StoreError> {
-    Ok(money::get_hold_in_tx(tx, id)?.and_then(|h| h.description))
 }
 
 /// Release a hold: its whole amount goes back to the lease.
@@ -273,7 +259,7 @@ pub async fn release(
     let mono = state.mono.clone();
     idempotency::run(&state, keyed, move |tx: &mut Tx<'_>| {
         Ok(match money::release(tx, &hold_id, mono.now_ms())? {
-            Ok(hold) => Step::Answer(StatusCode::OK, hold_json(&hold, currency)),
+            Ok(hold) => Step::Answer(StatusCode::OK, JsonText::of(&hold_wire(&hold, currency))),
             Err(refusal) => Step::Refuse(hold_refusal(refusal)),
         })
     })
@@ -316,10 +302,7 @@ pub async fn create_charge(
             (None, None) => return Ok(Step::Refuse(Problem::internal())),
         };
         Ok(match money::place_charge(tx, &account, amount, details, at)? {
-            Ok(charge) => Step::Answer(
-                StatusCode::CREATED,
-                serde_json::to_value(charge_wire(&charge, currency)).unwrap_or_default(),
-            ),
+            Ok(charge) => Step::Answer(StatusCode::CREATED, JsonText::of(&charge_wire(&charge, currency))),
             Err(short) => Step::Short(short),
         })
     })

@@ -4,20 +4,20 @@
 //! a lease is got from central and the work runs again, so its answer and stored record are
 //! always written in the commit that does the work.
 
-use axum::Json;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use crate::domain::idempotency::fingerprint;
 use crate::http::billing_input::idempotency_key;
 use crate::http::problem::Problem;
-use crate::http::replay::replayed;
+use crate::http::replay::{json_answer, replayed};
 use crate::sidecar::leases::{self, AcquireError};
 use crate::sidecar::metrics::MoneyOutcome;
 use crate::sidecar::state::{SharedState, SidecarState};
 use crate::storage::idempotency::{IdempotencyRecord, Recall, company_scope};
 use crate::storage::sidecar::money::Shortfall;
 use crate::storage::{StoreError, Tx};
+use crate::vocab::json_text::JsonText;
 use crate::vocab::limits::lease_attempts_max;
 use crate::vocab::names::IdempotencyKey;
 
@@ -41,7 +41,7 @@ impl Keyed {
 /// What one try of the work decided.
 #[derive(Debug)]
 pub enum Step {
-    Answer(StatusCode, serde_json::Value),
+    Answer(StatusCode, JsonText),
     /// A refusal; it must have written nothing that depends on being answered.
     Refuse(Problem),
     /// The leases do not cover it: get more from central and try again.
@@ -49,7 +49,7 @@ pub enum Step {
 }
 
 enum Outcome {
-    Answered(StatusCode, serde_json::Value),
+    Answered(StatusCode, JsonText),
     Refused(Problem),
     Short(Shortfall),
     Replay(IdempotencyRecord),
@@ -107,10 +107,7 @@ where
                 let (status, body, outcome) = match work(tx)? {
                     Step::Short(shortfall) => return Ok(Outcome::Short(shortfall)),
                     Step::Answer(status, body) => (status, body.clone(), Outcome::Answered(status, body)),
-                    Step::Refuse(problem) => {
-                        let body = serde_json::to_value(&problem).unwrap_or_default();
-                        (problem.status_code(), body, Outcome::Refused(problem))
-                    }
+                    Step::Refuse(problem) => (problem.status_code(), JsonText::of(&problem), Outcome::Refused(problem)),
                 };
                 if !status.is_server_error() {
                     let fingerprint = keyed.fingerprint.clone();
@@ -133,13 +130,13 @@ where
         match outcome {
             Outcome::Answered(status, body) => {
                 state.metrics.money(MoneyOutcome::Accepted);
-                return Ok((status, Json(body)).into_response());
+                return Ok(json_answer(status, body));
             }
             Outcome::Refused(problem) => {
                 state.metrics.money(MoneyOutcome::Refused);
                 return Ok(problem.into_response());
             }
-            Outcome::Replay(record) => return Ok(replayed(record.status, &record.body)),
+            Outcome::Replay(record) => return Ok(replayed(record.status, record.body)),
             Outcome::Mismatch => {
                 return Err(Problem::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
@@ -184,7 +181,7 @@ async fn refuse_for_good(
     keyed: Keyed,
     problem: Problem,
 ) -> Result<Response, Problem> {
-    let body = serde_json::to_value(&problem).unwrap_or_default();
+    let body = JsonText::of(&problem);
     let record = IdempotencyRecord {
         fingerprint: keyed.fingerprint.clone(),
         status: problem.status_code().as_u16(),

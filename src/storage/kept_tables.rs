@@ -61,6 +61,7 @@ kept_tables! {
     leases_table: LEASES => (&'static str, &'static [u8]);
     leases_by_account_table: LEASES_BY_ACCOUNT => ((&'static str, u64), &'static str);
     lease_expiry_table: LEASE_EXPIRY => ((u64, &'static str), ());
+    usage_seen_table: USAGE_SEEN => ((&'static str, u64), &'static str);
     sidecar_leases_table: SIDECAR_LEASES => ((&'static str, &'static str), &'static [u8]);
     sidecar_holds_table: SIDECAR_HOLDS => (&'static str, &'static [u8]);
     sidecar_hold_expiry_table: SIDECAR_HOLD_EXPIRY => ((u64, &'static str), ());

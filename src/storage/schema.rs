@@ -14,7 +14,10 @@ use crate::storage::threads::Thread;
 /// 4: records are written in MessagePack (`storage::codec`); those written before stay JSON
 ///    and are still read, so the upgrade moves nothing. The sidecar stores new idempotent
 ///    answers in its answer log (`storage::sidecar::answers`) and only reads `IDEMPOTENCY`.
-pub const SCHEMA_VERSION: u64 = 4;
+/// 5: a stored idempotent answer keeps its body as the JSON text sent (`body_json`), and the
+///    sidecar logs a batch's answers as one page; answers stored before (a JSON value `body`,
+///    one per log entry) are still read, so the upgrade moves nothing.
+pub const SCHEMA_VERSION: u64 = 5;
 
 /// `schema_version`, `role`, provider secrets.
 pub const META: TableDefinition<&str, &str> = TableDefinition::new("meta");

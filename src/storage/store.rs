@@ -61,7 +61,12 @@ pub struct Tx<'a> {
     pub(crate) kept: KeptTables<'a>,
     /// Told whether the batch committed, on the writer thread before anyone is answered.
     outcome_hooks: Vec<OutcomeHook>,
+    /// Run after the batch's last job, before its counters are written.
+    before_commit: Vec<BeforeCommit>,
 }
+
+/// Writes what a batch's operations gathered in memory (`Tx::before_commit`).
+pub(crate) type BeforeCommit = Box<dyn FnOnce(&mut Tx<'_>) -> Result<(), StoreError> + Send>;
 
 /// Told `true` when the batch committed durably, `false` when it did not.
 pub(crate) type OutcomeHook = Box<dyn FnOnce(bool) + Send>;
@@ -81,7 +86,23 @@ impl<'a> Tx<'a> {
             counters: BTreeMap::new(),
             kept: KeptTables::default(),
             outcome_hooks: Vec::new(),
+            before_commit: Vec::new(),
         }
+    }
+
+    /// Runs `hook` after the batch's last operation and before the commit, in the batch's
+    /// transaction: for writes that gather the batch's operations into one entry. Its error
+    /// aborts the batch like an operation's.
+    pub(crate) fn before_commit(&mut self, hook: impl FnOnce(&mut Tx<'_>) -> Result<(), StoreError> + Send + 'static) {
+        self.before_commit.push(Box::new(hook));
+    }
+
+    /// Runs the `before_commit` hooks, in the order they were added.
+    pub(crate) fn run_before_commit(&mut self) -> Result<(), StoreError> {
+        for hook in std::mem::take(&mut self.before_commit) {
+            hook(self)?;
+        }
+        Ok(())
     }
 
     /// Runs `hook` once the batch's outcome is known: on the writer thread, before any request

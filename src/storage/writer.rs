@@ -115,6 +115,9 @@ fn run(
     }
 }
 
+/// One step between a batch's last job and its commit.
+type FinishStep = fn(&mut Tx<'_>, &PreCommit) -> Result<(), StoreError>;
+
 /// Why a batch failed, and whether the database is left unable to write until reopened.
 struct Failure {
     error: StoreError,
@@ -187,21 +190,22 @@ fn run_batch(
             }
         }
     }
-    if let Err(error) = tx.write_counters() {
-        tracing::error!(error = %error, "writing the batch's counters failed");
-        hooks.extend(tx.take_outcome_hooks());
-        drop(tx);
-        let _ = txn.abort();
-        return Err(Failure::of(error));
-    }
-    // Invariants are checked on the state about to be committed; a violation is our bug and
-    // stops the writer before anything wrong becomes durable.
-    if let Err(error) = pre_commit(&mut tx) {
-        tracing::error!(error = %error, "pre-commit check could not read the batch");
-        hooks.extend(tx.take_outcome_hooks());
-        drop(tx);
-        let _ = txn.abort();
-        return Err(Failure::of(error));
+    // What the batch gathered, its counters, then the invariants, checked on the state about
+    // to be committed: a violation is our bug and stops the writer before anything wrong
+    // becomes durable.
+    let finish: [(&str, FinishStep); 3] = [
+        ("writing what the batch gathered failed", |tx, _| tx.run_before_commit()),
+        ("writing the batch's counters failed", |tx, _| tx.write_counters()),
+        ("pre-commit check could not read the batch", |tx, pre_commit| pre_commit(tx)),
+    ];
+    for (what, step) in finish {
+        if let Err(error) = step(&mut tx, pre_commit) {
+            tracing::error!(error = %error, "{what}");
+            hooks.extend(tx.take_outcome_hooks());
+            drop(tx);
+            let _ = txn.abort();
+            return Err(Failure::of(error));
+        }
     }
     hooks.extend(tx.take_outcome_hooks());
     drop(tx);

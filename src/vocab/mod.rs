@@ -1,4 +1,5 @@
-//! Vocabulary: pure values every other layer speaks in (ids, money, time, limits, secrets).
+//! Vocabulary: pure values every other layer speaks in (ids, money, time, limits, secrets, JSON
+//! text).
 
 pub mod limits;
 pub mod ids;
@@ -8,3 +9,4 @@ pub mod mono;
 pub mod secret;
 pub mod rng;
 pub mod names;
+pub mod json_text;

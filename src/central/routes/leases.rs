@@ -3,10 +3,9 @@
 
 use std::time::Duration;
 
-use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 
 use crate::central::error::{ApiResult, OrInternal};
 use crate::central::sidecar_auth::SidecarAuth;
@@ -14,11 +13,13 @@ use crate::central::state::SharedState;
 use crate::domain::idempotency::fingerprint;
 use crate::http::json::ApiJson;
 use crate::http::problem::{FieldErrors, Problem};
+use crate::http::replay::{json_answer, replayed};
 use crate::storage::central::leases::{self, LeaseError, LeaseTime, Reserved};
 use crate::storage::central::records::{IdempotencyRecord, LeaseRecord, LeaseStatus};
 use crate::storage::idempotency::{Recall, recall_lease_request, remember_lease_request};
 use crate::storage::{StoreError, Tx};
 use crate::vocab::ids::{AccountId, LeaseId};
+use crate::vocab::json_text::JsonText;
 use crate::vocab::limits::{lease_recall_poll_ms, lease_recall_wait_ms};
 use crate::vocab::money::{Amount, Currency};
 use crate::vocab::names::IdempotencyKey;
@@ -32,7 +33,7 @@ enum Step {
 }
 
 enum Outcome {
-    Answer(StatusCode, serde_json::Value),
+    Answer(StatusCode, JsonText),
     Replay(IdempotencyRecord),
     Mismatch,
     Wait,
@@ -218,7 +219,7 @@ where
                 }
                 let (status, body) = match work(tx, may_wait)? {
                     Step::Wait => return Ok(Outcome::Wait),
-                    Step::Answer(status, body) => (status, body),
+                    Step::Answer(status, body) => (status, JsonText::from(&body)),
                 };
                 let record = IdempotencyRecord {
                     fingerprint: print,
@@ -235,11 +236,8 @@ where
         match outcome {
             Outcome::Wait if may_wait => tokio::time::sleep(Duration::from_millis(lease_recall_poll_ms)).await,
             Outcome::Wait => return Err(Problem::internal()),
-            Outcome::Answer(status, body) => return Ok(respond(status, &body, false)),
-            Outcome::Replay(record) => {
-                let status = StatusCode::from_u16(record.status).unwrap_or(StatusCode::OK);
-                return Ok(respond(status, &record.body, true));
-            }
+            Outcome::Answer(status, body) => return Ok(json_answer(status, body)),
+            Outcome::Replay(record) => return Ok(replayed(record.status, record.body)),
             Outcome::Mismatch => {
                 return Err(Problem::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
@@ -249,16 +247,4 @@ where
             }
         }
     }
-}
-
-fn respond(status: StatusCode, body: &serde_json::Value, replayed: bool) -> Response {
-    let mut response = (status, Json(body)).into_response();
-    let headers = response.headers_mut();
-    if replayed {
-        headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
-    }
-    if status.is_client_error() {
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
-    }
-    response
 }

@@ -39,7 +39,9 @@ pub fn migrate(txn: &WriteTransaction, from: u64) -> Result<(), StoreError> {
         wallets_whole(txn)?;
     }
     // 3 → 4 moves nothing: records are written in MessagePack from now on, and the JSON ones
-    // already stored are read as they are (`storage::codec`).
+    // already stored are read as they are (`storage::codec`). 4 → 5 moves nothing either: new
+    // idempotent answers keep their body as JSON text, and older ones are read as they are
+    // (`storage::idempotency`).
     Ok(())
 }
 

@@ -76,6 +76,7 @@ mod tests {
     use crate::storage::StoreOptions;
     use crate::storage::central::open::open_central;
     use crate::storage::idempotency::remember;
+    use crate::vocab::json_text::JsonText;
     use crate::vocab::time::Timestamp;
 
     fn answer(settled_charge: Option<ChargeId>) -> IdempotencyRecord {
@@ -83,7 +84,7 @@ mod tests {
         IdempotencyRecord {
             fingerprint: "f".into(),
             status: 201,
-            body: serde_json::Value::Null,
+            body: JsonText::of(&serde_json::Value::Null),
             created_at,
             settled_charge,
         }

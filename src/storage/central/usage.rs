@@ -10,7 +10,7 @@ use crate::storage::central::records::{AccountRecord, ChargeRecord, ChargeStatus
 use crate::storage::central::{accounts, leases, ledger, settled_keys};
 use crate::storage::codec::{decode, encode};
 use crate::storage::pages::{Page, page_desc};
-use crate::storage::schema::{USAGE_APPLIED, USAGE_QUARANTINE, USAGE_QUARANTINE_BY_COMPANY, USAGE_SEEN};
+use crate::storage::schema::{USAGE_APPLIED, USAGE_QUARANTINE, USAGE_QUARANTINE_BY_COMPANY};
 use crate::storage::{Reader, StoreError, Tx};
 use crate::vocab::ids::{AccountId, ChargeId, CompanyId, HoldId, LeaseId, ServiceId, SidecarId};
 use crate::vocab::money::Amount;
@@ -75,11 +75,12 @@ pub fn apply(
     inputs: Vec<UsageInput>,
     now: Timestamp,
 ) -> Result<Applied, StoreError> {
-    let mut out = Applied { applied_through: applied_through(tx, sidecar)?, ..Applied::default() };
+    let before = applied_through(tx, sidecar)?;
+    let mut out = Applied { applied_through: before, ..Applied::default() };
     for input in inputs {
         let applied = out.applied_through;
         if input.seq <= applied {
-            let seen = tx.txn.open_table(USAGE_SEEN)?.get((sidecar.as_str(), input.seq))?.map(|v| v.value().to_owned());
+            let seen = tx.usage_seen_table()?.get((sidecar.as_str(), input.seq))?.map(|v| v.value().to_owned());
             if seen.as_deref() != Some(input.charge_id_text.as_str()) {
                 quarantine_clone(tx, sidecar, company, &input, seen.as_deref(), now)?;
                 out.rejected.push((input.seq, "clone".to_owned()));
@@ -92,8 +93,7 @@ pub fn apply(
         if input.seq > applied + 1 {
             break;
         }
-        tx.txn.open_table(USAGE_SEEN)?.insert((sidecar.as_str(), input.seq), input.charge_id_text.as_str())?;
-        tx.txn.open_table(USAGE_APPLIED)?.insert(sidecar.as_str(), input.seq)?;
+        tx.usage_seen_table()?.insert((sidecar.as_str(), input.seq), input.charge_id_text.as_str())?;
         out.applied_through = input.seq;
         match checked(tx, sidecar, company, &input)? {
             Ok((charge, lease, account)) => settle(tx, input.seq, charge, lease, account, &mut out, now)?,
@@ -103,6 +103,9 @@ pub fn apply(
                 out.rejected.push((input.seq, reason.to_owned()));
             }
         }
+    }
+    if out.applied_through > before {
+        tx.txn.open_table(USAGE_APPLIED)?.insert(sidecar.as_str(), out.applied_through)?;
     }
     leases::return_closing(tx, sidecar, out.applied_through, now)?;
     Ok(out)

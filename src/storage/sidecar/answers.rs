@@ -4,7 +4,9 @@
 //! sidecar wrote per hold+capture pair (BENCHMARKS.md, runs 15).
 //!
 //! An answer is appended to the answer log (`SIDECAR_ANSWER_LOG`, kept forever) in the commit of
-//! its work, and an index in memory maps its (scope, key) to its place there. When that index
+//! its work, and an index in memory maps its (scope, key) to its place there. A batch's answers
+//! go into one log entry (a page), under the seq of its first answer: one insert per commit
+//! instead of one per answer, and one contiguous write (BENCHMARKS.md, runs 16). When that index
 //! holds `sidecar_answer_log_len_max` committed answers, the request that finds it full also
 //! writes them, sorted, as one run of the log's index on disk (`SIDECAR_ANSWER_RUNS`: (run,
 //! scope, key) → seq, written once in key order) with a Bloom filter (`SIDECAR_ANSWER_FILTERS`,
@@ -30,6 +32,11 @@ use crate::vocab::limits::sidecar_answer_log_len_max;
 
 /// (scope, key) of a stored answer.
 type Pair = (String, String);
+
+/// First byte of a log entry that holds a batch's answers (a page): then, for each answer in
+/// seq order, its length (u32, little-endian) and its record. An entry written before pages
+/// holds one answer, as a record, which starts with the codec's tag or `{`, never with 0.
+const PAGE_TAG: u8 = 0;
 
 /// A stored answer as the log and the runs keep it.
 #[derive(Debug, Serialize)]
@@ -75,6 +82,8 @@ struct Index {
     runs: Vec<Run>,
     /// A run is being written by the batch: its answers leave `logged` only at the commit.
     writing_run: bool,
+    /// The batch's answers (seq, record), written as one page before its commit.
+    page: Vec<(u64, Vec<u8>)>,
 }
 
 /// The stored answers of one sidecar's database; shared by the requests, used by the writer.
@@ -129,12 +138,18 @@ impl Answers {
             }
         }
         if let Some(seq) = seq {
-            let log = tx.sidecar_answer_log_table()?;
-            let bytes = log.get(seq)?.ok_or_else(|| StoreError::Corrupt {
+            if let Some((_, bytes)) = index.page.iter().find(|(s, _)| *s == seq) {
+                return Ok(Some(decode::<StoredAnswer>("sidecar_answer_log", bytes)?.record));
+            }
+            let missing = || StoreError::Corrupt {
                 table: "sidecar_answer_log",
                 detail: format!("answer {seq}, indexed for ({scope}, {key}), is missing"),
-            })?;
-            return Ok(Some(decode::<StoredAnswer>("sidecar_answer_log", bytes.value())?.record));
+            };
+            let log = tx.sidecar_answer_log_table()?;
+            let entry = log.range(..=seq)?.next_back().transpose()?.ok_or_else(missing)?;
+            let answers = entry_answers(entry.0.value(), entry.1.value())?;
+            let (_, bytes) = answers.into_iter().find(|(s, _)| *s == seq).ok_or_else(missing)?;
+            return Ok(Some(decode::<StoredAnswer>("sidecar_answer_log", bytes)?.record));
         }
         if !self.has_old_answers {
             return Ok(None);
@@ -155,13 +170,20 @@ impl Answers {
     ) -> Result<(), StoreError> {
         let seq = tx.next("answer")?;
         let bytes = encode(&LoggedAnswer { scope, key, record });
-        tx.sidecar_answer_log_table()?.insert(seq, bytes.as_slice())?;
         let pair = (scope.to_owned(), key.to_owned());
-        let log_full = {
+        let (first_of_batch, log_full) = {
             let mut index = self.index();
             index.pending.insert(pair.clone(), seq);
-            !index.writing_run && index.logged.len() >= self.log_len_max
+            index.page.push((seq, bytes));
+            (index.page.len() == 1, !index.writing_run && index.logged.len() >= self.log_len_max)
         };
+        if first_of_batch {
+            let answers = Arc::clone(self);
+            tx.before_commit(move |tx| answers.write_page(tx));
+            // A batch that failed before its page was written leaves nothing for the next.
+            let answers = Arc::clone(self);
+            tx.on_outcome(move |_| answers.index().page.clear());
+        }
         let answers = Arc::clone(self);
         tx.on_outcome(move |committed| {
             let mut index = answers.index();
@@ -172,6 +194,25 @@ impl Answers {
             }
         });
         if log_full { self.write_run(tx) } else { Ok(()) }
+    }
+
+    /// Writes the batch's answers as one page under the seq of its first (they are consecutive:
+    /// only `remember` takes answer seqs).
+    fn write_page(&self, tx: &mut Tx<'_>) -> Result<(), StoreError> {
+        let page = std::mem::take(&mut self.index().page);
+        let Some(&(first, _)) = page.first() else { return Ok(()) };
+        let mut bytes = Vec::with_capacity(1 + page.iter().map(|(_, answer)| 4 + answer.len()).sum::<usize>());
+        bytes.push(PAGE_TAG);
+        for (_, answer) in &page {
+            let len = u32::try_from(answer.len()).map_err(|_| StoreError::Corrupt {
+                table: "sidecar_answer_log",
+                detail: format!("an answer of {} bytes does not fit a page", answer.len()),
+            })?;
+            bytes.extend_from_slice(&len.to_le_bytes());
+            bytes.extend_from_slice(answer);
+        }
+        tx.sidecar_answer_log_table()?.insert(first, bytes.as_slice())?;
+        Ok(())
     }
 
     /// Writes the memory index of the committed answers as a new run, in key order.
@@ -228,12 +269,36 @@ fn load_index(reader: &Reader) -> Result<Index, StoreError> {
         indexed_through = indexed_through.max(through_seq);
         index.runs.push(Run { id: id.value(), filter });
     }
-    for entry in reader.txn.open_table(SIDECAR_ANSWER_LOG)?.range(indexed_through.saturating_add(1)..)? {
-        let (seq, bytes) = entry?;
-        let StoredPair { scope, key } = decode("sidecar_answer_log", bytes.value())?;
-        index.logged.insert((scope, key), seq.value());
+    let log = reader.txn.open_table(SIDECAR_ANSWER_LOG)?;
+    let after = indexed_through.saturating_add(1);
+    // The entry holding the first answer no run indexes may start before it.
+    let start = log.range(..=after)?.next_back().transpose()?.map_or(after, |(first, _)| first.value());
+    for entry in log.range(start..)? {
+        let (first, bytes) = entry?;
+        for (seq, answer) in entry_answers(first.value(), bytes.value())? {
+            if seq > indexed_through {
+                let StoredPair { scope, key } = decode("sidecar_answer_log", answer)?;
+                index.logged.insert((scope, key), seq);
+            }
+        }
     }
     Ok(index)
+}
+
+/// The answers (seq, record) of the log entry under `first`: a page's, or the one answer an
+/// entry from before pages holds.
+fn entry_answers(first: u64, bytes: &[u8]) -> Result<Vec<(u64, &[u8])>, StoreError> {
+    let Some((&PAGE_TAG, mut rest)) = bytes.split_first() else { return Ok(vec![(first, bytes)]) };
+    let corrupt = || StoreError::Corrupt { table: "sidecar_answer_log", detail: format!("page {first} is cut short") };
+    let mut answers = Vec::new();
+    while !rest.is_empty() {
+        let (len, tail) = rest.split_first_chunk::<4>().ok_or_else(corrupt)?;
+        let len = usize::try_from(u32::from_le_bytes(*len)).map_err(|_| corrupt())?;
+        let (answer, tail) = tail.split_at_checked(len).ok_or_else(corrupt)?;
+        answers.push((first + answers.len() as u64, answer));
+        rest = tail;
+    }
+    Ok(answers)
 }
 
 #[cfg(test)]
@@ -241,6 +306,7 @@ mod tests {
     use super::*;
     use crate::storage::StoreOptions;
     use crate::storage::sidecar::open::open_sidecar;
+    use crate::vocab::json_text::JsonText;
     use crate::vocab::time::Timestamp;
 
     const SCOPE: &str = "company:cmp_1";
@@ -249,7 +315,7 @@ mod tests {
         IdempotencyRecord {
             fingerprint: fingerprint.into(),
             status: 201,
-            body: serde_json::json!({"id": format!("hld_{n}")}),
+            body: JsonText::of(&serde_json::json!({"id": format!("hld_{n}")})),
             created_at: Timestamp::from_unix_ms(1_800_000_000_000),
             settled_charge: None,
         }
@@ -276,7 +342,7 @@ mod tests {
         match found {
             Recall::Fresh => "fresh".into(),
             Recall::Mismatch => "mismatch".into(),
-            Recall::Replay(record) => record.body["id"].as_str().unwrap_or_default().to_owned(),
+            Recall::Replay(record) => record.body.to_value()["id"].as_str().unwrap_or_default().to_owned(),
         }
     }
 
@@ -323,6 +389,70 @@ mod tests {
             assert_eq!(recall(&store, &answers, key, n as u64), format!("hld_{n}"), "{key}");
         }
         assert_eq!(recall(&store, &answers, keys[0].as_str(), 5), "mismatch");
+    }
+
+    #[test]
+    fn a_batchs_answers_share_one_log_entry_beside_single_ones_written_before() {
+        // Proves the answers of one batch are one page under its first seq, found in the batch,
+        // later, through a run and after a reopen, and that an entry of one answer (as written
+        // before pages) is still read.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (store, _) = open(&dir, 4);
+        store
+            .write_blocking(|tx| {
+                let seq = tx.next("answer")?;
+                let old = encode(&LoggedAnswer { scope: SCOPE, key: "old", record: &record("f0", 0) });
+                tx.sidecar_answer_log_table()?.insert(seq, old.as_slice())?;
+                Ok(())
+            })
+            .expect("an answer as written before pages");
+        store.close();
+        let (store, answers) = open(&dir, 4);
+        let batch = answers.clone();
+        let seen_in_batch = store
+            .write_blocking(move |tx| {
+                for n in 1..=5 {
+                    batch.remember(tx, SCOPE, &format!("k{n}"), &record(&format!("f{n}"), n))?;
+                }
+                Ok(matches!(batch.recall(tx, SCOPE, "k3", "f3")?, Recall::Replay(_)))
+            })
+            .expect("one batch of five");
+        assert!(seen_in_batch);
+        // Six committed answers fill the log: the next answer writes them as a run.
+        remember(&store, &answers, "k6", 6);
+        assert_eq!(answers.sizes(), (1, 1));
+        let firsts = store
+            .read_blocking(|r| {
+                let log = r.txn.open_table(crate::storage::schema::SIDECAR_ANSWER_LOG)?;
+                let mut out = Vec::new();
+                for entry in log.iter()? {
+                    let (seq, bytes) = entry?;
+                    out.push((seq.value(), bytes.value()[0] == PAGE_TAG));
+                }
+                Ok(out)
+            })
+            .expect("log");
+        assert_eq!(firsts, vec![(1, false), (2, true), (7, true)], "one entry per batch");
+        let all = [("old", 0), ("k1", 1), ("k2", 2), ("k3", 3), ("k4", 4), ("k5", 5), ("k6", 6)];
+        for (key, n) in all {
+            assert_eq!(recall(&store, &answers, key, n), format!("hld_{n}"), "{key}");
+        }
+        store.close();
+        let (store, answers) = open(&dir, 4);
+        assert_eq!(answers.sizes(), (1, 1), "the run covers the pages before the last");
+        for (key, n) in all {
+            assert_eq!(recall(&store, &answers, key, n), format!("hld_{n}"), "{key} after a reopen");
+        }
+        assert_eq!(recall(&store, &answers, "k9", 9), "fresh");
+    }
+
+    #[test]
+    fn a_page_cut_short_is_reported_as_corrupt() {
+        let page = [PAGE_TAG, 9, 0, 0, 0, 1, 2];
+        assert!(matches!(entry_answers(5, &page), Err(StoreError::Corrupt { .. })));
+        let two = [PAGE_TAG, 1, 0, 0, 0, 7, 2, 0, 0, 0, 8, 9];
+        let read = entry_answers(5, &two).expect("a whole page");
+        assert_eq!(read, vec![(5, &[7u8][..]), (6, &[8u8, 9][..])]);
     }
 
     #[test]

@@ -472,6 +472,8 @@ pub fn capture(
     if amount > hold.amount {
         return Ok(Err(HoldRefusal::ExceedsHold));
     }
+    // A capture without its own description takes the hold's.
+    let details = ChargeDetails { description: details.description.or_else(|| hold.description.clone()), ..details };
     lease.held = lease.held.saturating_sub(hold.amount);
     lease.charged = sum(lease.charged, amount);
     lease.last_used_ms = at.now_ms;
@@ -537,12 +539,6 @@ pub fn expire_holds(tx: &mut Tx<'_>, now_ms: u64) -> Result<usize, StoreError> {
         }
     }
     Ok(expired)
-}
-
-pub fn get_hold_in_tx(tx: &Tx<'_>, id: &HoldId) -> Result<Option<LocalHold>, StoreError> {
-    let table = tx.sidecar_holds_table()?;
-    let value = table.get(id.as_str())?;
-    value.map(|v| decode("sidecar_holds", v.value())).transpose()
 }
 
 pub fn get_hold(reader: &Reader, id: &HoldId) -> Result<Option<LocalHold>, StoreError> {
