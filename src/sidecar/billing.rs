@@ -143,8 +143,8 @@ fn internal(error: StoreError) -> Problem {
 }
 
 /// The decision clocks, read afresh for each try.
-fn at<'a>(state: &SharedState, currency: Currency, prefix: &'a str) -> At<'a> {
-    At { now: state.now(), now_ms: state.mono.now_ms(), currency, invoice_prefix: prefix }
+fn at<'a>(state: &SharedState, prefix: &'a str) -> At<'a> {
+    At { now: state.now(), now_ms: state.mono.now_ms(), invoice_prefix: prefix }
 }
 
 /// Block funds until captured, released or expired (`hold`). Requires `Idempotency-Key`.
@@ -172,7 +172,7 @@ pub async fn create_hold(
     };
     let (task_state, prefix) = (state.clone(), invoice_prefix(&state));
     idempotency::run(&state, keyed, move |tx: &mut Tx<'_>| {
-        Ok(match money::place_hold(tx, new.clone(), at(&task_state, currency, &prefix))? {
+        Ok(match money::place_hold(tx, new.clone(), at(&task_state, &prefix))? {
             Ok(hold) => Step::Answer(StatusCode::CREATED, JsonText::of(&hold_wire(&hold, currency))),
             Err(short) => Step::Short(short),
         })
@@ -222,7 +222,7 @@ pub async fn capture(
         ChargeDetails { description, payload, idempotency_key: keyed.key().to_owned(), ..ChargeDetails::default() };
     let (task_state, prefix) = (state.clone(), invoice_prefix(&state));
     let response = idempotency::run(&state, keyed, move |tx: &mut Tx<'_>| {
-        let at = at(&task_state, currency, &prefix);
+        let at = at(&task_state, &prefix);
         let mut details = details.clone();
         // Inside the idempotent work, so a retry replays the first answer whatever the service
         // became since, and a refusal is stored like central's.
@@ -287,7 +287,7 @@ pub async fn create_charge(
     let account = granted.claims.sub.to_string();
     let (task_state, prefix) = (state.clone(), invoice_prefix(&state));
     let response = idempotency::run(&state, keyed, move |tx: &mut Tx<'_>| {
-        let at = at(&task_state, currency, &prefix);
+        let at = at(&task_state, &prefix);
         let mut details = details.clone();
         // The service is read inside the idempotent work, as in a capture.
         let amount = match (&service_id, amount) {

@@ -10,6 +10,7 @@ use tokio::sync::watch;
 
 use crate::sidecar::backoff::Backoff;
 use crate::sidecar::client::SyncError;
+use crate::sidecar::leases;
 use crate::sidecar::state::SharedState;
 use crate::storage::StoreError;
 use crate::storage::sidecar::money::{self, CentralOutcome};
@@ -30,7 +31,9 @@ enum FlushError {
 /// (0 when the outbox is empty or the sidecar is not enrolled yet).
 async fn flush_once(state: &SharedState) -> Result<usize, FlushError> {
     let Some(me) = state.enrolment.get().cloned() else { return Ok(0) };
-    let records = state.store.read(|r| money::usage_batch(r, usage_batch_len_max)).await?;
+    // The currency comes with the view from central, before any charge can be taken.
+    let Some(currency) = leases::currency(state) else { return Ok(0) };
+    let records = state.store.read(move |r| money::usage_batch(r, usage_batch_len_max, currency)).await?;
     let (Some(first), Some(last)) = (records.first().map(|r| r.seq), records.last().map(|r| r.seq)) else {
         state.metrics.outbox_depth.store(0, Ordering::Relaxed);
         return Ok(0);

@@ -15,8 +15,9 @@ use crate::storage::threads::Thread;
 ///    and are still read, so the upgrade moves nothing. The sidecar stores new idempotent
 ///    answers in its answer log (`storage::sidecar::answers`) and only reads `IDEMPOTENCY`.
 /// 5: a stored idempotent answer keeps its body as the JSON text sent (`body_json`), and the
-///    sidecar logs a batch's answers as one page; answers stored before (a JSON value `body`,
-///    one per log entry) are still read, so the upgrade moves nothing.
+///    sidecar logs a batch's answers as one page and its usage outbox names each charge;
+///    answers stored before (a JSON value `body`, one per log entry) and whole usage records in
+///    the outbox are still read, so the upgrade moves nothing.
 pub const SCHEMA_VERSION: u64 = 5;
 
 /// `schema_version`, `role`, provider secrets.
@@ -133,7 +134,8 @@ pub const SIDECAR_HOLD_EXPIRY: TableDefinition<(u64, &str), ()> = TableDefinitio
 pub const SIDECAR_HOLDS: TableDefinition<&str, &[u8]> = TableDefinition::new("sidecar_holds");
 /// charge id → a charge accepted by this sidecar (accepted until central acks it, then settled).
 pub const SIDECAR_CHARGES: TableDefinition<&str, &[u8]> = TableDefinition::new("sidecar_charges");
-/// usage seq → usage record waiting for central's ack; written with the charge it reports.
+/// usage seq → the id of the charge it reports (the usage record itself before schema 5), waiting
+/// for central's ack; written with the charge.
 pub const SIDECAR_USAGE_OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("sidecar_usage_outbox");
 /// u64 (`answer` counter) → a stored idempotent answer with its (scope, key), appended in the
 /// commit of its work and kept forever (`storage::sidecar::answers`).

@@ -2,7 +2,7 @@
 //! charges it decided inside them, and the usage outbox that reports each charge. Every decision
 //! re-reads its lease inside the write transaction, and the single writer runs them one after
 //! another, so Σ live holds + Σ charges of a lease never pass its ceiling, whatever the
-//! concurrency. A charge and its usage record are committed together.
+//! concurrency. A charge and its usage record (the outbox entry naming it) are committed together.
 
 use redb::{ReadableTable, ReadableTableMetadata};
 use serde::{Deserialize, Serialize};
@@ -150,7 +150,6 @@ pub struct NewHold {
 pub struct At<'a> {
     pub now: Timestamp,
     pub now_ms: u64,
-    pub currency: Currency,
     /// Makes invoice numbers unique across sidecars (`INV-<prefix>-<seq>`).
     pub invoice_prefix: &'a str,
 }
@@ -393,24 +392,56 @@ fn record_charge(
         central_outcome: None,
         created_at: at.now,
     };
-    let usage = UsageRecord {
-        seq,
+    tx.sidecar_charges_table()?.insert(charge.id.as_str(), encode(&charge).as_slice())?;
+    // The outbox names the charge; its usage record is built from it when sent (schema 5).
+    tx.sidecar_usage_outbox_table()?.insert(seq, charge.id.as_str().as_bytes())?;
+    Ok(charge)
+}
+
+/// The usage record central is sent for `charge`.
+fn usage_record(charge: &LocalCharge, currency: Currency) -> UsageRecord {
+    UsageRecord {
+        seq: charge.seq,
         lease_id: charge.lease_id.clone(),
         account_id: charge.account_id.clone(),
         charge_id: charge.id.to_string(),
         hold_id: charge.hold_id.as_ref().map(ToString::to_string),
-        amount: amount.to_wire(at.currency),
+        amount: charge.amount.to_wire(currency),
         invoice_number: charge.invoice_number.clone(),
         service_id: charge.service_id.clone(),
         service_name: charge.service_name.clone(),
         description: charge.description.clone(),
         payload: charge.payload.clone(),
         idempotency_key: charge.idempotency_key.clone(),
-        accepted_at: at.now.to_rfc3339(),
-    };
-    tx.sidecar_charges_table()?.insert(charge.id.as_str(), encode(&charge).as_slice())?;
-    tx.sidecar_usage_outbox_table()?.insert(seq, encode(&usage).as_slice())?;
-    Ok(charge)
+        accepted_at: charge.created_at.to_rfc3339(),
+    }
+}
+
+/// What an outbox entry holds: since schema 5 the id of its charge (text that starts with
+/// `chg_`); before, the usage record itself (a record, which starts with the codec's tag or `{`).
+enum OutboxEntry {
+    Charge(String),
+    Record(Box<UsageRecord>),
+}
+
+fn outbox_entry(seq: u64, bytes: &[u8]) -> Result<OutboxEntry, StoreError> {
+    if !bytes.starts_with(ChargeId::PREFIX.as_bytes()) {
+        return Ok(OutboxEntry::Record(Box::new(decode("sidecar_usage_outbox", bytes)?)));
+    }
+    let id = std::str::from_utf8(bytes).map_err(|_| StoreError::Corrupt {
+        table: "sidecar_usage_outbox",
+        detail: format!("usage {seq} names a charge id that is not UTF-8"),
+    })?;
+    Ok(OutboxEntry::Charge(id.to_owned()))
+}
+
+impl OutboxEntry {
+    fn charge_id(&self) -> &str {
+        match self {
+            OutboxEntry::Charge(id) => id,
+            OutboxEntry::Record(record) => &record.charge_id,
+        }
+    }
 }
 
 /// An open hold and its lease, or why it cannot be settled now. A hold past its own expiry or
@@ -565,11 +596,23 @@ pub fn latest_usage_seq(tx: &Tx<'_>) -> Result<u64, StoreError> {
     tx.current(USAGE_COUNTER)
 }
 
-/// The oldest usage records waiting for central, at most `limit`.
-pub fn usage_batch(reader: &Reader, limit: usize) -> Result<Vec<UsageRecord>, StoreError> {
+/// The oldest usage records waiting for central, at most `limit`, amounts in `currency`.
+pub fn usage_batch(reader: &Reader, limit: usize, currency: Currency) -> Result<Vec<UsageRecord>, StoreError> {
+    let charges = reader.txn.open_table(SIDECAR_CHARGES)?;
     let mut out = Vec::new();
     for entry in reader.txn.open_table(SIDECAR_USAGE_OUTBOX)?.iter()?.take(limit) {
-        out.push(decode("sidecar_usage_outbox", entry?.1.value())?);
+        let (seq, bytes) = entry?;
+        let record = match outbox_entry(seq.value(), bytes.value())? {
+            OutboxEntry::Record(record) => *record,
+            OutboxEntry::Charge(id) => {
+                let value = charges.get(id.as_str())?.ok_or_else(|| StoreError::Corrupt {
+                    table: "sidecar_usage_outbox",
+                    detail: format!("usage {} names charge {id}, which is missing", seq.value()),
+                })?;
+                usage_record(&decode("sidecar_charges", value.value())?, currency)
+            }
+        };
+        out.push(record);
     }
     Ok(out)
 }
@@ -585,20 +628,20 @@ pub fn outbox_depth(reader: &Reader) -> Result<u64, StoreError> {
 /// records were deleted.
 pub fn ack_usage(tx: &mut Tx<'_>, through: u64, outcomes: &[(u64, CentralOutcome)]) -> Result<usize, StoreError> {
     for &(seq, outcome) in outcomes.iter().filter(|(seq, _)| *seq <= through) {
-        let record: Option<UsageRecord> = {
+        let entry = {
             let outbox = tx.sidecar_usage_outbox_table()?;
             let value = outbox.get(seq)?;
-            value.map(|v| decode("sidecar_usage_outbox", v.value())).transpose()?
+            value.map(|v| outbox_entry(seq, v.value())).transpose()?
         };
-        let Some(record) = record else { continue };
+        let Some(entry) = entry else { continue };
         let mut charges = tx.sidecar_charges_table()?;
         let charge: Option<LocalCharge> = {
-            let value = charges.get(record.charge_id.as_str())?;
+            let value = charges.get(entry.charge_id())?;
             value.map(|v| decode("sidecar_charges", v.value())).transpose()?
         };
         if let Some(mut charge) = charge {
             charge.central_outcome = Some(outcome);
-            charges.insert(record.charge_id.as_str(), encode(&charge).as_slice())?;
+            charges.insert(entry.charge_id(), encode(&charge).as_slice())?;
         }
     }
     let mut outbox = tx.sidecar_usage_outbox_table()?;
@@ -653,13 +696,12 @@ mod tests {
         Amount::parse_stored(text).expect("amount")
     }
 
+    fn rub() -> Currency {
+        Currency::parse("RUB").expect("known")
+    }
+
     fn at(now_ms: u64) -> At<'static> {
-        At {
-            now: Timestamp::from_unix_ms(1_700_000_000_000),
-            now_ms,
-            currency: Currency::parse("RUB").expect("known"),
-            invoice_prefix: "TEST",
-        }
+        At { now: Timestamp::from_unix_ms(1_700_000_000_000), now_ms, invoice_prefix: "TEST" }
     }
 
     fn hold(amount: &str, ttl_s: i64) -> NewHold {
@@ -735,7 +777,7 @@ mod tests {
         assert_eq!((charge.amount, charge.hold_id.as_ref()), (amt("2.50"), Some(&held.id)));
         let lease = lease_of(&store);
         assert_eq!((lease.held, lease.charged, lease.unused()), (Amount::ZERO, amt("2.50"), amt("7.50")));
-        let batch = store.read_blocking(|r| usage_batch(r, 10)).expect("read");
+        let batch = store.read_blocking(|r| usage_batch(r, 10, rub())).expect("read");
         assert_eq!(batch.len(), 1);
         assert_eq!(
             (batch[0].amount.as_str(), batch[0].charge_id.as_str(), batch[0].idempotency_key.as_str()),
@@ -751,6 +793,57 @@ mod tests {
         assert_eq!(store.read_blocking(outbox_depth).expect("read"), 0);
         let id = charge.id.clone();
         assert!(store.read_blocking(move |r| get_charge(r, &id)).expect("read").expect("kept").settled);
+        store.close();
+    }
+
+    #[test]
+    fn the_outbox_names_each_charge_and_a_usage_record_stored_whole_before_is_still_sent() {
+        // Proves a usage record is built from its charge when sent, and an outbox entry from
+        // before schema 5 (the record itself) goes out as it was, in seq order, and is acked.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = store(&dir);
+        let old = UsageRecord {
+            seq: 0,
+            lease_id: "lse_0".into(),
+            account_id: "acct_1".into(),
+            charge_id: "chg_old".into(),
+            hold_id: None,
+            amount: "1.25".into(),
+            invoice_number: "INV-OLD-1".into(),
+            service_id: None,
+            service_name: None,
+            description: Some("before".into()),
+            payload: None,
+            idempotency_key: "old".into(),
+            accepted_at: "2026-11-27T10:00:00.000Z".into(),
+        };
+        store
+            .write_blocking(move |tx| {
+                let seq = tx.next(USAGE_COUNTER)?;
+                tx.sidecar_usage_outbox_table()?.insert(seq, encode(&UsageRecord { seq, ..old }).as_slice())?;
+                grant_lease(tx, "acct_1", "lse_1", amt("10"), DEADLINE).map(drop)
+            })
+            .expect("an entry as written before");
+        let charge = store
+            .write_blocking(|tx| place_charge(tx, "acct_1", amt("3"), details("k1"), at(5)))
+            .expect("write")
+            .expect("fits");
+        let entry = store
+            .read_blocking(|r| Ok(r.txn.open_table(SIDECAR_USAGE_OUTBOX)?.get(2)?.map(|v| v.value().to_vec())))
+            .expect("read");
+        assert_eq!(entry, Some(charge.id.as_str().as_bytes().to_vec()), "the entry is the charge's id");
+        let batch = store.read_blocking(|r| usage_batch(r, 10, rub())).expect("read");
+        let sent: Vec<_> = batch.iter().map(|r| (r.seq, r.charge_id.as_str(), r.amount.as_str())).collect();
+        assert_eq!(sent, vec![(1, "chg_old", "1.25"), (2, charge.id.as_str(), "3.00")]);
+        assert_eq!(
+            (batch[1].lease_id.as_str(), batch[1].idempotency_key.as_str(), batch[1].accepted_at.as_str()),
+            ("lse_1", "k1", charge.created_at.to_rfc3339().as_str())
+        );
+        let reversed = [(1, CentralOutcome::Reversed), (2, CentralOutcome::Reversed)];
+        assert_eq!(store.write_blocking(move |tx| ack_usage(tx, 2, &reversed)).expect("ack"), 2);
+        let id = charge.id.clone();
+        let read = store.read_blocking(move |r| get_charge(r, &id)).expect("read").expect("kept");
+        assert_eq!((read.central_outcome, read.settled), (Some(CentralOutcome::Reversed), false));
         store.close();
     }
 
