@@ -8,7 +8,7 @@ use protus::central::routes::usage::inputs;
 use protus::vocab::money::Currency;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(records) = serde_json::from_slice::<Vec<serde_json::Value>>(data) else { return };
+    let Ok(records) = serde_json::from_slice::<Vec<Box<serde_json::value::RawValue>>>(data) else { return };
     let count = records.len();
     if let Ok(decoded) = inputs(records, Currency::parse("RUB").expect("a known currency")) {
         assert_eq!(decoded.len(), count);

@@ -7,6 +7,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use crate::central::auth::CompanyAuth;
 use crate::central::error::{ApiResult, OrInternal};
@@ -32,7 +33,7 @@ use crate::wire::list::List;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawBatch {
-    records: Vec<serde_json::Value>,
+    records: Vec<Box<RawValue>>,
 }
 
 /// Apply a batch of usage records (ascending `seq`, at most 500, body ≤ 4 MiB). Answers the
@@ -80,25 +81,32 @@ pub async fn ingest(
 
 /// The batch's shape: at most `usage_batch_len_max` records, each with a `seq` ≥ 1, strictly
 /// ascending (a sidecar bug otherwise: 422 for the whole batch).
-pub fn inputs(records: Vec<serde_json::Value>, currency: Currency) -> ApiResult<Vec<UsageInput>> {
+pub fn inputs(records: Vec<Box<RawValue>>, currency: Currency) -> ApiResult<Vec<UsageInput>> {
     if records.len() > usage_batch_len_max {
         return Err(Problem::field("records", format!("at most {usage_batch_len_max} records per batch")));
     }
     let mut previous = 0;
     let mut inputs = Vec::with_capacity(records.len());
     for (index, raw) in records.into_iter().enumerate() {
-        let seq = raw.get("seq").and_then(serde_json::Value::as_u64).filter(|s| *s >= 1);
-        let Some(seq) = seq.filter(|s| *s > previous) else {
+        // Read once into its wire type; only a record that does not fit it is read as a value,
+        // for its seq and charge id.
+        let record = serde_json::from_str::<UsageRecord>(raw.get());
+        let (seq, charge_id_text) = match &record {
+            Ok(record) => (Some(record.seq), record.charge_id.clone()),
+            Err(_) => {
+                let value: serde_json::Value = serde_json::from_str(raw.get()).unwrap_or_default();
+                let charge_id = value.get("charge_id").and_then(serde_json::Value::as_str).unwrap_or_default();
+                (value.get("seq").and_then(serde_json::Value::as_u64), charge_id.to_owned())
+            }
+        };
+        let Some(seq) = seq.filter(|s| *s >= 1 && *s > previous) else {
             return Err(Problem::field(
                 &format!("records[{index}].seq"),
                 "must be a whole number ≥ 1, greater than the record's before it",
             ));
         };
         previous = seq;
-        let charge_id_text = raw.get("charge_id").and_then(serde_json::Value::as_str).unwrap_or_default().to_owned();
-        let parsed = serde_json::from_value::<UsageRecord>(raw.clone())
-            .map_err(|e| e.to_string())
-            .and_then(|record| usage_charge(record, currency));
+        let parsed = record.map_err(|e| e.to_string()).and_then(|record| usage_charge(record, currency));
         inputs.push(UsageInput { seq, charge_id_text, raw, parsed });
     }
     Ok(inputs)

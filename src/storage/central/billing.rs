@@ -103,11 +103,20 @@ pub struct Booking {
     pub status: ChargeStatus,
     pub lease_id: Option<LeaseId>,
     pub late: bool,
+    /// The company's name for the statement line, when the caller has it; `None` reads it.
+    pub company_name: Option<String>,
 }
 
 impl Booking {
     pub fn settled(hold_id: Option<HoldId>) -> Self {
-        Booking { invoice_number: None, hold_id, status: ChargeStatus::Settled, lease_id: None, late: false }
+        Booking {
+            invoice_number: None,
+            hold_id,
+            status: ChargeStatus::Settled,
+            lease_id: None,
+            late: false,
+            company_name: None,
+        }
     }
 
     pub fn reversed(hold_id: Option<HoldId>) -> Self {
@@ -160,7 +169,10 @@ pub(crate) fn book_charge(
     if let Some(key) = &charge.idempotency_key {
         settled_keys::settle(tx, &charge.company_id, key, &charge.id)?;
     }
-    let company_name = companies::name_in_tx(tx, &charge.company_id)?;
+    let company_name = match booking.company_name {
+        Some(name) => Some(name),
+        None => companies::name_in_tx(tx, &charge.company_id)?,
+    };
     let line = OperationRecord {
         at: now,
         kind: OperationKind::Charge,

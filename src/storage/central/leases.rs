@@ -308,16 +308,16 @@ fn return_remainder(
     announce_available(tx, lease, now)
 }
 
-/// Books a usage record of `amount` against the lease, `from_lease` of it paid by the lease.
-pub(crate) fn book_usage(
-    tx: &mut Tx<'_>,
-    lease: &mut LeaseRecord,
-    amount: Amount,
-    from_lease: Amount,
-) -> Result<(), StoreError> {
+/// Books a usage record of `amount` against the lease, `from_lease` of it paid by the lease; the
+/// caller stores the lease (`save_booked`).
+pub(crate) fn book_usage(lease: &mut LeaseRecord, amount: Amount, from_lease: Amount) {
     assert!(from_lease <= lease.remainder(), "a lease pays at most its remainder");
     lease.charged = lease.charged.checked_add(from_lease).expect("a lease's charges stay within its ceiling");
     lease.reported = lease.reported.checked_add(amount).expect("checked against the ceiling before booking");
+}
+
+/// Stores a lease the caller changed (usage ingestion saves each lease once per batch).
+pub(crate) fn save_booked(tx: &mut Tx<'_>, lease: &LeaseRecord) -> Result<(), StoreError> {
     save(tx, lease)
 }
 

@@ -2,12 +2,15 @@
 //! once per (sidecar, seq) — paid from the lease, late parts from `available` and then `debt`,
 //! duplicates of a settled idempotency key reversed — and what cannot be applied quarantined.
 
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeSet, HashMap};
+
 use redb::ReadableTable;
 
 use crate::domain::ledger::{LedgerAccount, plan_late_charge, plan_lease_charge};
 use crate::storage::central::billing::{Booking, ChargeInput, book_charge};
 use crate::storage::central::records::{AccountRecord, ChargeRecord, ChargeStatus, LeaseRecord, QuarantineRecord};
-use crate::storage::central::{accounts, leases, ledger, settled_keys};
+use crate::storage::central::{accounts, companies, leases, ledger, settled_keys};
 use crate::storage::codec::{decode, encode};
 use crate::storage::pages::{Page, page_desc};
 use crate::storage::schema::{USAGE_APPLIED, USAGE_QUARANTINE, USAGE_QUARANTINE_BY_COMPANY};
@@ -24,7 +27,7 @@ pub struct UsageInput {
     /// even when the record is otherwise malformed.
     pub charge_id_text: String,
     /// The record as the sidecar sent it, kept if it is quarantined.
-    pub raw: serde_json::Value,
+    pub raw: Box<serde_json::value::RawValue>,
     /// The record's values, or what is wrong with them.
     pub parsed: Result<UsageCharge, String>,
 }
@@ -61,6 +64,52 @@ pub struct Applied {
     pub overdrawn: Vec<(ChargeRecord, Amount)>,
 }
 
+/// What one batch reads once for all its records: the accounts it checked, the leases it
+/// books (each stored once, at the batch's end) and the company's name. A batch's records are
+/// nearly all on one lease of one account, and reading, decoding and storing those for each
+/// record was a fifth of the work (BENCHMARKS.md, runs 16). An account's running totals are
+/// not used from here: booking a charge reads them from the wallet.
+#[derive(Default)]
+struct BatchReads {
+    accounts: HashMap<AccountId, Option<AccountRecord>>,
+    leases: HashMap<LeaseId, LeaseRecord>,
+    booked: BTreeSet<LeaseId>,
+    company_name: Option<Option<String>>,
+}
+
+impl BatchReads {
+    fn account(&mut self, tx: &mut Tx<'_>, id: &AccountId) -> Result<Option<AccountRecord>, StoreError> {
+        Ok(match self.accounts.entry(id.clone()) {
+            Entry::Occupied(known) => known.get().clone(),
+            Entry::Vacant(slot) => slot.insert(accounts::get_in_tx(tx, id)?).clone(),
+        })
+    }
+
+    fn lease(&mut self, tx: &Tx<'_>, id: &LeaseId) -> Result<Option<&LeaseRecord>, StoreError> {
+        if !self.leases.contains_key(id)
+            && let Some(lease) = leases::get_in_tx(tx, id)?
+        {
+            self.leases.insert(id.clone(), lease);
+        }
+        Ok(self.leases.get(id))
+    }
+
+    fn company_name(&mut self, tx: &Tx<'_>, company: &CompanyId) -> Result<Option<String>, StoreError> {
+        if self.company_name.is_none() {
+            self.company_name = Some(companies::name_in_tx(tx, company)?);
+        }
+        Ok(self.company_name.clone().flatten())
+    }
+
+    /// Stores every lease the batch booked.
+    fn save(self, tx: &mut Tx<'_>) -> Result<(), StoreError> {
+        for id in &self.booked {
+            leases::save_booked(tx, &self.leases[id])?;
+        }
+        Ok(())
+    }
+}
+
 /// The highest seq of this sidecar applied or quarantined (0 before any).
 pub fn applied_through(tx: &Tx<'_>, sidecar: &SidecarId) -> Result<u64, StoreError> {
     Ok(tx.txn.open_table(USAGE_APPLIED)?.get(sidecar.as_str())?.map_or(0, |v| v.value()))
@@ -77,6 +126,7 @@ pub fn apply(
 ) -> Result<Applied, StoreError> {
     let before = applied_through(tx, sidecar)?;
     let mut out = Applied { applied_through: before, ..Applied::default() };
+    let mut reads = BatchReads::default();
     for input in inputs {
         let applied = out.applied_through;
         if input.seq <= applied {
@@ -95,8 +145,8 @@ pub fn apply(
         }
         tx.usage_seen_table()?.insert((sidecar.as_str(), input.seq), input.charge_id_text.as_str())?;
         out.applied_through = input.seq;
-        match checked(tx, sidecar, company, &input)? {
-            Ok((charge, lease, account)) => settle(tx, input.seq, charge, lease, account, &mut out, now)?,
+        match checked(tx, &mut reads, sidecar, company, &input)? {
+            Ok((charge, account)) => settle(tx, &mut reads, input.seq, charge, account, &mut out, now)?,
             Err((reason, detail)) => {
                 let record = quarantine_record(sidecar, company, &input, reason, detail, now);
                 quarantine(tx, sidecar.as_str(), &record)?;
@@ -104,6 +154,7 @@ pub fn apply(
             }
         }
     }
+    reads.save(tx)?;
     if out.applied_through > before {
         tx.txn.open_table(USAGE_APPLIED)?.insert(sidecar.as_str(), out.applied_through)?;
     }
@@ -135,23 +186,25 @@ fn report_again(
     Ok(())
 }
 
-type Checked = (UsageCharge, LeaseRecord, AccountRecord);
+type Checked = (UsageCharge, AccountRecord);
 
-/// What the stored state says about a record: its lease and account, or why it is refused.
+/// What the stored state says about a record: its account (its lease is in `reads`), or why it
+/// is refused.
 fn checked(
     tx: &mut Tx<'_>,
+    reads: &mut BatchReads,
     sidecar: &SidecarId,
     company: &CompanyId,
     input: &UsageInput,
 ) -> Result<Result<Checked, (&'static str, String)>, StoreError> {
     let charge = match &input.parsed {
-        Ok(charge) => charge.clone(),
+        Ok(charge) => charge,
         Err(detail) => return Ok(Err(("invalid_record", detail.clone()))),
     };
-    let Some(account) = accounts::get_in_tx(tx, &charge.account_id)?.filter(|a| &a.company_id == company) else {
+    let Some(account) = reads.account(tx, &charge.account_id)?.filter(|a| &a.company_id == company) else {
         return Ok(Err(("unknown_account", format!("no account {} of this company", charge.account_id))));
     };
-    let Some(lease) = leases::get_in_tx(tx, &charge.lease_id)?.filter(|l| &l.sidecar_id == sidecar) else {
+    let Some(lease) = reads.lease(tx, &charge.lease_id)?.filter(|l| &l.sidecar_id == sidecar) else {
         return Ok(Err(("unknown_lease", format!("no lease {} of this sidecar", charge.lease_id))));
     };
     if lease.account_id != account.id {
@@ -174,37 +227,56 @@ fn checked(
             ),
         )));
     }
-    Ok(Ok((charge, lease, account)))
+    Ok(Ok((charge.clone(), account)))
 }
 
 /// Books one applied record: reversed for a key already settled, else paid from the lease as
 /// far as its remainder goes and the rest as a late charge.
 fn settle(
     tx: &mut Tx<'_>,
+    reads: &mut BatchReads,
     seq: u64,
     charge: UsageCharge,
-    mut lease: LeaseRecord,
     account: AccountRecord,
     out: &mut Applied,
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    let UsageCharge { charge_id, hold_id, amount, invoice_number, idempotency_key, .. } = charge.clone();
+    let UsageCharge {
+        lease_id,
+        charge_id,
+        hold_id,
+        amount,
+        invoice_number,
+        idempotency_key,
+        service_id,
+        service_name,
+        description,
+        payload,
+        ..
+    } = charge;
     let input = ChargeInput {
         company_id: account.company_id.clone(),
         account_id: account.id.clone(),
         amount,
-        service_id: charge.service_id,
-        service_name: charge.service_name,
-        description: charge.description,
-        payload: charge.payload,
+        service_id,
+        service_name,
+        description,
+        payload,
         idempotency_key: Some(idempotency_key.clone()),
     };
-    let mut booking =
-        Booking { invoice_number: Some(invoice_number), lease_id: Some(lease.id.clone()), ..Booking::settled(hold_id) };
+    let company_name = reads.company_name(tx, &account.company_id)?;
+    reads.booked.insert(lease_id.clone());
+    let lease = reads.leases.get_mut(&lease_id).expect("`checked` read the lease");
+    let mut booking = Booking {
+        invoice_number: Some(invoice_number),
+        lease_id: Some(lease_id),
+        company_name,
+        ..Booking::settled(hold_id)
+    };
     if settled_keys::settled_under(tx, &account.company_id, &idempotency_key)?.is_some() {
         // The lease keeps the funds; they go back with its remainder.
         booking.status = ChargeStatus::Reversed;
-        leases::book_usage(tx, &mut lease, amount, Amount::ZERO)?;
+        leases::book_usage(lease, amount, Amount::ZERO);
         let booked = book_charge(tx, account, charge_id, input, booking, now)?;
         out.reversed.push(seq);
         out.charges.push(booked);
@@ -215,7 +287,7 @@ fn settle(
     if !from_lease.is_zero() {
         ledger::post(tx, &plan_lease_charge(&lease.customer_id, &lease.company_id, from_lease), now, &reason)?;
     }
-    leases::book_usage(tx, &mut lease, amount, from_lease)?;
+    leases::book_usage(lease, amount, from_lease);
     let rest = amount.saturating_sub(from_lease);
     let mut booked_debt = false;
     if !rest.is_zero() {
@@ -249,7 +321,8 @@ fn quarantine_record(
         seq: input.seq,
         reason: reason.to_owned(),
         detail,
-        record: input.raw.clone(),
+        // Sent as JSON inside the batch's JSON, so it parses; kept as the value it was.
+        record: serde_json::from_str(input.raw.get()).unwrap_or_default(),
         at: now,
     }
 }
