@@ -137,8 +137,9 @@ pub const SIDECAR_CHARGES: TableDefinition<&str, &[u8]> = TableDefinition::new("
 /// usage seq → the id of the charge it reports (the usage record itself before schema 5), waiting
 /// for central's ack; written with the charge.
 pub const SIDECAR_USAGE_OUTBOX: TableDefinition<u64, &[u8]> = TableDefinition::new("sidecar_usage_outbox");
-/// u64 (`answer` counter) → a stored idempotent answer with its (scope, key), appended in the
-/// commit of its work and kept forever (`storage::sidecar::answers`).
+/// u64 (`answer` counter) → the stored idempotent answers (with their (scope, key)) of one batch,
+/// from that seq on, as one page (one answer per entry before schema 5); appended in the commit
+/// of their work and kept forever (`storage::sidecar::answers`).
 pub const SIDECAR_ANSWER_LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("sidecar_answer_log");
 /// (run, scope, key) → the answer's log seq: the index of the log up to a run's `through_seq`,
 /// each run written once, in key order.

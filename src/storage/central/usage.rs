@@ -67,7 +67,7 @@ pub struct Applied {
 /// What one batch reads once for all its records: the accounts it checked, the leases it
 /// books (each stored once, at the batch's end) and the company's name. A batch's records are
 /// nearly all on one lease of one account, and reading, decoding and storing those for each
-/// record was a fifth of the work (BENCHMARKS.md, runs 16). An account's running totals are
+/// record was about an eighth of central's writer time (BENCHMARKS.md, runs 16). An account's running totals are
 /// not used from here: booking a charge reads them from the wallet.
 #[derive(Default)]
 struct BatchReads {

@@ -38,7 +38,7 @@ type Pair = (String, String);
 /// holds one answer, as a record, which starts with the codec's tag or `{`, never with 0.
 const PAGE_TAG: u8 = 0;
 
-/// A stored answer as the log and the runs keep it.
+/// A stored answer as the log keeps it (a run keeps only its seq).
 #[derive(Debug, Serialize)]
 struct LoggedAnswer<'a> {
     scope: &'a str,
