@@ -13,6 +13,7 @@ use crate::storage::central::ledger_batch::LedgerBatch;
 use crate::storage::central::settled_keys::SettledMarks;
 use crate::storage::kept_tables::KeptTables;
 use crate::storage::schema::{COUNTERS, META, SCHEMA_VERSION};
+use crate::storage::sidecar::lease_batch::LeaseBatch;
 use crate::storage::writer::{self, FailedFlag, JobSender, Request, TypedJob};
 use crate::vocab::limits::{close_wait_s_max, db_cache_bytes_max, write_batch_len_max, write_queue_len_max};
 
@@ -53,6 +54,9 @@ pub struct Tx<'a> {
     /// Central's settlement marks this batch made and no stored answer took yet (empty on the
     /// sidecar); the role's pre-commit step writes them.
     pub(crate) settled: SettledMarks,
+    /// The sidecar's leases this batch read or changed (empty on central); the role's
+    /// pre-commit step writes the changed ones.
+    pub(crate) leases: LeaseBatch,
     /// Counters as this batch has moved them, written to `COUNTERS` once, before the commit:
     /// a charge takes several numbers, and a table write for each was a measurable share of
     /// the writer's time (BENCHMARKS.md).
@@ -83,6 +87,7 @@ impl<'a> Tx<'a> {
             txn,
             ledger: LedgerBatch::default(),
             settled: SettledMarks::default(),
+            leases: LeaseBatch::default(),
             counters: BTreeMap::new(),
             kept: KeptTables::default(),
             outcome_hooks: Vec::new(),

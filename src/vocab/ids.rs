@@ -20,7 +20,7 @@ pub struct IdError {
 }
 
 fn random_body() -> String {
-    let bytes: [u8; 16] = rng::random_bytes();
+    let bytes: [u8; 16] = rng::id_bytes();
     encode_base32(&bytes)
 }
 
@@ -31,7 +31,7 @@ fn time_ordered_body(now: Timestamp) -> String {
     let ms = u64::try_from(now.unix_ms()).unwrap_or(0);
     let mut bytes = [0u8; 16];
     bytes[..6].copy_from_slice(&ms.to_be_bytes()[2..]);
-    bytes[6..].copy_from_slice(&rng::random_bytes::<10>());
+    bytes[6..].copy_from_slice(&rng::id_bytes::<10>());
     encode_with(&bytes, SORTED_BASE32_ALPHABET)
 }
 

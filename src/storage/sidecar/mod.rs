@@ -4,6 +4,7 @@
 
 pub mod answer_filter;
 pub mod answers;
+pub mod lease_batch;
 pub mod open;
 pub mod sync_state;
 pub mod money;

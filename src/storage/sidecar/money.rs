@@ -12,6 +12,7 @@ use crate::storage::schema::{
     SIDECAR_CHARGES, SIDECAR_HOLD_EXPIRY, SIDECAR_HOLDS, SIDECAR_LEASES, SIDECAR_RECALLS, SIDECAR_STATE,
     SIDECAR_USAGE_OUTBOX,
 };
+use crate::storage::sidecar::lease_batch;
 use crate::storage::{Reader, StoreError, Tx};
 use crate::vocab::ids::{ChargeId, HoldId};
 use crate::vocab::limits::lease_safety_margin_s;
@@ -189,18 +190,6 @@ fn sum(a: Amount, b: Amount) -> Amount {
     a.checked_add(b).expect("lease totals stay within the amount range")
 }
 
-fn get_lease(tx: &Tx<'_>, account: &str, lease: &str) -> Result<Option<LocalLease>, StoreError> {
-    let table = tx.sidecar_leases_table()?;
-    let value = table.get((account, lease))?;
-    value.map(|v| decode("sidecar_leases", v.value())).transpose()
-}
-
-fn put_lease(tx: &mut Tx<'_>, lease: &LocalLease) -> Result<(), StoreError> {
-    let bytes = encode(lease);
-    tx.sidecar_leases_table()?.insert((lease.account_id.as_str(), lease.id.as_str()), bytes.as_slice())?;
-    Ok(())
-}
-
 fn leases_in(
     table: &impl ReadableTable<(&'static str, &'static str), &'static [u8]>,
     account: &str,
@@ -231,8 +220,8 @@ pub fn all_leases(reader: &Reader) -> Result<Vec<LocalLease>, StoreError> {
 }
 
 /// The usable lease of `account` with `amount` unused that expires last, if any.
-fn lease_for(tx: &Tx<'_>, account: &str, amount: Amount, now_ms: u64) -> Result<Option<LocalLease>, StoreError> {
-    let leases = leases_in(&*tx.sidecar_leases_table()?, account)?;
+fn lease_for(tx: &mut Tx<'_>, account: &str, amount: Amount, now_ms: u64) -> Result<Option<LocalLease>, StoreError> {
+    let leases = lease_batch::of_account(tx, account)?;
     Ok(leases.into_iter().filter(|l| l.usable(now_ms) && l.unused() >= amount).max_by_key(|l| l.deadline_ms))
 }
 
@@ -245,7 +234,7 @@ pub fn grant_lease(
     ceiling: Amount,
     deadline_ms: u64,
 ) -> Result<LocalLease, StoreError> {
-    let lease = match get_lease(tx, account, lease_id)? {
+    let lease = match lease_batch::get(tx, account, lease_id)? {
         Some(mut known) => {
             known.ceiling = known.ceiling.max(ceiling);
             known.deadline_ms = known.deadline_ms.max(deadline_ms);
@@ -266,7 +255,7 @@ pub fn grant_lease(
             }
         }
     };
-    put_lease(tx, &lease)?;
+    lease_batch::put(tx, &lease);
     Ok(lease)
 }
 
@@ -278,13 +267,13 @@ pub fn recall_lease(
     lease_id: &str,
     now_ms: u64,
 ) -> Result<Option<LocalLease>, StoreError> {
-    let Some(mut lease) = get_lease(tx, account, lease_id)? else {
+    let Some(mut lease) = lease_batch::get(tx, account, lease_id)? else {
         tx.txn.open_table(SIDECAR_RECALLS)?.insert(lease_id, now_ms)?;
         return Ok(None);
     };
     if lease.state == LeaseState::Open {
         lease.state = LeaseState::Recalled;
-        put_lease(tx, &lease)?;
+        lease_batch::put(tx, &lease);
     }
     Ok(Some(lease))
 }
@@ -298,21 +287,21 @@ pub fn start_closing(
     lease_id: &str,
     request_id: String,
 ) -> Result<Option<LocalLease>, StoreError> {
-    let Some(mut lease) = get_lease(tx, account, lease_id)? else { return Ok(None) };
+    let Some(mut lease) = lease_batch::get(tx, account, lease_id)? else { return Ok(None) };
     if !matches!(lease.state, LeaseState::Closing { .. }) {
         if !lease.held.is_zero() {
             return Ok(Some(lease));
         }
         let through_seq = latest_usage_seq(tx)?;
         lease.state = LeaseState::Closing { request_id, through_seq };
-        put_lease(tx, &lease)?;
+        lease_batch::put(tx, &lease);
     }
     Ok(Some(lease))
 }
 
 /// Central took the close: forget the lease.
 pub fn forget_lease(tx: &mut Tx<'_>, account: &str, lease_id: &str) -> Result<(), StoreError> {
-    tx.sidecar_leases_table()?.remove((account, lease_id))?;
+    lease_batch::forget(tx, account, lease_id);
     Ok(())
 }
 
@@ -337,7 +326,7 @@ pub fn place_hold(tx: &mut Tx<'_>, new: NewHold, at: At<'_>) -> Result<Result<Lo
     };
     lease.held = sum(lease.held, hold.amount);
     lease.last_used_ms = at.now_ms;
-    put_lease(tx, &lease)?;
+    lease_batch::put(tx, &lease);
     put_hold(tx, &hold)?;
     tx.sidecar_hold_expiry_table()?.insert((hold.expires_ms, hold.id.as_str()), ())?;
     Ok(Ok(hold))
@@ -361,7 +350,7 @@ pub fn place_charge(
     };
     lease.charged = sum(lease.charged, amount);
     lease.last_used_ms = at.now_ms;
-    put_lease(tx, &lease)?;
+    lease_batch::put(tx, &lease);
     record_charge(tx, &lease, amount, details, None, at).map(Ok)
 }
 
@@ -460,7 +449,7 @@ fn open_hold(
     if hold.status != LocalHoldStatus::Held {
         return Ok(Err(HoldRefusal::NotOpen(hold.status)));
     }
-    let lease = get_lease(tx, &hold.account_id, &hold.lease_id)?
+    let lease = lease_batch::get(tx, &hold.account_id, &hold.lease_id)?
         .ok_or_else(|| StoreError::Corrupt { table: "sidecar_holds", detail: format!("hold {id} has no lease") })?;
     if now_ms >= hold.expires_ms || now_ms >= lease.deadline_ms {
         end_hold(tx, hold, lease, LocalHoldStatus::Expired)?;
@@ -477,7 +466,7 @@ fn end_hold(
     status: LocalHoldStatus,
 ) -> Result<LocalHold, StoreError> {
     lease.held = lease.held.saturating_sub(hold.amount);
-    put_lease(tx, &lease)?;
+    lease_batch::put(tx, &lease);
     hold.status = status;
     put_hold(tx, &hold)?;
     tx.sidecar_hold_expiry_table()?.remove((hold.expires_ms, hold.id.as_str()))?;
@@ -508,7 +497,7 @@ pub fn capture(
     lease.held = lease.held.saturating_sub(hold.amount);
     lease.charged = sum(lease.charged, amount);
     lease.last_used_ms = at.now_ms;
-    put_lease(tx, &lease)?;
+    lease_batch::put(tx, &lease);
     hold.status = LocalHoldStatus::Captured;
     hold.captured = amount;
     put_hold(tx, &hold)?;
@@ -669,17 +658,9 @@ pub fn adopt_boot(tx: &mut Tx<'_>, boot_id: &str) -> Result<bool, StoreError> {
     }
     let rebooted = stored.is_some();
     if rebooted {
-        let leases: Vec<LocalLease> = {
-            let table = tx.sidecar_leases_table()?;
-            let mut out = Vec::new();
-            for entry in table.iter()? {
-                out.push(decode("sidecar_leases", entry?.1.value())?);
-            }
-            out
-        };
-        for mut lease in leases {
+        for mut lease in lease_batch::all(tx)? {
             lease.deadline_ms = 0;
-            put_lease(tx, &lease)?;
+            lease_batch::put(tx, &lease);
         }
     }
     tx.txn.open_table(SIDECAR_STATE)?.insert(BOOT, encode(&boot_id).as_slice())?;

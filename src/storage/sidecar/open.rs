@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use redb::WriteTransaction;
 
+use crate::storage::sidecar::lease_batch;
 use crate::storage::store::{Layout, PreCommit};
 use crate::storage::{Store, StoreError, StoreOptions};
 
@@ -13,7 +14,8 @@ pub const SIDECAR_DB_FILE: &str = "sidecar.redb";
 
 /// Opens (creating if absent) the sidecar's store in `data_dir`.
 pub fn open_sidecar(data_dir: &Path, options: &StoreOptions) -> Result<Store, StoreError> {
-    let pre_commit: PreCommit = Arc::new(|_| Ok(()));
+    // The batch's changed leases are written once, after its last operation.
+    let pre_commit: PreCommit = Arc::new(lease_batch::write_changed);
     Store::open(&data_dir.join(SIDECAR_DB_FILE), "sidecar", options, LAYOUT, pre_commit)
 }
 
