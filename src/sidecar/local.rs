@@ -8,7 +8,7 @@ use std::sync::Arc;
 use crate::domain::token::keys::{Jwk, VerifyingKeys};
 use crate::domain::token::scope::ScopeSet;
 use crate::storage::sidecar::sync_state::Loaded;
-use crate::vocab::limits::token_clock_skew_s;
+use crate::vocab::limits::{token_clock_skew_s, usage_batch_len_max, usage_batch_len_max_unstated};
 use crate::vocab::money::Currency;
 use crate::wire::sync::{FeedEvent, RevokedToken, Snapshot, SyncGrant, SyncService};
 
@@ -46,6 +46,8 @@ pub struct Local {
     pub issuer: String,
     /// The deployment's currency; `None` if central named one this build does not know.
     pub currency: Option<Currency>,
+    /// Usage records per batch: this build's bound, or central's if lower.
+    pub usage_batch_len: usize,
     pub keys: Arc<VerifyingKeys>,
     jwks: BTreeMap<String, Jwk>,
     revoked: HashMap<String, i64>,
@@ -64,6 +66,12 @@ impl std::fmt::Debug for Local {
     }
 }
 
+/// Usage records per batch for a central that takes `stated` (`None`: it did not say, so it
+/// is of a build that takes `usage_batch_len_max_unstated`).
+fn usage_batch_len(stated: Option<usize>) -> usize {
+    stated.unwrap_or(usage_batch_len_max_unstated).clamp(1, usage_batch_len_max)
+}
+
 impl Local {
     /// The stored state, or `None` before the first snapshot.
     pub fn from_loaded(loaded: &Loaded) -> Option<Local> {
@@ -72,6 +80,7 @@ impl Local {
         let mut local = Local {
             issuer: view.issuer.clone(),
             currency: Currency::parse(&view.currency).ok(),
+            usage_batch_len: usage_batch_len(view.usage_batch_len_max),
             keys: Arc::new(VerifyingKeys::from_jwks(&[]).expect("an empty key set is always valid")),
             jwks: loaded.keys.iter().map(|k| (k.kid.clone(), k.clone())).collect(),
             revoked: HashMap::new(),
@@ -88,6 +97,7 @@ impl Local {
         let mut local = Local {
             issuer: snapshot.issuer.clone(),
             currency: Currency::parse(&snapshot.currency).ok(),
+            usage_batch_len: usage_batch_len(snapshot.usage_batch_len_max),
             keys: Arc::new(VerifyingKeys::from_jwks(&[]).expect("an empty key set is always valid")),
             jwks: snapshot.keys.iter().map(|k| (k.kid.clone(), k.clone())).collect(),
             revoked: snapshot.revoked.iter().map(|r| (r.jti.clone(), r.exp)).collect(),
@@ -186,6 +196,16 @@ mod tests {
     }
 
     #[test]
+    fn usage_batches_keep_to_the_bound_central_states_or_to_500_when_it_states_none() {
+        // A central of an earlier build takes at most 500 records; one that says more than this
+        // build sends still gets this build's bound.
+        assert_eq!(usage_batch_len(None), 500);
+        assert_eq!(usage_batch_len(Some(1_000)), 1_000);
+        assert_eq!(usage_batch_len(Some(100_000)), usage_batch_len_max);
+        assert_eq!(usage_batch_len(Some(0)), 1);
+    }
+
+    #[test]
     fn feed_events_change_keys_revocations_and_grants() {
         // Proves each feed event lands in the in-memory view a token check reads.
         let (first, second) = (SigningKeyPair::generate(), SigningKeyPair::generate());
@@ -197,6 +217,7 @@ mod tests {
             revoked: vec![],
             grants: vec![grant("check", "active")],
             services: vec![],
+            usage_batch_len_max: None,
         };
         let mut local = Local::from_snapshot(&snapshot);
         assert_eq!(local.keys.kids().collect::<Vec<_>>(), [first.kid()]);

@@ -10,11 +10,10 @@ use tokio::sync::watch;
 
 use crate::sidecar::backoff::Backoff;
 use crate::sidecar::client::SyncError;
-use crate::sidecar::leases;
 use crate::sidecar::state::SharedState;
 use crate::storage::StoreError;
 use crate::storage::sidecar::money::{self, CentralOutcome};
-use crate::vocab::limits::{usage_batch_len_max, usage_flush_idle_ms};
+use crate::vocab::limits::usage_flush_idle_ms;
 use crate::wire::leases::UsageBatch;
 
 #[derive(Debug, thiserror::Error)]
@@ -27,16 +26,30 @@ enum FlushError {
     NoProgress(u64),
 }
 
-/// One batch: read, send, delete what central acknowledged. Returns how many records were sent
-/// (0 when the outbox is empty or the sidecar is not enrolled yet).
-async fn flush_once(state: &SharedState) -> Result<usize, FlushError> {
-    let Some(me) = state.enrolment.get().cloned() else { return Ok(0) };
-    // The currency comes with the view from central, before any charge can be taken.
-    let Some(currency) = leases::currency(state) else { return Ok(0) };
-    let records = state.store.read(move |r| money::usage_batch(r, usage_batch_len_max, currency)).await?;
+/// What one flush did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Flushed {
+    sent: usize,
+    /// The batch was as long as central takes: more records may be waiting.
+    full: bool,
+}
+
+/// One batch: read, send, delete what central acknowledged. Sends nothing when the outbox is
+/// empty or the sidecar is not enrolled yet.
+async fn flush_once(state: &SharedState) -> Result<Flushed, FlushError> {
+    let none = Flushed { sent: 0, full: false };
+    let Some(me) = state.enrolment.get().cloned() else { return Ok(none) };
+    // The currency and central's batch bound come with the view from central, before any
+    // charge can be taken.
+    let Some((currency, batch_len)) =
+        state.local().as_ref().and_then(|local| Some((local.currency?, local.usage_batch_len)))
+    else {
+        return Ok(none);
+    };
+    let records = state.store.read(move |r| money::usage_batch(r, batch_len, currency)).await?;
     let (Some(first), Some(last)) = (records.first().map(|r| r.seq), records.last().map(|r| r.seq)) else {
         state.metrics.outbox_depth.store(0, Ordering::Relaxed);
-        return Ok(0);
+        return Ok(none);
     };
     let sent = records.len();
     let ack = state.central.report_usage(&me, &UsageBatch { records }).await?;
@@ -70,7 +83,7 @@ async fn flush_once(state: &SharedState) -> Result<usize, FlushError> {
     state.metrics.outbox_depth.store(depth, Ordering::Relaxed);
     // A closing lease may be waiting for these records.
     state.keeper_wake.notify_one();
-    Ok(sent)
+    Ok(Flushed { sent, full: sent >= batch_len })
 }
 
 /// Flushes until `stop` turns true. After a charge wakes it, it lingers `usage_flush_idle_ms`
@@ -79,7 +92,7 @@ pub async fn flush(state: SharedState, mut stop: watch::Receiver<bool>) {
     let mut backoff = Backoff::default();
     loop {
         let delay = match flush_once(&state).await {
-            Ok(sent) if sent >= usage_batch_len_max => {
+            Ok(Flushed { full: true, .. }) => {
                 backoff.reset();
                 continue;
             }
@@ -111,7 +124,7 @@ pub async fn final_flush(state: &SharedState, within: Duration) {
     let flushed = tokio::time::timeout(within, async {
         loop {
             match flush_once(state).await {
-                Ok(0) => return Ok(()),
+                Ok(Flushed { sent: 0, .. }) => return Ok(()),
                 Ok(_) => {}
                 Err(error) => return Err(error),
             }

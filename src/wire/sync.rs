@@ -53,6 +53,10 @@ pub struct Snapshot {
     pub revoked: Vec<RevokedToken>,
     pub grants: Vec<SyncGrant>,
     pub services: Vec<SyncService>,
+    /// The most records central takes in one `POST /sync/v1/usage`. Absent from a central of
+    /// an earlier build, which takes 500.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage_batch_len_max: Option<usize>,
 }
 
 /// One change in the feed.

@@ -95,6 +95,16 @@ async fn a_gap_stops_the_batch_until_the_missing_record_arrives() {
     sync_call(&s.central, Method::POST, "/sync/v1/usage", &s.sidecar, Some(unordered))
         .await
         .assert_problem(422, "validation_failed");
+    // The snapshot states how many records a batch may hold; one more is refused whole.
+    let snapshot = sync_call(&s.central, Method::GET, "/sync/v1/snapshot", &s.sidecar, None).await;
+    let stated = snapshot.body["usage_batch_len_max"].as_u64().expect("central states its batch bound");
+    assert_eq!(stated, 2_000);
+    let too_many: Vec<Value> =
+        (4..=4 + stated).map(|seq| record(seq, &id, &s.account, "0.01", &format!("k{seq}"))).collect();
+    sync_call(&s.central, Method::POST, "/sync/v1/usage", &s.sidecar, Some(json!({"records": too_many})))
+        .await
+        .assert_problem(422, "validation_failed");
+    assert_eq!(wallet(&s).await, amounts("70.00", "24.00", "0.00"), "nothing of a refused batch applies");
     assert_verified(&s.central).await;
 }
 

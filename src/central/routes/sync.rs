@@ -19,7 +19,7 @@ use crate::storage::central::oauth_records::{Change, ChangeRecord, GrantRecord, 
 use crate::storage::central::records::ServiceRecord;
 use crate::storage::central::sidecars::{self, FeedRead, SidecarRecord};
 use crate::vocab::ids::SidecarId;
-use crate::vocab::limits::{feed_poll_ms, feed_wait_s_max};
+use crate::vocab::limits::{feed_poll_ms, feed_wait_s_max, usage_batch_len_max};
 use crate::vocab::money::Currency;
 use crate::vocab::time::Timestamp;
 use crate::wire::oauth::grant_status;
@@ -72,6 +72,7 @@ pub async fn snapshot(State(state): State<SharedState>, auth: SidecarAuth) -> Ap
         revoked: read.revoked.into_iter().map(|(jti, exp)| RevokedToken { jti, exp }).collect(),
         grants: read.grants.iter().map(|g| sync_grant(g, currency)).collect(),
         services: read.services.iter().map(|s| sync_service(s, currency)).collect(),
+        usage_batch_len_max: Some(usage_batch_len_max),
     }))
 }
 

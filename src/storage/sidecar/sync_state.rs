@@ -40,6 +40,10 @@ impl std::fmt::Debug for Enrolment {
 pub struct View {
     pub issuer: String,
     pub currency: String,
+    /// The most usage records central takes in one batch, if it said (views stored before it
+    /// did read as `None`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage_batch_len_max: Option<usize>,
 }
 
 /// Everything stored, as loaded at start.
@@ -102,7 +106,11 @@ pub fn apply_snapshot(tx: &mut Tx<'_>, snapshot: &Snapshot, now_s: i64) -> Resul
     }
     tx.txn.delete_table(SIDECAR_REVOKED)?;
     tx.txn.open_table(SIDECAR_REVOKED)?;
-    let view = View { issuer: snapshot.issuer.clone(), currency: snapshot.currency.clone() };
+    let view = View {
+        issuer: snapshot.issuer.clone(),
+        currency: snapshot.currency.clone(),
+        usage_batch_len_max: snapshot.usage_batch_len_max,
+    };
     tx.txn.open_table(SIDECAR_STATE)?.insert(VIEW, encode(&view).as_slice())?;
     for jwk in &snapshot.keys {
         apply_event(tx, &FeedEvent::KeyAdded { jwk: jwk.clone() }, now_s)?;
@@ -210,6 +218,7 @@ mod tests {
             revoked: vec![RevokedToken { jti: "gone".into(), exp: 10 }, RevokedToken { jti: "live".into(), exp: 500 }],
             grants: vec![grant("grt_1", "check hold", "active")],
             services: vec![],
+            usage_batch_len_max: Some(1_000),
         };
         let page = vec![
             entry(8, FeedEvent::KeyAdded { jwk: new_key.clone() }),
@@ -232,6 +241,7 @@ mod tests {
         assert_eq!(loaded.enrolment, Some(enrolment));
         assert_eq!(loaded.cursor, Some(11));
         assert_eq!(loaded.view.as_ref().map(|v| v.issuer.as_str()), Some("http://central"));
+        assert_eq!(loaded.view.as_ref().and_then(|v| v.usage_batch_len_max), Some(1_000));
         // The retired key is kept: it still verifies its tokens until they expire.
         assert!(loaded.keys.contains(&new_key) && loaded.keys.len() == 2, "{:?}", loaded.keys);
         let mut jtis: Vec<_> = loaded.revoked.iter().map(|r| r.jti.as_str()).collect();
@@ -248,6 +258,7 @@ mod tests {
             revoked: vec![],
             grants: vec![],
             services: vec![],
+            usage_batch_len_max: None,
         };
         let pruned = store.read_blocking(load).expect("load");
         assert_eq!(pruned.revoked, vec![RevokedToken { jti: "late".into(), exp: 600 }]);
@@ -255,6 +266,8 @@ mod tests {
         let replaced = store.read_blocking(load).expect("load");
         assert!(replaced.keys.is_empty() && replaced.revoked.is_empty() && replaced.grants.is_empty());
         assert_eq!((replaced.cursor, replaced.enrolment.is_some()), (Some(20), true));
+        // A central that states no batch bound (an earlier build) leaves none stored.
+        assert_eq!(replaced.view.and_then(|v| v.usage_batch_len_max), None);
         store.close();
     }
 }
