@@ -170,29 +170,29 @@ impl Answers {
     ) -> Result<(), StoreError> {
         let seq = tx.next("answer")?;
         let bytes = encode(&LoggedAnswer { scope, key, record });
-        let pair = (scope.to_owned(), key.to_owned());
         let (first_of_batch, log_full) = {
             let mut index = self.index();
-            index.pending.insert(pair.clone(), seq);
+            index.pending.insert((scope.to_owned(), key.to_owned()), seq);
             index.page.push((seq, bytes));
             (index.page.len() == 1, !index.writing_run && index.logged.len() >= self.log_len_max)
         };
         if first_of_batch {
             let answers = Arc::clone(self);
             tx.before_commit(move |tx| answers.write_page(tx));
-            // A batch that failed before its page was written leaves nothing for the next.
+            // One hook for all the batch's answers: committed, they join the log's index; and a
+            // batch that failed before its page was written leaves nothing for the next.
             let answers = Arc::clone(self);
-            tx.on_outcome(move |_| answers.index().page.clear());
+            tx.on_outcome(move |committed| {
+                let mut index = answers.index();
+                let Index { pending, logged, page, .. } = &mut *index;
+                page.clear();
+                if committed {
+                    logged.extend(pending.drain());
+                } else {
+                    pending.clear();
+                }
+            });
         }
-        let answers = Arc::clone(self);
-        tx.on_outcome(move |committed| {
-            let mut index = answers.index();
-            if let Some(seq) = index.pending.remove(&pair)
-                && committed
-            {
-                index.logged.insert(pair, seq);
-            }
-        });
         if log_full { self.write_run(tx) } else { Ok(()) }
     }
 
