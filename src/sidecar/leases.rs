@@ -17,8 +17,8 @@ use crate::storage::StoreError;
 use crate::storage::sidecar::money::{self, LeaseState, LocalLease};
 use crate::storage::sidecar::sync_state::Enrolment;
 use crate::vocab::limits::{
-    lease_idle_close_s, lease_low_water_parts, lease_low_water_recent_s, lease_renew_ahead_s, lease_safety_margin_s,
-    request_amount_units_max, sync_request_timeout_s,
+    lease_idle_close_s, lease_keeper_interval_ms, lease_low_water_parts, lease_low_water_recent_s, lease_renew_ahead_s,
+    lease_safety_margin_s, request_amount_units_max, sync_request_timeout_s,
 };
 use crate::vocab::money::{Amount, Currency};
 use crate::vocab::rng::random_bytes;
@@ -252,11 +252,12 @@ pub fn currency(state: &SharedState) -> Option<Currency> {
     state.local().as_ref().and_then(|l| l.currency)
 }
 
-/// Tends leases and holds until `stop` turns true: once a second, and whenever woken.
+/// Tends leases and holds until `stop` turns true: every `lease_keeper_interval_ms`, and whenever
+/// woken.
 pub async fn keep(state: SharedState, mut stop: watch::Receiver<bool>) {
     loop {
         tokio::select! {
-            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            () = tokio::time::sleep(Duration::from_millis(lease_keeper_interval_ms)) => {}
             () = state.keeper_wake.notified() => {}
             _ = stop.wait_for(|s| *s) => return,
         }

@@ -201,6 +201,11 @@ pub const lease_attempts_max: usize = 3;
 /// the last `lease_low_water_recent_s` seconds: a hot account rarely waits for a lease call.
 pub const lease_low_water_parts: u32 = 4;
 pub const lease_low_water_recent_s: u64 = 10;
+/// How often the sidecar's keeper tends its leases and holds (it also runs when woken). A hot
+/// account can spend a chunk in half a second (10 000 pairs of 0.01 a second with the default
+/// 50.00): at one second, its lease ran dry between two looks and requests waited for a lease
+/// call on their own path (BENCHMARKS.md, the sidecar's twelfth run). A look is two short reads.
+pub const lease_keeper_interval_ms: u64 = 100;
 /// Seconds a lease may go unused, with no live holds, before the sidecar closes it.
 pub const lease_idle_close_s: u64 = 120;
 /// Milliseconds central waits for recalled leases to come back before answering 402.
