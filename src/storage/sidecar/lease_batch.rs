@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashSet};
 use redb::ReadableTable;
 
 use crate::storage::codec::{decode, encode};
-use crate::storage::sidecar::money::LocalLease;
+use crate::storage::sidecar::money::{LocalLease, all_in, leases_in};
 use crate::storage::{StoreError, Tx};
 
 /// (account id, lease id): the table's key.
@@ -68,18 +68,7 @@ pub(crate) fn forget(tx: &mut Tx<'_>, account: &str, lease: &str) {
 /// Every lease of `account`, as this batch sees them, in lease id order.
 pub(crate) fn of_account(tx: &mut Tx<'_>, account: &str) -> Result<Vec<LocalLease>, StoreError> {
     if !tx.leases.listed.contains(account) {
-        let stored: Vec<LocalLease> = {
-            let table = tx.sidecar_leases_table()?;
-            let mut out = Vec::new();
-            for entry in table.range((account, "")..)? {
-                let (key, value) = entry?;
-                if key.value().0 != account {
-                    break;
-                }
-                out.push(decode("sidecar_leases", value.value())?);
-            }
-            out
-        };
+        let stored = leases_in(&*tx.sidecar_leases_table()?, account)?;
         stage_read(tx, stored);
         tx.leases.listed.insert(account.to_owned());
     }
@@ -95,14 +84,7 @@ pub(crate) fn of_account(tx: &mut Tx<'_>, account: &str) -> Result<Vec<LocalLeas
 
 /// Every lease, as this batch sees them.
 pub(crate) fn all(tx: &mut Tx<'_>) -> Result<Vec<LocalLease>, StoreError> {
-    let stored: Vec<LocalLease> = {
-        let table = tx.sidecar_leases_table()?;
-        let mut out = Vec::new();
-        for entry in table.iter()? {
-            out.push(decode("sidecar_leases", entry?.1.value())?);
-        }
-        out
-    };
+    let stored = all_in(&*tx.sidecar_leases_table()?)?;
     stage_read(tx, stored);
     Ok(tx.leases.leases.values().filter_map(|staged| staged.lease.clone()).collect())
 }

@@ -190,7 +190,8 @@ fn sum(a: Amount, b: Amount) -> Amount {
     a.checked_add(b).expect("lease totals stay within the amount range")
 }
 
-fn leases_in(
+/// The leases of `account` in `table`, in lease id order.
+pub(crate) fn leases_in(
     table: &impl ReadableTable<(&'static str, &'static str), &'static [u8]>,
     account: &str,
 ) -> Result<Vec<LocalLease>, StoreError> {
@@ -212,8 +213,15 @@ pub fn leases_of(reader: &Reader, account: &str) -> Result<Vec<LocalLease>, Stor
 
 /// Every lease the sidecar holds.
 pub fn all_leases(reader: &Reader) -> Result<Vec<LocalLease>, StoreError> {
+    all_in(&reader.txn.open_table(SIDECAR_LEASES)?)
+}
+
+/// Every lease in `table`.
+pub(crate) fn all_in(
+    table: &impl ReadableTable<(&'static str, &'static str), &'static [u8]>,
+) -> Result<Vec<LocalLease>, StoreError> {
     let mut out = Vec::new();
-    for entry in reader.txn.open_table(SIDECAR_LEASES)?.iter()? {
+    for entry in table.iter()? {
         out.push(decode("sidecar_leases", entry?.1.value())?);
     }
     Ok(out)
