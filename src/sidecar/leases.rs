@@ -318,8 +318,16 @@ fn care(lease: &LocalLease, now_ms: u64, low_water: Amount) -> Care {
 async fn tend(state: &SharedState) -> Result<(), StoreError> {
     let now_ms = state.mono.now_ms();
     let recall_before_ms = now_ms.saturating_sub(sync_request_timeout_s * 2 * 1000);
-    // A durable write only when something is due: an idle sidecar does not commit every second.
-    if state.store.read(move |r| money::keeping_due(r, now_ms, recall_before_ms)).await? {
+    // A durable write only when something is due: an idle sidecar does not commit on every look.
+    // The leases are read once, with that check, unless the write may have changed them.
+    let (due, mut leases) = state
+        .store
+        .read(move |r| {
+            let leases = money::all_leases(r)?;
+            Ok((money::keeping_due(r, &leases, now_ms, recall_before_ms)?, leases))
+        })
+        .await?;
+    if due {
         let expired = state
             .store
             .write(move |tx| {
@@ -330,9 +338,9 @@ async fn tend(state: &SharedState) -> Result<(), StoreError> {
         if expired > 0 {
             tracing::info!(holds = expired, "holds expired");
         }
+        leases = state.store.read(money::all_leases).await?;
     }
     let (Some(me), Some(currency)) = (state.enrolment.get().cloned(), currency(state)) else { return Ok(()) };
-    let leases = state.store.read(money::all_leases).await?;
     state.metrics.note_leases(&leases);
     let low_water =
         Amount::from_decimal(state.lease_chunk.decimal() / rust_decimal::Decimal::from(lease_low_water_parts))

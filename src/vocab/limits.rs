@@ -204,7 +204,9 @@ pub const lease_low_water_recent_s: u64 = 10;
 /// How often the sidecar's keeper tends its leases and holds (it also runs when woken). A hot
 /// account can spend a chunk in half a second (10 000 pairs of 0.01 a second with the default
 /// 50.00): at one second, its lease ran dry between two looks and requests waited for a lease
-/// call on their own path (BENCHMARKS.md, the sidecar's twelfth run). A look is two short reads.
+/// call on their own path (BENCHMARKS.md, the sidecar's twelfth run). A look reads every lease
+/// once (twice when it expires holds): cheap for a few leases, not for thousands (design.md, open
+/// questions).
 pub const lease_keeper_interval_ms: u64 = 100;
 /// Seconds a lease may go unused, with no live holds, before the sidecar closes it.
 pub const lease_idle_close_s: u64 = 120;

@@ -529,14 +529,20 @@ pub fn prune_recalls(tx: &mut Tx<'_>, before_ms: u64) -> Result<(), StoreError> 
 }
 
 /// Whether the keeper has anything to write now: an open hold past its expiry or its lease's
-/// deadline, or a recall of an unknown lease older than `recall_before_ms`.
-pub fn keeping_due(reader: &Reader, now_ms: u64, recall_before_ms: u64) -> Result<bool, StoreError> {
+/// deadline, or a recall of an unknown lease older than `recall_before_ms`. `leases` are every
+/// lease, as read in `reader`.
+pub fn keeping_due(
+    reader: &Reader,
+    leases: &[LocalLease],
+    now_ms: u64,
+    recall_before_ms: u64,
+) -> Result<bool, StoreError> {
     if let Some((first, _)) = reader.txn.open_table(SIDECAR_HOLD_EXPIRY)?.first()?
         && first.value().0 <= now_ms
     {
         return Ok(true);
     }
-    if all_leases(reader)?.iter().any(|l| !l.held.is_zero() && now_ms >= l.deadline_ms) {
+    if leases.iter().any(|l| !l.held.is_zero() && now_ms >= l.deadline_ms) {
         return Ok(true);
     }
     for entry in reader.txn.open_table(SIDECAR_RECALLS)?.iter()? {
@@ -891,9 +897,12 @@ mod tests {
             store.write_blocking(|tx| grant_lease(tx, "acct_1", "lse_early", amt("10"), DEADLINE)).expect("lease");
         assert_eq!(lease.state, LeaseState::Recalled);
         store.write_blocking(|tx| recall_lease(tx, "acct_1", "lse_other", 500)).expect("write");
-        assert!(store.read_blocking(|r| keeping_due(r, 600, 501)).expect("read"), "an old note is due for pruning");
+        assert!(
+            store.read_blocking(|r| keeping_due(r, &all_leases(r)?, 600, 501)).expect("read"),
+            "an old note is due for pruning"
+        );
         store.write_blocking(|tx| prune_recalls(tx, 501)).expect("prune");
-        assert!(!store.read_blocking(|r| keeping_due(r, 600, 501)).expect("read"));
+        assert!(!store.read_blocking(|r| keeping_due(r, &all_leases(r)?, 600, 501)).expect("read"));
         let fresh =
             store.write_blocking(|tx| grant_lease(tx, "acct_1", "lse_other", amt("10"), DEADLINE)).expect("lease");
         assert_eq!(fresh.state, LeaseState::Open, "a pruned note no longer applies");
