@@ -192,9 +192,14 @@ start_postgres() {
     fi
     as_pg "$pg_bin/initdb" -D "$pg_data" -U bench --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
     pg_port=$(free_port)
-    as_pg "$pg_bin/pg_ctl" -D "$pg_data" -l "$work/pg/server.log" -w start -o \
+    if ! as_pg "$pg_bin/pg_ctl" -D "$pg_data" -l "$work/pg/server.log" -w start -o \
         "-c port=$pg_port -c listen_addresses=127.0.0.1 -c unix_socket_directories=$work/pg/sock \
-         -c synchronous_commit=on -c fsync=on -c max_connections=$((clients + 20))" >/dev/null
+         -c synchronous_commit=on -c fsync=on -c max_connections=$((clients + 20))" >/dev/null; then
+        # The work dir goes on exit: show why here.
+        say "PostgreSQL did not start on port $pg_port; the end of its log:"
+        tail -n 20 "$work/pg/server.log" >&2 || true
+        return 1
+    fi
     psql_bench <<SQL
 CREATE TABLE wallets (
     id integer PRIMARY KEY,
