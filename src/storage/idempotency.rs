@@ -104,7 +104,7 @@ pub fn recall_lease_request(
     request_id: &str,
     fingerprint: &str,
 ) -> Result<Recall, StoreError> {
-    recall_from(&tx.txn.open_table(LEASE_REQUESTS)?, sidecar, request_id, fingerprint)
+    recall_from(&tx.txn().open_table(LEASE_REQUESTS)?, sidecar, request_id, fingerprint)
 }
 
 /// Stores a lease call's final answer, in the transaction of the call.
@@ -114,7 +114,7 @@ pub fn remember_lease_request(
     request_id: &str,
     record: &IdempotencyRecord,
 ) -> Result<(), StoreError> {
-    tx.txn.open_table(LEASE_REQUESTS)?.insert((sidecar, request_id), encode(record).as_slice())?;
+    tx.txn().open_table(LEASE_REQUESTS)?.insert((sidecar, request_id), encode(record).as_slice())?;
     Ok(())
 }
 

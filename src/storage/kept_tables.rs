@@ -2,16 +2,86 @@
 //! closing it, which stages its root) cost about a fifth of the writer's time when a charge opened
 //! a dozen tables one by one (BENCHMARKS.md, run L); kept open, each is opened once per batch.
 //!
-//! A kept table is reached only through its `Tx` method, never `tx.txn.open_table`, which would
+//! A kept table is reached only through its `Tx` method, never `tx.txn().open_table`, which would
 //! find it already open. Each sits in its own `RefCell`, so an operation can hold several at
 //! once; holding the same one twice is a `StoreError`, not a panic.
+//!
+//! A kept table changes only through `KeptTable::insert` and `remove`, which also write the change
+//! into the batch's redo record when the store keeps a redo log (`redo_log.rs`); `replay` applies
+//! such a record's writes again.
 
-use std::cell::{RefCell, RefMut};
+use std::borrow::Borrow;
+use std::cell::{Cell, RefCell, RefMut};
+use std::ops::{Deref, DerefMut};
 
-use redb::Table;
+use redb::{AccessGuard, Key, Table, TableHandle, Value, WriteTransaction};
 
+use crate::storage::redo_ops::{RedoOp, RedoOps};
 use crate::storage::schema;
 use crate::storage::{StoreError, Tx};
+
+/// A kept table as an operation holds it: reads through `Deref`, writes through `insert` and
+/// `remove`, which the batch's redo record follows. Any other change goes through `DerefMut`,
+/// which the record cannot follow: the batch then commits durably.
+pub(crate) struct KeptTable<'t, 'a, K: Key + 'static, V: Value + 'static> {
+    table: RefMut<'t, Table<'a, K, V>>,
+    name: &'static str,
+    redo: Option<&'t RefCell<RedoOps>>,
+    unlogged_change: &'t Cell<bool>,
+}
+
+impl<'a, K: Key + 'static, V: Value + 'static> KeptTable<'_, 'a, K, V> {
+    pub(crate) fn insert<'k, 'v>(
+        &mut self,
+        key: impl Borrow<K::SelfType<'k>>,
+        value: impl Borrow<V::SelfType<'v>>,
+    ) -> Result<Option<AccessGuard<'_, V>>, redb::StorageError> {
+        if let Some(redo) = self.redo {
+            let (key, value) = (K::as_bytes(key.borrow()), V::as_bytes(value.borrow()));
+            redo.borrow_mut().put(self.name, key.as_ref(), value.as_ref());
+        }
+        self.table.insert(key, value)
+    }
+
+    pub(crate) fn remove<'k>(
+        &mut self,
+        key: impl Borrow<K::SelfType<'k>>,
+    ) -> Result<Option<AccessGuard<'_, V>>, redb::StorageError> {
+        if let Some(redo) = self.redo {
+            redo.borrow_mut().remove(self.name, K::as_bytes(key.borrow()).as_ref());
+        }
+        self.table.remove(key)
+    }
+}
+
+impl<'a, K: Key + 'static, V: Value + 'static> Deref for KeptTable<'_, 'a, K, V> {
+    type Target = Table<'a, K, V>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.table
+    }
+}
+
+impl<K: Key + 'static, V: Value + 'static> DerefMut for KeptTable<'_, '_, K, V> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        self.unlogged_change.set(true);
+        &mut self.table
+    }
+}
+
+/// Applies one write of a redo record in `txn`.
+fn apply<K: Key + 'static, V: Value + 'static>(
+    txn: &WriteTransaction,
+    definition: redb::TableDefinition<K, V>,
+    op: RedoOp<'_>,
+) -> Result<(), StoreError> {
+    let mut table = txn.open_table(definition)?;
+    match op {
+        RedoOp::Put { key, value, .. } => drop(table.insert(K::from_bytes(key), V::from_bytes(value))?),
+        RedoOp::Remove { key, .. } => drop(table.remove(K::from_bytes(key))?),
+    }
+    Ok(())
+}
 
 macro_rules! kept_tables {
     ($($method:ident: $definition:ident => ($key:ty, $value:ty);)*) => {
@@ -24,17 +94,37 @@ macro_rules! kept_tables {
         impl<'a> Tx<'a> {
             $(
                 #[doc = concat!("`", stringify!($definition), "`, opened at its first use in the batch.")]
-                pub(crate) fn $method(&self) -> Result<RefMut<'_, Table<'a, $key, $value>>, StoreError> {
+                pub(crate) fn $method(&self) -> Result<KeptTable<'_, 'a, $key, $value>, StoreError> {
                     let mut slot = self.kept.$method.try_borrow_mut().map_err(|_| StoreError::Corrupt {
                         table: stringify!($definition),
                         detail: "opened twice at once in one operation".to_owned(),
                     })?;
                     if slot.is_none() {
-                        *slot = Some(self.txn.open_table(schema::$definition)?);
+                        *slot = Some(self.open_kept(schema::$definition)?);
                     }
-                    Ok(RefMut::map(slot, |table| table.as_mut().expect("opened above")))
+                    Ok(KeptTable {
+                        table: RefMut::map(slot, |table| table.as_mut().expect("opened above")),
+                        name: schema::$definition.name(),
+                        redo: self.redo(),
+                        unlogged_change: self.used_txn_flag(),
+                    })
                 }
             )*
+        }
+
+        /// Applies one write of a redo record: to a kept table, or to `COUNTERS`
+        /// (`Tx::write_counters`).
+        pub(crate) fn replay(txn: &WriteTransaction, op: RedoOp<'_>) -> Result<(), StoreError> {
+            let table = match op { RedoOp::Put { table, .. } | RedoOp::Remove { table, .. } => table };
+            $(
+                if table == schema::$definition.name() {
+                    return apply(txn, schema::$definition, op);
+                }
+            )*
+            if table == schema::COUNTERS.name() {
+                return apply(txn, schema::COUNTERS, op);
+            }
+            Err(StoreError::Corrupt { table: "redo log", detail: format!("a write to {table}, which is not logged") })
         }
     };
 }

@@ -1,17 +1,20 @@
 //! `Store`: opens a database for one role, checks its schema version, and offers `write`
 //! (through the group-commit writer) and `read` (short read transactions).
 
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, WriteTransaction};
+use redb::{Database, ReadTransaction, ReadableDatabase, ReadableTable, TableHandle, WriteTransaction};
 use tokio::sync::{oneshot, watch};
 
 use crate::storage::StoreError;
 use crate::storage::central::ledger_batch::LedgerBatch;
 use crate::storage::central::settled_keys::SettledMarks;
 use crate::storage::kept_tables::KeptTables;
+use crate::storage::redo_ops::RedoOps;
+use crate::storage::redo_replay;
 use crate::storage::schema::{COUNTERS, META, SCHEMA_VERSION};
 use crate::storage::sidecar::lease_batch::LeaseBatch;
 use crate::storage::writer::{self, FailedFlag, JobSender, Request, TypedJob};
@@ -37,17 +40,27 @@ pub struct StoreOptions {
     pub batch_len_max: usize,
     /// redb's page cache for this database.
     pub cache_bytes: usize,
+    /// A redo log file: batches then commit to redb without a sync and are made durable by
+    /// their record there, with a durable redb commit every `redo_batches_per_sync` batches
+    /// (docs/design.md, "The sidecar's redo log"). `None`: every batch commits durably.
+    pub redo_log: Option<PathBuf>,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        StoreOptions { batch_len_max: write_batch_len_max, cache_bytes: db_cache_bytes_max }
+        StoreOptions { batch_len_max: write_batch_len_max, cache_bytes: db_cache_bytes_max, redo_log: None }
     }
 }
 
 /// A write transaction shared by one batch, with what the batch touched.
 pub struct Tx<'a> {
-    pub(crate) txn: &'a WriteTransaction,
+    /// Reached through `txn()`, which marks the batch as writing past its redo record.
+    txn: &'a WriteTransaction,
+    /// Set once an operation used the transaction directly: the batch may have written tables
+    /// its redo record does not follow, so it commits durably (`writer.rs`).
+    used_txn: Cell<bool>,
+    /// The batch's writes to kept tables and counters, when the store keeps a redo log.
+    redo: Option<RefCell<RedoOps>>,
     /// The central ledger's balances and totals this batch read or changed (empty on the
     /// sidecar); the role's pre-commit step checks and writes them.
     pub(crate) ledger: LedgerBatch,
@@ -85,6 +98,8 @@ impl<'a> Tx<'a> {
     pub(crate) fn new(txn: &'a WriteTransaction) -> Self {
         Tx {
             txn,
+            used_txn: Cell::new(false),
+            redo: None,
             ledger: LedgerBatch::default(),
             settled: SettledMarks::default(),
             leases: LeaseBatch::default(),
@@ -93,6 +108,46 @@ impl<'a> Tx<'a> {
             outcome_hooks: Vec::new(),
             before_commit: Vec::new(),
         }
+    }
+
+    /// A transaction whose kept-table and counter writes are also gathered for a redo record.
+    pub(crate) fn with_redo(txn: &'a WriteTransaction) -> Self {
+        Tx { redo: Some(RefCell::new(RedoOps::default())), ..Tx::new(txn) }
+    }
+
+    /// The batch's redb transaction, for tables that are not kept. A batch that used it commits
+    /// durably, since its redo record may not hold all its writes.
+    pub(crate) fn txn(&self) -> &'a WriteTransaction {
+        self.used_txn.set(true);
+        self.txn
+    }
+
+    /// Whether an operation used `txn()`.
+    pub(crate) fn used_txn(&self) -> bool {
+        self.used_txn.get()
+    }
+
+    /// Opens a kept table (`kept_tables.rs`, whose writes the redo record follows).
+    pub(super) fn open_kept<K: redb::Key + 'static, V: redb::Value + 'static>(
+        &self,
+        definition: redb::TableDefinition<K, V>,
+    ) -> Result<redb::Table<'a, K, V>, StoreError> {
+        Ok(self.txn.open_table(definition)?)
+    }
+
+    /// Where kept-table writes are gathered, if the store keeps a redo log.
+    pub(crate) fn redo(&self) -> Option<&RefCell<RedoOps>> {
+        self.redo.as_ref()
+    }
+
+    /// Set when a kept table is changed other than through `KeptTable::insert` and `remove`.
+    pub(super) fn used_txn_flag(&self) -> &Cell<bool> {
+        &self.used_txn
+    }
+
+    /// The batch's gathered writes, taken out.
+    pub(crate) fn take_redo(&mut self) -> Option<RedoOps> {
+        self.redo.take().map(RefCell::into_inner)
     }
 
     /// Runs `hook` after the batch's last operation and before the commit, in the batch's
@@ -143,6 +198,10 @@ impl<'a> Tx<'a> {
         }
         let mut table = self.txn.open_table(COUNTERS)?;
         for (counter, value) in std::mem::take(&mut self.counters) {
+            if let Some(redo) = &self.redo {
+                let (key, stored) = (<&str as redb::Value>::as_bytes(&counter), <u64 as redb::Value>::as_bytes(&value));
+                redo.borrow_mut().put(COUNTERS.name(), key.as_ref(), stored.as_ref());
+            }
             table.insert(counter, value)?;
         }
         Ok(())
@@ -216,11 +275,16 @@ impl Store {
         layout: Layout,
         pre_commit: PreCommit,
     ) -> Result<Store, StoreError> {
+        // Before the schema check: a migration must see the batches the crash took from redb.
+        let redo = match &options.redo_log {
+            Some(path) => Some(redo_replay::open_and_replay(&db, shown, role, path)?),
+            None => None,
+        };
         check_or_stamp_schema(&db, shown, role, layout)?;
         let db = Arc::new(db);
         let batch = options.batch_len_max.clamp(1, write_batch_len_max);
         let failed = Arc::new(watch::Sender::new(false));
-        let (sender, handle) = writer::spawn(db.clone(), write_queue_len_max, batch, pre_commit, failed.clone());
+        let (sender, handle) = writer::spawn(db.clone(), write_queue_len_max, batch, pre_commit, failed.clone(), redo);
         Ok(Store { db, sender, writer_thread: Arc::new(Mutex::new(Some(handle))), failed })
     }
 

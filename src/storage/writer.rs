@@ -1,5 +1,7 @@
 //! The single writer thread: drains every waiting request into one write transaction, runs the
-//! pre-commit invariant check, commits durably, then answers each request.
+//! pre-commit invariant check, commits durably, then answers each request. With a redo log, a
+//! batch is made durable by its record there instead, and redb commits durably every
+//! `redo_batches_per_sync` batches (`redo_log.rs`).
 
 use std::sync::Arc;
 
@@ -7,7 +9,10 @@ use redb::{Database, Durability};
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::storage::StoreError;
+use crate::storage::redo_log::RedoLog;
+use crate::storage::redo_replay::REDO_BATCH;
 use crate::storage::store::{OutcomeHook, PreCommit, Tx};
+use crate::vocab::limits::redo_batches_per_sync;
 
 /// Called after the commit with its outcome; answers the waiting request.
 type Completion = Box<dyn FnOnce(Result<(), StoreError>) + Send>;
@@ -69,12 +74,19 @@ pub(crate) fn spawn(
     batch_len_max: usize,
     pre_commit: PreCommit,
     failed: FailedFlag,
+    redo_log: Option<RedoLog>,
 ) -> (JobSender, std::thread::JoinHandle<()>) {
     let (sender, receiver) = mpsc::channel::<Request>(queue_len);
     let handle = std::thread::Builder::new()
         .name("protus-writer".into())
         .spawn(move || {
-            let run = std::panic::AssertUnwindSafe(|| run(&db, receiver, batch_len_max, &pre_commit, &failed));
+            let mut redo = redo_log.map(|log| Redo { log, batches_since_sync: 0 });
+            let run = std::panic::AssertUnwindSafe(|| {
+                run(&db, receiver, batch_len_max, &pre_commit, &failed, &mut redo);
+                if let Some(redo) = redo.as_mut() {
+                    sync_at_stop(&db, redo);
+                }
+            });
             if std::panic::catch_unwind(run).is_err() {
                 // A broken invariant is our bug. Stopping the whole process is the only answer
                 // that cannot let a wrong state be committed or served as if nothing happened.
@@ -86,12 +98,37 @@ pub(crate) fn spawn(
     (sender, handle)
 }
 
+/// The redo log and how many batches it holds past redb's last durable commit.
+struct Redo {
+    log: RedoLog,
+    batches_since_sync: u32,
+}
+
+/// At a clean stop, one durable commit holds every logged batch, so the next start replays none.
+fn sync_at_stop(db: &Database, redo: &mut Redo) {
+    if redo.batches_since_sync == 0 {
+        return;
+    }
+    let synced = db.begin_write().map_err(StoreError::from).and_then(|txn| txn.commit().map_err(StoreError::from));
+    match synced {
+        Ok(()) => {
+            redo.log.restart();
+            redo.batches_since_sync = 0;
+        }
+        // The log still holds those batches; the next start applies them.
+        Err(error) => {
+            tracing::warn!(error = %error, "the durable commit at stop failed; the redo log keeps the batches")
+        }
+    }
+}
+
 fn run(
     db: &Database,
     mut receiver: mpsc::Receiver<Request>,
     batch_len_max: usize,
     pre_commit: &PreCommit,
     failed: &FailedFlag,
+    redo: &mut Option<Redo>,
 ) {
     while let Some(first) = receiver.blocking_recv() {
         let Request::Job(first) = first else { return };
@@ -108,7 +145,7 @@ fn run(
                 Err(_) => break,
             }
         }
-        commit_batch(db, batch, pre_commit, failed);
+        commit_batch(db, batch, pre_commit, failed, redo.as_mut());
         if stop {
             return;
         }
@@ -133,10 +170,16 @@ impl Failure {
 /// Runs and commits one batch, then answers every request in it. A failure that leaves redb
 /// unable to write marks the store failed before anyone is answered, so a caller that got the
 /// error already sees `Store::has_failed`.
-fn commit_batch(db: &Database, batch: Vec<Box<dyn Job>>, pre_commit: &PreCommit, failed: &FailedFlag) {
+fn commit_batch(
+    db: &Database,
+    batch: Vec<Box<dyn Job>>,
+    pre_commit: &PreCommit,
+    failed: &FailedFlag,
+    redo: Option<&mut Redo>,
+) {
     let mut completions = Vec::with_capacity(batch.len());
     let (mut unrun, mut hooks) = (Vec::new(), Vec::new());
-    let outcome = run_batch(db, batch, pre_commit, &mut completions, &mut unrun, &mut hooks);
+    let outcome = run_batch(db, batch, pre_commit, &mut completions, &mut unrun, &mut hooks, redo);
     hooks.into_iter().for_each(|hook| hook(outcome.is_ok()));
     if let Err(Failure { error, needs_reopen }) = &outcome
         && (*needs_reopen || matches!(error, StoreError::Unavailable(_)))
@@ -162,20 +205,17 @@ fn run_batch(
     completions: &mut Vec<Completion>,
     unrun: &mut Vec<Box<dyn Job>>,
     hooks: &mut Vec<OutcomeHook>,
+    redo: Option<&mut Redo>,
 ) -> Result<(), Failure> {
-    let mut txn = match db.begin_write() {
+    let txn = match db.begin_write() {
         Ok(txn) => txn,
         Err(error) => {
             unrun.extend(batch);
             return Err(Failure::of(StoreError::from(error)));
         }
     };
-    if let Err(error) = txn.set_durability(Durability::Immediate) {
-        unrun.extend(batch);
-        return Err(Failure::of(StoreError::engine(error)));
-    }
     let mut jobs = batch.into_iter();
-    let mut tx = Tx::new(&txn);
+    let mut tx = if redo.is_some() { Tx::with_redo(&txn) } else { Tx::new(&txn) };
     for job in jobs.by_ref() {
         match job.run(&mut tx) {
             Ok(completion) => completions.push(completion),
@@ -193,7 +233,9 @@ fn run_batch(
     // What the batch gathered, its counters, then the invariants, checked on the state about
     // to be committed: a violation is our bug and stops the writer before anything wrong
     // becomes durable.
-    let finish: [(&str, FinishStep); 3] = [
+    let finish: [(&str, FinishStep); 4] = [
+        // Numbers the batch for the redo log, in its record and in redb alike.
+        ("numbering the batch failed", |tx, _| tx.redo().is_some().then(|| tx.next(REDO_BATCH)).transpose().map(drop)),
         ("writing what the batch gathered failed", |tx, _| tx.run_before_commit()),
         ("writing the batch's counters failed", |tx, _| tx.write_counters()),
         ("pre-commit check could not read the batch", |tx, pre_commit| pre_commit(tx)),
@@ -208,10 +250,60 @@ fn run_batch(
         }
     }
     hooks.extend(tx.take_outcome_hooks());
+    let used_txn = tx.used_txn();
+    let number = tx.redo().is_some().then(|| tx.current(REDO_BATCH)).transpose().map_err(Failure::of)?;
+    let ops = tx.take_redo();
     drop(tx);
+    match (redo, number, ops) {
+        (Some(redo), Some(number), Some(ops))
+            if !used_txn
+                && redo.batches_since_sync + 1 < redo_batches_per_sync
+                && redo.log.fits(ops.as_bytes().len()) =>
+        {
+            commit_logged(txn, redo, number, ops.as_bytes())
+        }
+        (redo, _, _) => {
+            commit_durably(txn)?;
+            if let Some(redo) = redo {
+                // Everything logged so far is in this durable commit.
+                redo.log.restart();
+                redo.batches_since_sync = 0;
+            }
+            Ok(())
+        }
+    }
+}
+
+fn commit_durably(mut txn: redb::WriteTransaction) -> Result<(), Failure> {
+    txn.set_durability(Durability::Immediate).map_err(|e| Failure::of(StoreError::engine(e)))?;
     txn.commit().map_err(|error| {
         let error = StoreError::from(error);
         tracing::error!(error = %error, "group commit failed");
         Failure { error, needs_reopen: true }
     })
+}
+
+/// Syncs the batch's redo record, then commits it to redb without a sync. Readers see the
+/// batch only once its record is durable. A record that cannot be written leaves a durable
+/// commit as the fallback; a commit that fails after its record is durable takes the record back.
+fn commit_logged(mut txn: redb::WriteTransaction, redo: &mut Redo, number: u64, ops: &[u8]) -> Result<(), Failure> {
+    if let Err(error) = redo.log.append(number, ops) {
+        tracing::warn!(error = %error, "writing the redo record failed; committing the batch durably instead");
+        commit_durably(txn)?;
+        redo.log.restart();
+        redo.batches_since_sync = 0;
+        return Ok(());
+    }
+    txn.set_durability(Durability::None).map_err(|e| Failure::of(StoreError::engine(e)))?;
+    if let Err(error) = txn.commit() {
+        let error = StoreError::from(error);
+        tracing::error!(error = %error, "group commit failed after its redo record was written");
+        if let Err(retract) = redo.log.retract(RedoLog::record_len(ops.len())) {
+            // The record stays: the next start applies the batch its callers were told failed.
+            tracing::error!(error = %retract, "taking back the redo record failed");
+        }
+        return Err(Failure { error, needs_reopen: true });
+    }
+    redo.batches_since_sync += 1;
+    Ok(())
 }

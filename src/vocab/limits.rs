@@ -16,6 +16,9 @@ pub const page_len_default: usize = 50;
 pub const write_queue_len_max: usize = 4096;
 /// Write requests folded into one group commit.
 pub const write_batch_len_max: usize = 1024;
+/// With a redo log, one batch in this many commits durably to redb; the others are made
+/// durable by their redo record, and a restart after a crash applies at most this many again.
+pub const redo_batches_per_sync: u32 = 50;
 /// Length bounds of an `Idempotency-Key` header value.
 pub const idempotency_key_len_max: usize = 255;
 /// Email addresses longer than this are refused (RFC 5321 path limit).

@@ -25,7 +25,7 @@ pub fn ensure(
     now: Timestamp,
 ) -> Result<(AccountRecord, bool), StoreError> {
     let existing =
-        tx.txn.open_table(ACCOUNT_BY_PAIR)?.get((company.as_str(), customer.as_str()))?.map(|v| v.value().to_owned());
+        tx.txn().open_table(ACCOUNT_BY_PAIR)?.get((company.as_str(), customer.as_str()))?.map(|v| v.value().to_owned());
     if let Some(id) = existing {
         let account = get_in_tx(tx, &AccountId::parse(&id).map_err(|e| corrupt_id("account_by_pair", &id, e))?)?
             .ok_or(StoreError::Corrupt { table: "account_by_pair", detail: format!("dangling id {id}") })?;
@@ -40,9 +40,9 @@ pub fn ensure(
         charges_head: None,
     };
     let seq = tx.next("seq")?;
-    tx.txn.open_table(ACCOUNT_BY_PAIR)?.insert((company.as_str(), customer.as_str()), account.id.as_str())?;
-    tx.txn.open_table(ACCOUNTS_BY_CUSTOMER)?.insert((customer.as_str(), seq), account.id.as_str())?;
-    tx.txn.open_table(ACCOUNTS_BY_COMPANY)?.insert((company.as_str(), seq), account.id.as_str())?;
+    tx.txn().open_table(ACCOUNT_BY_PAIR)?.insert((company.as_str(), customer.as_str()), account.id.as_str())?;
+    tx.txn().open_table(ACCOUNTS_BY_CUSTOMER)?.insert((customer.as_str(), seq), account.id.as_str())?;
+    tx.txn().open_table(ACCOUNTS_BY_COMPANY)?.insert((company.as_str(), seq), account.id.as_str())?;
     put_record(&mut *tx.accounts_table()?, account.id.as_str(), &account)?;
     Ok((account, true))
 }

@@ -194,7 +194,7 @@ mod tests {
         store
             .write_blocking(|tx| {
                 let stray: TableDefinition<&str, &str> = TableDefinition::new("stray");
-                tx.txn.open_table(stray)?.insert("a", "b")?;
+                tx.txn().open_table(stray)?.insert("a", "b")?;
                 Ok(())
             })
             .expect("write");

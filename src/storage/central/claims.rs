@@ -27,9 +27,9 @@ pub fn get_or_create_unclaimed(
     username: &Username,
     now: Timestamp,
 ) -> TxResult<(CustomerRecord, bool), DirectUserError> {
-    let existing = tx.txn.open_table(CUSTOMER_BY_EMAIL)?.get(email.as_str())?.map(|v| v.value().to_owned());
+    let existing = tx.txn().open_table(CUSTOMER_BY_EMAIL)?.get(email.as_str())?.map(|v| v.value().to_owned());
     if let Some(id) = existing {
-        let customer: CustomerRecord = get_record(&tx.txn.open_table(CUSTOMERS)?, "customers", &id)?
+        let customer: CustomerRecord = get_record(&tx.txn().open_table(CUSTOMERS)?, "customers", &id)?
             .ok_or(StoreError::Corrupt { table: "customer_by_email", detail: format!("dangling id {id}") })?;
         if customer.password_hash.is_some() {
             return Ok(Err(DirectUserError::CustomerExists));
@@ -43,13 +43,13 @@ pub fn get_or_create_unclaimed(
         password_hash: None,
         created_at: now,
     };
-    tx.txn.open_table(CUSTOMER_BY_EMAIL)?.insert(email.as_str(), customer.id.as_str())?;
-    put_record(&mut tx.txn.open_table(CUSTOMERS)?, customer.id.as_str(), &customer)?;
+    tx.txn().open_table(CUSTOMER_BY_EMAIL)?.insert(email.as_str(), customer.id.as_str())?;
+    put_record(&mut tx.txn().open_table(CUSTOMERS)?, customer.id.as_str(), &customer)?;
     Ok(Ok((customer, true)))
 }
 
 pub fn save_claim(tx: &mut Tx<'_>, token_hash: &str, claim: &ClaimRecord) -> Result<(), StoreError> {
-    put_record(&mut tx.txn.open_table(CLAIMS)?, token_hash, claim)
+    put_record(&mut tx.txn().open_table(CLAIMS)?, token_hash, claim)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -66,10 +66,10 @@ pub fn claim(
     password_hash: String,
     now: Timestamp,
 ) -> TxResult<(CustomerRecord, Vec<GrantRecord>), ClaimError> {
-    let record: Option<ClaimRecord> = get_record(&tx.txn.open_table(CLAIMS)?, "claims", token_hash)?;
+    let record: Option<ClaimRecord> = get_record(&tx.txn().open_table(CLAIMS)?, "claims", token_hash)?;
     let Some(record) = record.filter(|c| c.expires_at > now) else { return Ok(Err(ClaimError::InvalidLink)) };
     let customer: Option<CustomerRecord> =
-        get_record(&tx.txn.open_table(CUSTOMERS)?, "customers", record.customer_id.as_str())?;
+        get_record(&tx.txn().open_table(CUSTOMERS)?, "customers", record.customer_id.as_str())?;
     let Some(mut customer) = customer.filter(|c| c.password_hash.is_none()) else {
         return Ok(Err(ClaimError::InvalidLink));
     };
@@ -77,16 +77,16 @@ pub fn claim(
     if let Ok(username) = Username::parse(&record.username) {
         customer.username = username;
     }
-    put_record(&mut tx.txn.open_table(CUSTOMERS)?, customer.id.as_str(), &customer)?;
-    tx.txn.open_table(CLAIMS)?.remove(token_hash)?;
+    put_record(&mut tx.txn().open_table(CUSTOMERS)?, customer.id.as_str(), &customer)?;
+    tx.txn().open_table(CLAIMS)?.remove(token_hash)?;
     let suspended = suspend_partner_grants(tx, &customer.id, now)?;
     Ok(Ok((customer, suspended)))
 }
 
 /// The unclaimed (partner-created) customer with `email`, if that is what the email belongs to.
 pub fn unclaimed_by_email(tx: &Tx<'_>, email: &Email) -> Result<Option<CustomerRecord>, StoreError> {
-    let id = tx.txn.open_table(CUSTOMER_BY_EMAIL)?.get(email.as_str())?.map(|v| v.value().to_owned());
+    let id = tx.txn().open_table(CUSTOMER_BY_EMAIL)?.get(email.as_str())?.map(|v| v.value().to_owned());
     let Some(id) = id else { return Ok(None) };
-    let customer: Option<CustomerRecord> = get_record(&tx.txn.open_table(CUSTOMERS)?, "customers", &id)?;
+    let customer: Option<CustomerRecord> = get_record(&tx.txn().open_table(CUSTOMERS)?, "customers", &id)?;
     Ok(customer.filter(|c| c.password_hash.is_none()))
 }

@@ -22,8 +22,8 @@ pub enum CompanyRegisterError {
 }
 
 pub fn register(tx: &mut Tx<'_>, company: CompanyRecord) -> TxResult<CompanyRecord, CompanyRegisterError> {
-    let mut by_email = tx.txn.open_table(COMPANY_BY_EMAIL)?;
-    let mut by_name = tx.txn.open_table(COMPANY_BY_NAME)?;
+    let mut by_email = tx.txn().open_table(COMPANY_BY_EMAIL)?;
+    let mut by_name = tx.txn().open_table(COMPANY_BY_NAME)?;
     if by_email.get(company.email.as_str())?.is_some() {
         return Ok(Err(CompanyRegisterError::EmailTaken));
     }

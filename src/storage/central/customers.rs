@@ -22,12 +22,12 @@ pub enum RegisterError {
 
 /// Stores a new customer unless the email is taken.
 pub fn register(tx: &mut Tx<'_>, customer: CustomerRecord) -> TxResult<CustomerRecord, RegisterError> {
-    let mut by_email = tx.txn.open_table(CUSTOMER_BY_EMAIL)?;
+    let mut by_email = tx.txn().open_table(CUSTOMER_BY_EMAIL)?;
     if by_email.get(customer.email.as_str())?.is_some() {
         return Ok(Err(RegisterError::EmailTaken));
     }
     by_email.insert(customer.email.as_str(), customer.id.as_str())?;
-    put_record(&mut tx.txn.open_table(CUSTOMERS)?, customer.id.as_str(), &customer)?;
+    put_record(&mut tx.txn().open_table(CUSTOMERS)?, customer.id.as_str(), &customer)?;
     Ok(Ok(customer))
 }
 
@@ -36,7 +36,7 @@ pub fn get(reader: &Reader, id: &CustomerId) -> Result<Option<CustomerRecord>, S
 }
 
 pub fn get_in_tx(tx: &Tx<'_>, id: &CustomerId) -> Result<Option<CustomerRecord>, StoreError> {
-    get_record(&tx.txn.open_table(CUSTOMERS)?, "customers", id.as_str())
+    get_record(&tx.txn().open_table(CUSTOMERS)?, "customers", id.as_str())
 }
 
 pub fn by_email(reader: &Reader, email: &Email) -> Result<Option<CustomerRecord>, StoreError> {

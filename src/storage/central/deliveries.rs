@@ -111,7 +111,7 @@ pub fn has_new_events(reader: &Reader) -> Result<bool, StoreError> {
 /// webhook URL; events of a company without one are passed over for good. Returns how many events
 /// were taken in (fewer than `limit` means the outbox is drained).
 pub fn take_in_events(tx: &mut Tx<'_>, now: Timestamp, limit: usize) -> Result<usize, StoreError> {
-    let cursor = cursor_in(&tx.txn.open_table(COUNTERS)?)?;
+    let cursor = cursor_in(&tx.txn().open_table(COUNTERS)?)?;
     let mut events = Vec::new();
     for entry in tx.outbox_table()?.range(cursor.saturating_add(1)..)?.take(limit) {
         let (seq, bytes) = entry?;
@@ -133,7 +133,7 @@ pub fn take_in_events(tx: &mut Tx<'_>, now: Timestamp, limit: usize) -> Result<u
             create(tx, *seq, event, now)?;
         }
     }
-    tx.txn.open_table(COUNTERS)?.insert(OUTBOX_CURSOR, last)?;
+    tx.txn().open_table(COUNTERS)?.insert(OUTBOX_CURSOR, last)?;
     Ok(events.len())
 }
 
@@ -153,9 +153,9 @@ fn create<Data>(tx: &mut Tx<'_>, outbox_seq: u64, event: &EventRecord<Data>, now
         created_at: now,
     };
     let (company, id) = (delivery.company_id.as_str(), delivery.id.as_str());
-    tx.txn.open_table(WEBHOOK_DELIVERIES_BY_COMPANY)?.insert((company, log_seq), id)?;
-    tx.txn.open_table(WEBHOOK_DELIVERIES_DUE)?.insert((company, due_ms(now), id), ())?;
-    put_record(&mut tx.txn.open_table(WEBHOOK_DELIVERIES)?, id, &delivery)
+    tx.txn().open_table(WEBHOOK_DELIVERIES_BY_COMPANY)?.insert((company, log_seq), id)?;
+    tx.txn().open_table(WEBHOOK_DELIVERIES_DUE)?.insert((company, due_ms(now), id), ())?;
+    put_record(&mut tx.txn().open_table(WEBHOOK_DELIVERIES)?, id, &delivery)
 }
 
 /// Deliveries running now, which `due` passes over, and how many each company has.
@@ -300,7 +300,7 @@ pub fn record_attempt(
     give_up: bool,
     now: Timestamp,
 ) -> Result<Option<DeliveryRecord>, StoreError> {
-    let mut deliveries = tx.txn.open_table(WEBHOOK_DELIVERIES)?;
+    let mut deliveries = tx.txn().open_table(WEBHOOK_DELIVERIES)?;
     let Some(mut delivery): Option<DeliveryRecord> = get_record(&deliveries, "webhook_deliveries", id.as_str())? else {
         return Ok(None);
     };
@@ -315,7 +315,7 @@ pub fn record_attempt(
             None => (DeliveryStatus::Exhausted, None),
         }
     };
-    set_due(&mut tx.txn.open_table(WEBHOOK_DELIVERIES_DUE)?, &delivery, next)?;
+    set_due(&mut tx.txn().open_table(WEBHOOK_DELIVERIES_DUE)?, &delivery, next)?;
     delivery.attempts.push(attempt);
     let excess = delivery.attempts.len().saturating_sub(webhook_attempts_kept_max);
     delivery.attempts.drain(..excess);
@@ -334,10 +334,10 @@ pub fn retry(
     id: &DeliveryId,
     now: Timestamp,
 ) -> Result<Option<DeliveryRecord>, StoreError> {
-    let mut deliveries = tx.txn.open_table(WEBHOOK_DELIVERIES)?;
+    let mut deliveries = tx.txn().open_table(WEBHOOK_DELIVERIES)?;
     let found: Option<DeliveryRecord> = get_record(&deliveries, "webhook_deliveries", id.as_str())?;
     let Some(mut delivery) = found.filter(|d| &d.company_id == company) else { return Ok(None) };
-    set_due(&mut tx.txn.open_table(WEBHOOK_DELIVERIES_DUE)?, &delivery, Some(now))?;
+    set_due(&mut tx.txn().open_table(WEBHOOK_DELIVERIES_DUE)?, &delivery, Some(now))?;
     delivery.status = DeliveryStatus::Pending;
     delivery.next_attempt_at = Some(now);
     delivery.manual_next = true;
@@ -405,7 +405,7 @@ mod tests {
             .collect();
         store
             .write_blocking(move |tx| {
-                let mut table = tx.txn.open_table(WEBHOOK_DELIVERIES_DUE)?;
+                let mut table = tx.txn().open_table(WEBHOOK_DELIVERIES_DUE)?;
                 for (company, offset_ms, id) in &rows {
                     let at = due_ms(Timestamp::from_unix_ms(now.unix_ms() - 50_000 + offset_ms));
                     table.insert((company.as_str(), at, id.as_str()), ())?;

@@ -61,7 +61,7 @@ pub fn current_in_tx(
     customer: &CustomerId,
 ) -> Result<Option<GrantRecord>, StoreError> {
     let id =
-        tx.txn.open_table(GRANT_BY_PAIR)?.get((company.as_str(), customer.as_str()))?.map(|v| v.value().to_owned());
+        tx.txn().open_table(GRANT_BY_PAIR)?.get((company.as_str(), customer.as_str()))?.map(|v| v.value().to_owned());
     match id {
         Some(id) => get_record(&*tx.grants_table()?, "grants", &id),
         None => Ok(None),
@@ -105,10 +105,10 @@ pub fn consent(
                 updated_at: now,
                 revoked_at: None,
             };
-            tx.txn.open_table(GRANT_BY_PAIR)?.insert((company.as_str(), customer.as_str()), grant.id.as_str())?;
+            tx.txn().open_table(GRANT_BY_PAIR)?.insert((company.as_str(), customer.as_str()), grant.id.as_str())?;
             let seq = tx.next("seq")?;
-            tx.txn.open_table(GRANTS_BY_CUSTOMER)?.insert((customer.as_str(), seq), grant.id.as_str())?;
-            tx.txn.open_table(GRANTS_BY_COMPANY)?.insert((company.as_str(), seq), grant.id.as_str())?;
+            tx.txn().open_table(GRANTS_BY_CUSTOMER)?.insert((customer.as_str(), seq), grant.id.as_str())?;
+            tx.txn().open_table(GRANTS_BY_COMPANY)?.insert((company.as_str(), seq), grant.id.as_str())?;
             (grant, true)
         }
     };
@@ -199,7 +199,7 @@ pub fn revoke(
     grant.status = GrantStatus::Revoked;
     grant.revoked_at = Some(now);
     grant.updated_at = now;
-    tx.txn.open_table(GRANT_BY_PAIR)?.remove((grant.company_id.as_str(), grant.customer_id.as_str()))?;
+    tx.txn().open_table(GRANT_BY_PAIR)?.remove((grant.company_id.as_str(), grant.customer_id.as_str()))?;
     save(tx, &grant)?;
     log_grant(tx, &grant, now)?;
     leases::recall_account(tx, &grant.account_id, now)?;
@@ -213,7 +213,9 @@ pub fn suspend_partner_grants(
     now: Timestamp,
 ) -> Result<Vec<GrantRecord>, StoreError> {
     let mut ids = Vec::new();
-    for entry in tx.txn.open_table(GRANTS_BY_CUSTOMER)?.range((customer.as_str(), 0)..=(customer.as_str(), u64::MAX))? {
+    for entry in
+        tx.txn().open_table(GRANTS_BY_CUSTOMER)?.range((customer.as_str(), 0)..=(customer.as_str(), u64::MAX))?
+    {
         let (_, id) = entry?;
         ids.push(id.value().to_owned());
     }

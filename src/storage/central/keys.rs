@@ -27,18 +27,18 @@ pub fn all(reader: &Reader) -> Result<Vec<SigningKeyRecord>, StoreError> {
 }
 
 pub fn all_in_tx(tx: &Tx<'_>) -> Result<Vec<SigningKeyRecord>, StoreError> {
-    all_from(&tx.txn.open_table(SIGNING_KEYS)?)
+    all_from(&tx.txn().open_table(SIGNING_KEYS)?)
 }
 
 /// Stores `key` and logs its publication for the feed.
 pub fn add(tx: &mut Tx<'_>, key: &SigningKeyRecord, now: Timestamp) -> Result<(), StoreError> {
-    put_record(&mut tx.txn.open_table(SIGNING_KEYS)?, &key.kid, key)?;
+    put_record(&mut tx.txn().open_table(SIGNING_KEYS)?, &key.kid, key)?;
     record_change(tx, None, Change::KeyAdded { kid: key.kid.clone() }, now).map(drop)
 }
 
 /// Rewrites a key's lifecycle fields (retirement, end of publication).
 pub fn update(tx: &mut Tx<'_>, key: &SigningKeyRecord, now: Timestamp) -> Result<(), StoreError> {
-    put_record(&mut tx.txn.open_table(SIGNING_KEYS)?, &key.kid, key)?;
+    put_record(&mut tx.txn().open_table(SIGNING_KEYS)?, &key.kid, key)?;
     if key.retired_at.is_some() {
         record_change(tx, None, Change::KeyRetired { kid: key.kid.clone() }, now)?;
     }

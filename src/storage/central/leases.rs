@@ -274,12 +274,12 @@ pub fn close(
         return Ok(Ok(lease));
     }
     if let Some(old) = lease.through_seq {
-        tx.txn.open_table(CLOSING_LEASES)?.remove((sidecar.as_str(), old, lease.id.as_str()))?;
+        tx.txn().open_table(CLOSING_LEASES)?.remove((sidecar.as_str(), old, lease.id.as_str()))?;
     }
     lease.status = LeaseStatus::Closing;
     lease.through_seq = Some(through);
     lease.updated_at = now;
-    tx.txn.open_table(CLOSING_LEASES)?.insert((sidecar.as_str(), through, lease.id.as_str()), ())?;
+    tx.txn().open_table(CLOSING_LEASES)?.insert((sidecar.as_str(), through, lease.id.as_str()), ())?;
     save(tx, &lease)?;
     Ok(Ok(lease))
 }
@@ -299,7 +299,7 @@ fn return_remainder(
     tx.leases_by_account_table()?.remove((lease.account_id.as_str(), lease.account_seq))?;
     tx.lease_expiry_table()?.remove((expiry_key(lease), lease.id.as_str()))?;
     if let Some(through) = lease.through_seq {
-        tx.txn.open_table(CLOSING_LEASES)?.remove((lease.sidecar_id.as_str(), through, lease.id.as_str()))?;
+        tx.txn().open_table(CLOSING_LEASES)?.remove((lease.sidecar_id.as_str(), through, lease.id.as_str()))?;
     }
     lease.status = status;
     lease.returned = Some(rest);
@@ -330,7 +330,7 @@ pub fn return_closing(
 ) -> Result<Vec<LeaseRecord>, StoreError> {
     let mut ids = Vec::new();
     let upper = (sidecar.as_str(), applied, "\u{10ffff}");
-    for entry in tx.txn.open_table(CLOSING_LEASES)?.range((sidecar.as_str(), 0, "")..=upper)? {
+    for entry in tx.txn().open_table(CLOSING_LEASES)?.range((sidecar.as_str(), 0, "")..=upper)? {
         ids.push(entry?.0.value().2.to_owned());
     }
     let mut returned = Vec::with_capacity(ids.len());

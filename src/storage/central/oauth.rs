@@ -17,7 +17,7 @@ use crate::vocab::ids::CompanyId;
 use crate::vocab::time::Timestamp;
 
 pub fn save_request(tx: &mut Tx<'_>, request: &AuthRequestRecord) -> Result<(), StoreError> {
-    put_record(&mut tx.txn.open_table(AUTH_REQUESTS)?, &request.id, request)
+    put_record(&mut tx.txn().open_table(AUTH_REQUESTS)?, &request.id, request)
 }
 
 /// The pending request, if it exists and has not expired at `now`.
@@ -28,14 +28,14 @@ pub fn get_request(reader: &Reader, id: &str, now: Timestamp) -> Result<Option<A
 
 /// Takes the pending request out (it is answered once).
 pub fn take_request(tx: &mut Tx<'_>, id: &str, now: Timestamp) -> Result<Option<AuthRequestRecord>, StoreError> {
-    let request: Option<AuthRequestRecord> = get_record(&tx.txn.open_table(AUTH_REQUESTS)?, "auth_requests", id)?;
+    let request: Option<AuthRequestRecord> = get_record(&tx.txn().open_table(AUTH_REQUESTS)?, "auth_requests", id)?;
     let Some(request) = request.filter(|r| r.expires_at > now) else { return Ok(None) };
-    tx.txn.open_table(AUTH_REQUESTS)?.remove(id)?;
+    tx.txn().open_table(AUTH_REQUESTS)?.remove(id)?;
     Ok(Some(request))
 }
 
 pub fn save_code(tx: &mut Tx<'_>, code_hash: &str, code: &CodeRecord) -> Result<(), StoreError> {
-    put_record(&mut tx.txn.open_table(AUTH_CODES)?, code_hash, code)
+    put_record(&mut tx.txn().open_table(AUTH_CODES)?, code_hash, code)
 }
 
 /// Why a code or refresh token was not honoured (RFC 6749 `invalid_grant`).
@@ -65,7 +65,7 @@ pub struct NewRefresh {
 }
 
 fn revoke_family(tx: &mut Tx<'_>, family: &str, now: Timestamp) -> Result<(), StoreError> {
-    let mut families = tx.txn.open_table(REFRESH_FAMILIES)?;
+    let mut families = tx.txn().open_table(REFRESH_FAMILIES)?;
     let record: Option<RefreshFamilyRecord> = get_record(&families, "refresh_families", family)?;
     if let Some(mut record) = record.filter(|r| r.revoked_at.is_none()) {
         record.revoked_at = Some(now);
@@ -91,7 +91,7 @@ fn store_refresh(
         expires_at: new.expires_at,
         rotated_at: None,
     };
-    put_record(&mut tx.txn.open_table(REFRESH_TOKENS)?, &new.hash, &record)
+    put_record(&mut tx.txn().open_table(REFRESH_TOKENS)?, &new.hash, &record)
 }
 
 /// Exchanges a code (RFC 6749 §4.1.3 with PKCE). Single use: a second exchange revokes what the
@@ -108,7 +108,7 @@ pub fn redeem_code<T>(
     now: Timestamp,
     issue: impl FnOnce(&GrantRecord, ScopeSet) -> Option<(IssuedTokens, T)>,
 ) -> Result<Result<(GrantRecord, T), GrantRefusal>, StoreError> {
-    let code: Option<CodeRecord> = get_record(&tx.txn.open_table(AUTH_CODES)?, "auth_codes", code_hash)?;
+    let code: Option<CodeRecord> = get_record(&tx.txn().open_table(AUTH_CODES)?, "auth_codes", code_hash)?;
     let Some(mut code) = code.filter(|c| &c.company_id == company) else { return Ok(Err(GrantRefusal::Unknown)) };
     if let Some(first) = &code.issued {
         revoke_jti(tx, Some(company), &first.jti, first.access_expires_at, now)?;
@@ -131,7 +131,7 @@ pub fn redeem_code<T>(
     let Some((issued, minted)) = issue(&grant, scope) else { return Ok(Err(GrantRefusal::GrantInactive)) };
     let family = issued.refresh_family.clone();
     put_record(
-        &mut tx.txn.open_table(REFRESH_FAMILIES)?,
+        &mut tx.txn().open_table(REFRESH_FAMILIES)?,
         &family,
         &RefreshFamilyRecord { grant_id: grant.id.clone(), revoked_at: None },
     )?;
@@ -151,10 +151,10 @@ pub fn rotate_refresh(
     narrow: Option<ScopeSet>,
     now: Timestamp,
 ) -> Result<Result<(GrantRecord, ScopeSet), GrantRefusal>, StoreError> {
-    let old: Option<RefreshRecord> = get_record(&tx.txn.open_table(REFRESH_TOKENS)?, "refresh_tokens", old_hash)?;
+    let old: Option<RefreshRecord> = get_record(&tx.txn().open_table(REFRESH_TOKENS)?, "refresh_tokens", old_hash)?;
     let Some(mut old) = old.filter(|r| &r.company_id == company) else { return Ok(Err(GrantRefusal::Unknown)) };
     let family: Option<RefreshFamilyRecord> =
-        get_record(&tx.txn.open_table(REFRESH_FAMILIES)?, "refresh_families", &old.family)?;
+        get_record(&tx.txn().open_table(REFRESH_FAMILIES)?, "refresh_families", &old.family)?;
     if family.is_none_or(|f| f.revoked_at.is_some()) {
         return Ok(Err(GrantRefusal::Unknown));
     }
@@ -182,7 +182,7 @@ pub fn rotate_refresh(
         return Ok(Err(GrantRefusal::GrantInactive));
     }
     old.rotated_at = Some(now);
-    put_record(&mut tx.txn.open_table(REFRESH_TOKENS)?, old_hash, &old)?;
+    put_record(&mut tx.txn().open_table(REFRESH_TOKENS)?, old_hash, &old)?;
     store_refresh(tx, new, &old.family, &grant, old.scope, now)?;
     Ok(Ok((grant, scope)))
 }
@@ -199,7 +199,7 @@ pub fn refresh_token(reader: &Reader, hash: &str) -> Result<Option<(RefreshRecor
 
 /// Revokes a refresh token's family if it belongs to `company`; `false` when it does not.
 pub fn revoke_refresh(tx: &mut Tx<'_>, company: &CompanyId, hash: &str, now: Timestamp) -> Result<bool, StoreError> {
-    let record: Option<RefreshRecord> = get_record(&tx.txn.open_table(REFRESH_TOKENS)?, "refresh_tokens", hash)?;
+    let record: Option<RefreshRecord> = get_record(&tx.txn().open_table(REFRESH_TOKENS)?, "refresh_tokens", hash)?;
     let Some(record) = record.filter(|r| &r.company_id == company) else { return Ok(false) };
     revoke_family(tx, &record.family, now)?;
     Ok(true)
@@ -213,7 +213,7 @@ pub fn revoke_jti(
     expires_at: Timestamp,
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    let mut revoked = tx.txn.open_table(REVOKED_TOKENS)?;
+    let mut revoked = tx.txn().open_table(REVOKED_TOKENS)?;
     if revoked.get(jti)?.is_some() {
         return Ok(());
     }
@@ -228,7 +228,7 @@ pub fn is_revoked(reader: &Reader, jti: &str) -> Result<bool, StoreError> {
 
 /// The grant a refresh token belongs to, as of this transaction.
 pub fn grant_of_refresh(tx: &Tx<'_>, hash: &str) -> Result<Option<GrantRecord>, StoreError> {
-    let record: Option<RefreshRecord> = get_record(&tx.txn.open_table(REFRESH_TOKENS)?, "refresh_tokens", hash)?;
+    let record: Option<RefreshRecord> = get_record(&tx.txn().open_table(REFRESH_TOKENS)?, "refresh_tokens", hash)?;
     match record {
         Some(record) => grants::get_in_tx(tx, &record.grant_id),
         None => Ok(None),
@@ -241,7 +241,7 @@ pub fn prune_expired(tx: &mut Tx<'_>, now: Timestamp) -> Result<usize, StoreErro
     let horizon_s = now.unix_s() - crate::vocab::limits::token_clock_skew_s;
     let mut pruned = 0;
     {
-        let mut revoked = tx.txn.open_table(REVOKED_TOKENS)?;
+        let mut revoked = tx.txn().open_table(REVOKED_TOKENS)?;
         let mut dead = Vec::new();
         for entry in revoked.iter()? {
             let (jti, exp) = entry?;
@@ -266,7 +266,7 @@ fn prune_table<T: serde::de::DeserializeOwned>(
     name: &'static str,
     dead: impl Fn(&T) -> bool,
 ) -> Result<usize, StoreError> {
-    let mut open = tx.txn.open_table(table)?;
+    let mut open = tx.txn().open_table(table)?;
     let mut keys = Vec::new();
     for entry in open.iter()? {
         let (key, bytes) = entry?;

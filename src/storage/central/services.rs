@@ -25,14 +25,14 @@ pub enum ServiceError {
 
 pub fn create(tx: &mut Tx<'_>, service: ServiceRecord) -> TxResult<ServiceRecord, ServiceError> {
     let name_key = service.name.key();
-    let mut by_name = tx.txn.open_table(SERVICE_BY_NAME)?;
+    let mut by_name = tx.txn().open_table(SERVICE_BY_NAME)?;
     if by_name.get((service.company_id.as_str(), name_key.as_str()))?.is_some() {
         return Ok(Err(ServiceError::NameTaken));
     }
     by_name.insert((service.company_id.as_str(), name_key.as_str()), service.id.as_str())?;
     drop(by_name);
     let seq = tx.next("seq")?;
-    tx.txn.open_table(SERVICES_BY_COMPANY)?.insert((service.company_id.as_str(), seq), service.id.as_str())?;
+    tx.txn().open_table(SERVICES_BY_COMPANY)?.insert((service.company_id.as_str(), seq), service.id.as_str())?;
     put_record(&mut *tx.services_table()?, service.id.as_str(), &service)?;
     log_service(tx, &service, service.created_at)?;
     Ok(Ok(service))
@@ -92,7 +92,7 @@ pub fn update(
     if let Some(name) = change.name {
         let (old_key, new_key) = (service.name.key(), name.key());
         if old_key != new_key {
-            let mut by_name = tx.txn.open_table(SERVICE_BY_NAME)?;
+            let mut by_name = tx.txn().open_table(SERVICE_BY_NAME)?;
             if by_name.get((company.as_str(), new_key.as_str()))?.is_some() {
                 return Ok(Err(ServiceError::NameTaken));
             }

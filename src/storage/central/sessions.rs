@@ -14,7 +14,7 @@ fn key(token: &Secret) -> String {
 }
 
 pub fn create(tx: &mut Tx<'_>, token: &Secret, session: &SessionRecord) -> Result<(), StoreError> {
-    put_record(&mut tx.txn.open_table(SESSIONS)?, &key(token), session)
+    put_record(&mut tx.txn().open_table(SESSIONS)?, &key(token), session)
 }
 
 /// The live session of `token`, or `None` when unknown, revoked or expired at `now`.
@@ -25,12 +25,12 @@ pub fn lookup(reader: &Reader, token: &Secret, now: Timestamp) -> Result<Option<
 
 /// Ends the session of `token`; `false` if there was none.
 pub fn revoke(tx: &mut Tx<'_>, token: &Secret) -> Result<bool, StoreError> {
-    Ok(tx.txn.open_table(SESSIONS)?.remove(key(token).as_str())?.is_some())
+    Ok(tx.txn().open_table(SESSIONS)?.remove(key(token).as_str())?.is_some())
 }
 
 /// Drops sessions that expired before `now`; returns how many.
 pub fn prune_expired(tx: &mut Tx<'_>, now: Timestamp) -> Result<usize, StoreError> {
-    let mut table = tx.txn.open_table(SESSIONS)?;
+    let mut table = tx.txn().open_table(SESSIONS)?;
     let mut expired = Vec::new();
     for entry in table.iter()? {
         let (k, v) = entry?;

@@ -29,7 +29,7 @@ pub struct SidecarRecord {
 }
 
 pub fn enrol(tx: &mut Tx<'_>, sidecar: &SidecarRecord) -> Result<(), StoreError> {
-    put_record(&mut tx.txn.open_table(SIDECARS)?, sidecar.id.as_str(), sidecar)
+    put_record(&mut tx.txn().open_table(SIDECARS)?, sidecar.id.as_str(), sidecar)
 }
 
 pub fn get(reader: &Reader, id: &SidecarId) -> Result<Option<SidecarRecord>, StoreError> {

@@ -13,7 +13,7 @@ use crate::vocab::money::Amount;
 use crate::vocab::time::Timestamp;
 
 pub fn create(tx: &mut Tx<'_>, top_up: &TopUpRecord) -> Result<(), StoreError> {
-    put_record(&mut tx.txn.open_table(TOP_UPS)?, top_up.id.as_str(), top_up)
+    put_record(&mut tx.txn().open_table(TOP_UPS)?, top_up.id.as_str(), top_up)
 }
 
 pub fn get(reader: &Reader, id: &TopUpId) -> Result<Option<TopUpRecord>, StoreError> {
@@ -38,7 +38,7 @@ pub fn complete(
     succeeded: bool,
     now: Timestamp,
 ) -> TxResult<TopUpRecord, CompleteError> {
-    let Some(mut top_up) = get_record::<TopUpRecord>(&tx.txn.open_table(TOP_UPS)?, "top_ups", id.as_str())? else {
+    let Some(mut top_up) = get_record::<TopUpRecord>(&tx.txn().open_table(TOP_UPS)?, "top_ups", id.as_str())? else {
         return Ok(Err(CompleteError::NotFound));
     };
     if top_up.provider != provider || top_up.amount != amount {
@@ -67,7 +67,7 @@ pub fn complete(
     }
     top_up.status = if succeeded { TopUpStatus::Succeeded } else { TopUpStatus::Failed };
     top_up.completed_at = Some(now);
-    put_record(&mut tx.txn.open_table(TOP_UPS)?, id.as_str(), &top_up)?;
+    put_record(&mut tx.txn().open_table(TOP_UPS)?, id.as_str(), &top_up)?;
     Ok(Ok(top_up))
 }
 

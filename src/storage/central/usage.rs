@@ -112,7 +112,7 @@ impl BatchReads {
 
 /// The highest seq of this sidecar applied or quarantined (0 before any).
 pub fn applied_through(tx: &Tx<'_>, sidecar: &SidecarId) -> Result<u64, StoreError> {
-    Ok(tx.txn.open_table(USAGE_APPLIED)?.get(sidecar.as_str())?.map_or(0, |v| v.value()))
+    Ok(tx.txn().open_table(USAGE_APPLIED)?.get(sidecar.as_str())?.map_or(0, |v| v.value()))
 }
 
 /// Applies `inputs` (ascending seq) for `sidecar` of `company`, stopping at the first gap, then
@@ -156,7 +156,7 @@ pub fn apply(
     }
     reads.save(tx)?;
     if out.applied_through > before {
-        tx.txn.open_table(USAGE_APPLIED)?.insert(sidecar.as_str(), out.applied_through)?;
+        tx.txn().open_table(USAGE_APPLIED)?.insert(sidecar.as_str(), out.applied_through)?;
     }
     leases::return_closing(tx, sidecar, out.applied_through, now)?;
     Ok(out)
@@ -171,7 +171,7 @@ fn report_again(
     input: &UsageInput,
     out: &mut Applied,
 ) -> Result<(), StoreError> {
-    if tx.txn.open_table(USAGE_QUARANTINE)?.get((sidecar.as_str(), input.seq))?.is_some() {
+    if tx.txn().open_table(USAGE_QUARANTINE)?.get((sidecar.as_str(), input.seq))?.is_some() {
         out.rejected.push((input.seq, "quarantined".to_owned()));
         return Ok(());
     }
@@ -331,9 +331,9 @@ fn quarantine_record(
 fn quarantine(tx: &mut Tx<'_>, owner: &str, record: &QuarantineRecord) -> Result<(), StoreError> {
     tracing::warn!(sidecar_id = %record.sidecar_id, seq = record.seq, reason = %record.reason, "usage record quarantined");
     let bytes = encode(record);
-    tx.txn.open_table(USAGE_QUARANTINE)?.insert((owner, record.seq), bytes.as_slice())?;
+    tx.txn().open_table(USAGE_QUARANTINE)?.insert((owner, record.seq), bytes.as_slice())?;
     let seq = tx.next("seq")?;
-    tx.txn.open_table(USAGE_QUARANTINE_BY_COMPANY)?.insert((record.company_id.as_str(), seq), bytes.as_slice())?;
+    tx.txn().open_table(USAGE_QUARANTINE_BY_COMPANY)?.insert((record.company_id.as_str(), seq), bytes.as_slice())?;
     Ok(())
 }
 
@@ -349,7 +349,7 @@ fn quarantine_clone(
 ) -> Result<(), StoreError> {
     // `/` is not in any sidecar id, so this key cannot meet an ordinary (sidecar, seq) key.
     let owner = format!("{sidecar}/clone/{}", input.charge_id_text);
-    if tx.txn.open_table(USAGE_QUARANTINE)?.get((owner.as_str(), input.seq))?.is_some() {
+    if tx.txn().open_table(USAGE_QUARANTINE)?.get((owner.as_str(), input.seq))?.is_some() {
         return Ok(()); // this clone's record again: kept once
     }
     let clones = tx.next("usage_clones")?;

@@ -233,7 +233,7 @@ impl Answers {
             }
         }
         let record = RunRecord { through_seq, filter };
-        tx.txn.open_table(SIDECAR_ANSWER_FILTERS)?.insert(run_id, encode(&record).as_slice())?;
+        tx.txn().open_table(SIDECAR_ANSWER_FILTERS)?.insert(run_id, encode(&record).as_slice())?;
         index.runs.push(Run { id: run_id, filter: record.filter });
         index.writing_run = true;
         drop(index);

@@ -250,7 +250,7 @@ pub fn grant_lease(
         }
         None => {
             // Its recall may have come by the feed before the open's answer.
-            let recalled = tx.txn.open_table(SIDECAR_RECALLS)?.remove(lease_id)?.is_some();
+            let recalled = tx.txn().open_table(SIDECAR_RECALLS)?.remove(lease_id)?.is_some();
             LocalLease {
                 id: lease_id.to_owned(),
                 account_id: account.to_owned(),
@@ -276,7 +276,7 @@ pub fn recall_lease(
     now_ms: u64,
 ) -> Result<Option<LocalLease>, StoreError> {
     let Some(mut lease) = lease_batch::get(tx, account, lease_id)? else {
-        tx.txn.open_table(SIDECAR_RECALLS)?.insert(lease_id, now_ms)?;
+        tx.txn().open_table(SIDECAR_RECALLS)?.insert(lease_id, now_ms)?;
         return Ok(None);
     };
     if lease.state == LeaseState::Open {
@@ -524,7 +524,7 @@ pub fn release(tx: &mut Tx<'_>, id: &HoldId, now_ms: u64) -> Result<Result<Local
 /// Forgets recalls of unknown leases noted before `before_ms` (another sidecar's, or an open
 /// that never answered).
 pub fn prune_recalls(tx: &mut Tx<'_>, before_ms: u64) -> Result<(), StoreError> {
-    tx.txn.open_table(SIDECAR_RECALLS)?.retain(|_, noted_ms| noted_ms >= before_ms)?;
+    tx.txn().open_table(SIDECAR_RECALLS)?.retain(|_, noted_ms| noted_ms >= before_ms)?;
     Ok(())
 }
 
@@ -650,7 +650,7 @@ pub fn ack_usage(tx: &mut Tx<'_>, through: u64, outcomes: &[(u64, CentralOutcome
     let mut outbox = tx.sidecar_usage_outbox_table()?;
     let acked = outbox.extract_from_if(..=through, |_, _| true)?.count();
     drop(outbox);
-    let mut state = tx.txn.open_table(SIDECAR_STATE)?;
+    let mut state = tx.txn().open_table(SIDECAR_STATE)?;
     let before: u64 = state.get(USAGE_ACKED)?.map(|v| decode("sidecar_state", v.value())).transpose()?.unwrap_or(0);
     if through > before {
         state.insert(USAGE_ACKED, encode(&through).as_slice())?;
@@ -663,7 +663,7 @@ pub fn ack_usage(tx: &mut Tx<'_>, through: u64, outcomes: &[(u64, CentralOutcome
 /// charges are still reported) and the boot id is updated. Returns whether that happened.
 pub fn adopt_boot(tx: &mut Tx<'_>, boot_id: &str) -> Result<bool, StoreError> {
     let stored: Option<String> = {
-        let state = tx.txn.open_table(SIDECAR_STATE)?;
+        let state = tx.txn().open_table(SIDECAR_STATE)?;
         let value = state.get(BOOT)?;
         value.map(|v| decode("sidecar_state", v.value())).transpose()?
     };
@@ -677,7 +677,7 @@ pub fn adopt_boot(tx: &mut Tx<'_>, boot_id: &str) -> Result<bool, StoreError> {
             lease_batch::put(tx, &lease);
         }
     }
-    tx.txn.open_table(SIDECAR_STATE)?.insert(BOOT, encode(&boot_id).as_slice())?;
+    tx.txn().open_table(SIDECAR_STATE)?.insert(BOOT, encode(&boot_id).as_slice())?;
     Ok(rebooted)
 }
 

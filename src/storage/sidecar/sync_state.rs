@@ -94,24 +94,24 @@ fn values<T: serde::de::DeserializeOwned>(
 }
 
 pub fn put_enrolment(tx: &mut Tx<'_>, enrolment: &Enrolment) -> Result<(), StoreError> {
-    tx.txn.open_table(SIDECAR_STATE)?.insert(ENROLMENT, encode(enrolment).as_slice())?;
+    tx.txn().open_table(SIDECAR_STATE)?.insert(ENROLMENT, encode(enrolment).as_slice())?;
     Ok(())
 }
 
 /// Replaces everything the sidecar knew with `snapshot`; revocations already past `now_s` are left out.
 pub fn apply_snapshot(tx: &mut Tx<'_>, snapshot: &Snapshot, now_s: i64) -> Result<(), StoreError> {
     for table in [SIDECAR_KEYS, SIDECAR_GRANTS, SIDECAR_SERVICES] {
-        tx.txn.delete_table(table)?;
-        tx.txn.open_table(table)?;
+        tx.txn().delete_table(table)?;
+        tx.txn().open_table(table)?;
     }
-    tx.txn.delete_table(SIDECAR_REVOKED)?;
-    tx.txn.open_table(SIDECAR_REVOKED)?;
+    tx.txn().delete_table(SIDECAR_REVOKED)?;
+    tx.txn().open_table(SIDECAR_REVOKED)?;
     let view = View {
         issuer: snapshot.issuer.clone(),
         currency: snapshot.currency.clone(),
         usage_batch_len_max: snapshot.usage_batch_len_max,
     };
-    tx.txn.open_table(SIDECAR_STATE)?.insert(VIEW, encode(&view).as_slice())?;
+    tx.txn().open_table(SIDECAR_STATE)?.insert(VIEW, encode(&view).as_slice())?;
     for jwk in &snapshot.keys {
         apply_event(tx, &FeedEvent::KeyAdded { jwk: jwk.clone() }, now_s)?;
     }
@@ -149,32 +149,32 @@ pub fn apply_page(
 /// Drops revocations whose token has expired: an expired token fails verification anyway.
 pub fn prune_revoked(tx: &mut Tx<'_>, now_s: i64) -> Result<(), StoreError> {
     // Kept through the verification skew: a token is accepted until exp + skew.
-    tx.txn.open_table(SIDECAR_REVOKED)?.retain(|_, exp| exp + token_clock_skew_s >= now_s)?;
+    tx.txn().open_table(SIDECAR_REVOKED)?.retain(|_, exp| exp + token_clock_skew_s >= now_s)?;
     Ok(())
 }
 
 fn put_cursor(tx: &mut Tx<'_>, cursor: u64) -> Result<(), StoreError> {
-    tx.txn.open_table(SIDECAR_STATE)?.insert(CURSOR, encode(&cursor).as_slice())?;
+    tx.txn().open_table(SIDECAR_STATE)?.insert(CURSOR, encode(&cursor).as_slice())?;
     Ok(())
 }
 
 fn apply_event(tx: &mut Tx<'_>, event: &FeedEvent, now_s: i64) -> Result<(), StoreError> {
     match event {
         FeedEvent::KeyAdded { jwk } => {
-            tx.txn.open_table(SIDECAR_KEYS)?.insert(jwk.kid.as_str(), encode(jwk).as_slice())?;
+            tx.txn().open_table(SIDECAR_KEYS)?.insert(jwk.kid.as_str(), encode(jwk).as_slice())?;
         }
         // Kept: a retired key still verifies its tokens until they expire (see sidecar::local).
         FeedEvent::KeyRetired { .. } => {}
         FeedEvent::TokenRevoked(revoked) => {
             if revoked.exp + token_clock_skew_s >= now_s {
-                tx.txn.open_table(SIDECAR_REVOKED)?.insert(revoked.jti.as_str(), revoked.exp)?;
+                tx.txn().open_table(SIDECAR_REVOKED)?.insert(revoked.jti.as_str(), revoked.exp)?;
             }
         }
         FeedEvent::Grant(grant) => {
-            tx.txn.open_table(SIDECAR_GRANTS)?.insert(grant.grant_id.as_str(), encode(grant).as_slice())?;
+            tx.txn().open_table(SIDECAR_GRANTS)?.insert(grant.grant_id.as_str(), encode(grant).as_slice())?;
         }
         FeedEvent::Service(service) => {
-            tx.txn.open_table(SIDECAR_SERVICES)?.insert(service.id.as_str(), encode(service).as_slice())?;
+            tx.txn().open_table(SIDECAR_SERVICES)?.insert(service.id.as_str(), encode(service).as_slice())?;
         }
         // A recall is applied to its lease by `apply_page`; wallet figures live in memory.
         FeedEvent::LeaseRecalled { .. } | FeedEvent::WalletAvailable { .. } => {}

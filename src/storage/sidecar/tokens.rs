@@ -16,7 +16,7 @@ fn live(claims: &AccessClaims, now_s: i64) -> bool {
 
 /// Records verified tokens by digest.
 pub fn record(tx: &mut Tx<'_>, verified: &[([u8; 32], AccessClaims)]) -> Result<(), StoreError> {
-    let mut table = tx.txn.open_table(SIDECAR_TOKENS)?;
+    let mut table = tx.txn().open_table(SIDECAR_TOKENS)?;
     for (digest, claims) in verified {
         table.insert(hex::encode(digest).as_str(), encode(claims).as_slice())?;
     }
@@ -42,7 +42,7 @@ pub fn load(reader: &Reader, now_s: i64, limit: usize) -> Result<Vec<([u8; 32], 
 
 /// Forgets tokens that have expired.
 pub fn prune(tx: &mut Tx<'_>, now_s: i64) -> Result<(), StoreError> {
-    let mut table = tx.txn.open_table(SIDECAR_TOKENS)?;
+    let mut table = tx.txn().open_table(SIDECAR_TOKENS)?;
     let mut gone = Vec::new();
     for entry in table.iter()? {
         let (digest, bytes) = entry?;
