@@ -5,7 +5,7 @@
 //! (docs/design.md, "The sidecar's redo log").
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Seek, SeekFrom, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -16,6 +16,10 @@ use crate::storage::StoreError;
 pub const REDO_LOG_BYTES: u64 = 8 << 20;
 /// Starts every record; a zeroed or overwritten region does not.
 const RECORD_MAGIC: u32 = 0x5052_4431;
+/// Records start on this boundary (a page, and a multiple of any sector): writing a record never
+/// rewrites a sector that holds an earlier, acknowledged one, so a torn write can only tear the
+/// record being written.
+const RECORD_ALIGN: u64 = 4096;
 /// magic (4) · payload length (4) · batch number (8) · CRC-32 of the database's salt, the number
 /// and the payload (4).
 const HEADER_LEN: usize = 20;
@@ -35,8 +39,10 @@ pub struct RedoLog {
     /// The database's own random number, in every record's checksum: a record another database
     /// wrote (a database file replaced, the log kept) never checksums.
     salt: u64,
-    /// Offset of the next record.
+    /// Offset of the next record (a multiple of `RECORD_ALIGN`).
     end: u64,
+    /// Offset of the last record written, for `retract`.
+    last_start: u64,
 }
 
 impl RedoLog {
@@ -61,7 +67,7 @@ impl RedoLog {
                 File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
             }
         }
-        let log = RedoLog { file, path: path.to_owned(), salt, end: 0 };
+        let log = RedoLog { file, path: path.to_owned(), salt, end: 0, last_start: 0 };
         log.drop_cached_pages();
         Ok(log)
     }
@@ -79,13 +85,12 @@ impl RedoLog {
     /// restart of the log) are skipped; reading stops at the first record that is torn, does not
     /// checksum, or does not follow.
     pub fn records_after(&mut self, durable: u64) -> Result<Vec<RedoRecord>, StoreError> {
-        let mut bytes = Vec::new();
-        self.file.seek(SeekFrom::Start(0)).and_then(|_| self.file.read_to_end(&mut bytes)).map_err(|e| self.io(e))?;
-        self.drop_cached_pages();
+        let file_len = self.file.metadata().map_err(|e| self.io(e))?.len();
         let mut records = Vec::new();
-        let mut at = 0usize;
-        while let Some(record) = parse(&bytes[at..], self.salt) {
-            at += HEADER_LEN + record.ops.len();
+        let mut at = 0u64;
+        // Record by record, so a start holds only what it applies, not the whole file.
+        while let Some(record) = self.read_record(at, file_len)? {
+            at += span(record.ops.len());
             if record.batch <= durable && records.is_empty() {
                 continue;
             }
@@ -94,7 +99,28 @@ impl RedoLog {
             }
             records.push(record);
         }
+        self.drop_cached_pages();
         Ok(records)
+    }
+
+    /// The record at `at`, if one is whole inside the file's `file_len` bytes and checksums with
+    /// this database's salt.
+    fn read_record(&self, at: u64, file_len: u64) -> Result<Option<RedoRecord>, StoreError> {
+        let ops_at = at + HEADER_LEN as u64;
+        if ops_at > file_len {
+            return Ok(None);
+        }
+        let mut header = [0u8; HEADER_LEN];
+        self.file.read_exact_at(&mut header, at).map_err(|e| self.io(e))?;
+        let word = |from: usize| u32::from_le_bytes(header[from..from + 4].try_into().expect("4 bytes"));
+        let ops_len = u64::from(word(4));
+        if word(0) != RECORD_MAGIC || ops_at + ops_len > file_len {
+            return Ok(None);
+        }
+        let mut ops = vec![0u8; ops_len as usize];
+        self.file.read_exact_at(&mut ops, ops_at).map_err(|e| self.io(e))?;
+        let batch = u64::from_le_bytes(header[8..16].try_into().expect("8 bytes"));
+        Ok((checksum(self.salt, batch, &ops) == word(16)).then_some(RedoRecord { batch, ops }))
     }
 
     /// Whether a record of `ops_len` bytes still fits.
@@ -113,13 +139,14 @@ impl RedoLog {
         record.extend_from_slice(&checksum(self.salt, batch, ops).to_le_bytes());
         record.extend_from_slice(ops);
         self.file.write_all_at(&record, self.end).and_then(|()| self.file.sync_data()).map_err(|e| self.io(e))?;
-        self.end += record.len() as u64;
+        self.last_start = self.end;
+        self.end += span(ops.len());
         Ok(())
     }
 
     /// Takes back the last record (its batch did not commit): zeroes its header and syncs.
-    pub fn retract(&mut self, batch_record_len: usize) -> Result<(), StoreError> {
-        let start = self.end - batch_record_len as u64;
+    pub fn retract(&mut self) -> Result<(), StoreError> {
+        let start = self.last_start;
         self.file
             .write_all_at(&[0u8; HEADER_LEN], start)
             .and_then(|()| self.file.sync_data())
@@ -134,14 +161,14 @@ impl RedoLog {
         self.end = 0;
     }
 
-    /// Bytes a record of `ops_len` bytes of writes takes.
-    pub fn record_len(ops_len: usize) -> usize {
-        HEADER_LEN + ops_len
-    }
-
     fn io(&self, e: std::io::Error) -> StoreError {
         StoreError::engine(format!("redo log {}: {e}", self.path.display()))
     }
+}
+
+/// Bytes from a record's start to the next one's: the record, padded to `RECORD_ALIGN`.
+fn span(ops_len: usize) -> u64 {
+    ((HEADER_LEN + ops_len) as u64).next_multiple_of(RECORD_ALIGN)
 }
 
 fn checksum(salt: u64, batch: u64, ops: &[u8]) -> u32 {
@@ -150,19 +177,6 @@ fn checksum(salt: u64, batch: u64, ops: &[u8]) -> u32 {
     hasher.update(&batch.to_le_bytes());
     hasher.update(ops);
     hasher.finalize()
-}
-
-/// The record at the start of `bytes`, if one is whole and checksums with `salt`.
-fn parse(bytes: &[u8], salt: u64) -> Option<RedoRecord> {
-    let header = bytes.get(..HEADER_LEN)?;
-    let word = |at: usize| u32::from_le_bytes(header[at..at + 4].try_into().expect("4 bytes"));
-    if word(0) != RECORD_MAGIC {
-        return None;
-    }
-    let len = word(4) as usize;
-    let batch = u64::from_le_bytes(header[8..16].try_into().expect("8 bytes"));
-    let ops = bytes.get(HEADER_LEN..HEADER_LEN.checked_add(len)?)?;
-    (checksum(salt, batch, ops) == word(16)).then(|| RedoRecord { batch, ops: ops.to_vec() })
 }
 
 #[cfg(test)]
@@ -220,10 +234,10 @@ mod tests {
         log.append(1, b"one").expect("append");
         log.append(2, b"two").expect("append");
         log.append(3, b"three").expect("append");
-        log.retract(RedoLog::record_len(5)).expect("retract");
+        assert_eq!(log.end, 3 * RECORD_ALIGN, "each record starts a page of its own");
+        log.retract().expect("retract");
         assert_eq!(log.records_after(0).expect("read").len(), 2);
-        let second = RedoLog::record_len(3) as u64;
-        log.file.write_all_at(b"X", second + HEADER_LEN as u64).expect("tear");
+        log.file.write_all_at(b"X", RECORD_ALIGN + HEADER_LEN as u64).expect("tear");
         let numbers: Vec<u64> = log.records_after(0).expect("read").iter().map(|r| r.batch).collect();
         assert_eq!(numbers, vec![1], "the torn second record and all after it are dropped");
     }

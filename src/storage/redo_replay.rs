@@ -9,7 +9,7 @@ use crate::storage::StoreError;
 use crate::storage::kept_tables;
 use crate::storage::redo_log::RedoLog;
 use crate::storage::redo_ops::ops_of;
-use crate::storage::schema::{COUNTERS, META};
+use crate::storage::schema::{COUNTERS, META, SCHEMA_VERSION};
 use crate::vocab::rng;
 
 /// Counter of the last batch numbered for the redo log; a durable commit's value says which
@@ -19,12 +19,20 @@ pub(crate) const REDO_BATCH: &str = "redo_batch";
 const REDO_SALT: &str = "redo_salt";
 
 /// Opens the log at `path` for `db` (shown as `shown`, of `role`), applies the records after the
-/// last durable commit, and returns the log, started again. A database of another role is refused
-/// before anything is written to it.
+/// last durable commit, and returns the log, started again. A database of another role or of a
+/// newer schema is refused before anything is written to it, and one of an older schema whose
+/// log holds batches to apply is refused too (those batches need the binary that wrote them).
 pub fn open_and_replay(db: &Database, shown: &str, role: &str, path: &Path) -> Result<RedoLog, StoreError> {
-    let (salt, found_role) = stored_salt_and_role(db)?;
+    let Stamps { salt, role: found_role, version } = stamps(db)?;
     if let Some(found) = found_role.filter(|found| found != role) {
         return Err(StoreError::WrongRole { path: shown.to_owned(), found, expected: role.to_owned() });
+    }
+    if let Some(found) = version.as_ref().filter(|v| v.parse::<u64>().map_or(true, |v| v > SCHEMA_VERSION)) {
+        return Err(StoreError::UnknownSchemaVersion {
+            path: shown.to_owned(),
+            found: found.clone(),
+            supported: SCHEMA_VERSION,
+        });
     }
     let salt = match salt {
         Some(salt) => salt,
@@ -42,6 +50,17 @@ pub fn open_and_replay(db: &Database, shown: &str, role: &str, path: &Path) -> R
         }
     };
     let records = log.records_after(durable)?;
+    let current = SCHEMA_VERSION.to_string();
+    if let Some(found) = version.filter(|v| !records.is_empty() && *v != current) {
+        // The records hold the tables as that version defined them; this binary would apply
+        // them to its own definitions.
+        return Err(StoreError::Engine(format!(
+            "{shown} was written by schema version {found} and its redo log {} holds batches that \
+             are not yet in it: start the version that wrote them once and stop it cleanly, then \
+             start this one",
+            path.display()
+        )));
+    }
     if let Some(last) = records.last() {
         let txn = db.begin_write()?;
         for record in &records {
@@ -62,19 +81,27 @@ pub fn open_and_replay(db: &Database, shown: &str, role: &str, path: &Path) -> R
     Ok(log)
 }
 
-/// The database's redo salt and role, each if stamped.
-fn stored_salt_and_role(db: &Database) -> Result<(Option<u64>, Option<String>), StoreError> {
+/// What `meta` says of the database, each if stamped.
+#[derive(Default)]
+struct Stamps {
+    salt: Option<u64>,
+    role: Option<String>,
+    version: Option<String>,
+}
+
+fn stamps(db: &Database) -> Result<Stamps, StoreError> {
     let read = db.begin_read()?;
     let meta = match read.open_table(META) {
         Ok(meta) => meta,
-        Err(TableError::TableDoesNotExist(_)) => return Ok((None, None)),
+        Err(TableError::TableDoesNotExist(_)) => return Ok(Stamps::default()),
         Err(other) => return Err(other.into()),
     };
-    let role = meta.get("role")?.map(|v| v.value().to_owned());
-    let Some(text) = meta.get(REDO_SALT)? else { return Ok((None, role)) };
-    let salt = u64::from_str_radix(text.value(), 16)
+    let text = |key: &str| -> Result<Option<String>, StoreError> { Ok(meta.get(key)?.map(|v| v.value().to_owned())) };
+    let salt = text(REDO_SALT)?
+        .map(|hex| u64::from_str_radix(&hex, 16))
+        .transpose()
         .map_err(|_| StoreError::Corrupt { table: "meta", detail: format!("{REDO_SALT} is not hex") })?;
-    Ok((Some(salt), role))
+    Ok(Stamps { salt, role: text("role")?, version: text("schema_version")? })
 }
 
 fn make_salt(db: &Database) -> Result<u64, StoreError> {
@@ -129,7 +156,11 @@ mod tests {
     fn holds_without_the_log(path: &Path, last: u64) -> Vec<u64> {
         let db = Database::create(path).expect("redb opens the crash image");
         let read = db.begin_read().expect("read");
-        let holds = read.open_table(SIDECAR_HOLDS).expect("holds");
+        let holds = match read.open_table(SIDECAR_HOLDS) {
+            Ok(holds) => holds,
+            Err(TableError::TableDoesNotExist(_)) => return Vec::new(),
+            Err(other) => panic!("holds: {other}"),
+        };
         (1..=last).filter(|n| holds.get(format!("hold_{n:04}").as_str()).expect("get").is_some()).collect()
     }
 
@@ -173,6 +204,39 @@ mod tests {
         let n = again.read_blocking(|r| Ok(r.txn.open_table(COUNTERS)?.get("n")?.map(|v| v.value()))).expect("read");
         assert_eq!(n, Some(last + 1), "numbering goes on after a replay, and nothing is applied twice");
         again.close();
+    }
+
+    /// Stamps `version` into the crash image's `meta`, with redb alone.
+    fn stamp_version(path: &Path, version: u64) {
+        let db = Database::create(path).expect("open the image");
+        let txn = db.begin_write().expect("write");
+        txn.open_table(META).expect("meta").insert("schema_version", version.to_string().as_str()).expect("stamp");
+        txn.commit().expect("commit");
+    }
+
+    #[test]
+    fn a_log_to_apply_under_another_schema_version_is_refused_before_anything_is_written() {
+        // Proves batches logged by one schema version are never applied by a binary of another:
+        // a newer file is refused as unknown, an older one with batches to apply is refused with
+        // what to do, and neither open applies any of them.
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = open_store(dir.path());
+        for n in 1..=5 {
+            put(&store, n, false);
+        }
+        let (older, newer) = (crash_image(dir.path()), crash_image(dir.path()));
+        store.close();
+        let open = |dir: &Path| {
+            let options = StoreOptions { redo_log: Some(dir.join("db.redo")), ..StoreOptions::default() };
+            Store::open(&dir.join("db.redb"), "sidecar", &options, NO_TABLES, Arc::new(|_| Ok(()))).map(drop)
+        };
+        stamp_version(&newer.path().join("db.redb"), SCHEMA_VERSION + 1);
+        let refused = open(newer.path());
+        assert!(matches!(refused, Err(StoreError::UnknownSchemaVersion { .. })), "{refused:?}");
+        stamp_version(&older.path().join("db.redb"), SCHEMA_VERSION - 1);
+        let refused = open(older.path()).expect_err("an older file with batches to apply");
+        assert!(refused.to_string().contains("start the version that wrote them"), "{refused}");
+        assert!(holds_without_the_log(&older.path().join("db.redb"), 5).is_empty(), "nothing was applied");
     }
 
     #[test]

@@ -287,6 +287,8 @@ fn commit_durably(mut txn: redb::WriteTransaction) -> Result<(), Failure> {
 /// batch only once its record is durable. A record that cannot be written leaves a durable
 /// commit as the fallback; a commit that fails after its record is durable takes the record back.
 fn commit_logged(mut txn: redb::WriteTransaction, redo: &mut Redo, number: u64, ops: &[u8]) -> Result<(), Failure> {
+    // Before the record: once it is written, only a commit or a retraction may follow.
+    txn.set_durability(Durability::None).map_err(|e| Failure::of(StoreError::engine(e)))?;
     if let Err(error) = redo.log.append(number, ops) {
         tracing::warn!(error = %error, "writing the redo record failed; committing the batch durably instead");
         commit_durably(txn)?;
@@ -294,11 +296,10 @@ fn commit_logged(mut txn: redb::WriteTransaction, redo: &mut Redo, number: u64, 
         redo.batches_since_sync = 0;
         return Ok(());
     }
-    txn.set_durability(Durability::None).map_err(|e| Failure::of(StoreError::engine(e)))?;
     if let Err(error) = txn.commit() {
         let error = StoreError::from(error);
         tracing::error!(error = %error, "group commit failed after its redo record was written");
-        if let Err(retract) = redo.log.retract(RedoLog::record_len(ops.len())) {
+        if let Err(retract) = redo.log.retract() {
             // The record stays: the next start applies the batch its callers were told failed.
             tracing::error!(error = %retract, "taking back the redo record failed");
         }
