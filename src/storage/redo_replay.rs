@@ -126,9 +126,22 @@ mod tests {
 
     const NO_TABLES: Layout = Layout { create_tables: |_| Ok(()), migrate: |_, _| Ok(()) };
 
-    fn open_store(dir: &Path) -> Store {
+    fn try_open_store(dir: &Path) -> Result<Store, StoreError> {
         let options = StoreOptions { redo_log: Some(dir.join("db.redo")), ..StoreOptions::default() };
-        Store::open(&dir.join("db.redb"), "sidecar", &options, NO_TABLES, Arc::new(|_| Ok(()))).expect("open")
+        Store::open(&dir.join("db.redb"), "sidecar", &options, NO_TABLES, Arc::new(|_| Ok(())))
+    }
+
+    fn open_store(dir: &Path) -> Store {
+        try_open_store(dir).expect("open")
+    }
+
+    /// A store in `dir` after batches `1..=last`, each `put` alone.
+    fn store_after(dir: &Path, last: u64) -> Store {
+        let store = open_store(dir);
+        for n in 1..=last {
+            put(&store, n, false);
+        }
+        store
     }
 
     /// The files as a crash would leave them now: copied while the store is open.
@@ -220,21 +233,14 @@ mod tests {
         // a newer file is refused as unknown, an older one with batches to apply is refused with
         // what to do, and neither open applies any of them.
         let dir = tempfile::tempdir().expect("temp dir");
-        let store = open_store(dir.path());
-        for n in 1..=5 {
-            put(&store, n, false);
-        }
+        let store = store_after(dir.path(), 5);
         let (older, newer) = (crash_image(dir.path()), crash_image(dir.path()));
         store.close();
-        let open = |dir: &Path| {
-            let options = StoreOptions { redo_log: Some(dir.join("db.redo")), ..StoreOptions::default() };
-            Store::open(&dir.join("db.redb"), "sidecar", &options, NO_TABLES, Arc::new(|_| Ok(()))).map(drop)
-        };
         stamp_version(&newer.path().join("db.redb"), SCHEMA_VERSION + 1);
-        let refused = open(newer.path());
+        let refused = try_open_store(newer.path()).map(drop);
         assert!(matches!(refused, Err(StoreError::UnknownSchemaVersion { .. })), "{refused:?}");
         stamp_version(&older.path().join("db.redb"), SCHEMA_VERSION - 1);
-        let refused = open(older.path()).expect_err("an older file with batches to apply");
+        let refused = try_open_store(older.path()).map(drop).expect_err("an older file with batches to apply");
         assert!(refused.to_string().contains("start the version that wrote them"), "{refused}");
         assert!(holds_without_the_log(&older.path().join("db.redb"), 5).is_empty(), "nothing was applied");
     }
@@ -243,11 +249,7 @@ mod tests {
     fn a_clean_close_leaves_redb_holding_every_batch() {
         // Proves the writer's last act is a durable commit, so a clean stop needs no replay.
         let dir = tempfile::tempdir().expect("temp dir");
-        let store = open_store(dir.path());
-        for n in 1..=10 {
-            put(&store, n, false);
-        }
-        store.close();
+        store_after(dir.path(), 10).close();
         assert_eq!(holds_without_the_log(&dir.path().join("db.redb"), 10), (1..=10).collect::<Vec<_>>());
     }
 
@@ -255,10 +257,7 @@ mod tests {
     fn a_log_beside_another_database_is_not_applied() {
         // Proves records of a replaced database file do not reach the new one (its salt differs).
         let dir = tempfile::tempdir().expect("temp dir");
-        let store = open_store(dir.path());
-        for n in 1..=5 {
-            put(&store, n, false);
-        }
+        let store = store_after(dir.path(), 5);
         let image = crash_image(dir.path());
         store.close();
         std::fs::remove_file(image.path().join("db.redb")).expect("remove");
