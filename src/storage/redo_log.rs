@@ -84,7 +84,7 @@ impl RedoLog {
     /// after the last durable commit. Records at or below `durable` (left from before the last
     /// restart of the log) are skipped; reading stops at the first record that is torn, does not
     /// checksum, or does not follow.
-    pub fn records_after(&mut self, durable: u64) -> Result<Vec<RedoRecord>, StoreError> {
+    pub fn records_after(&self, durable: u64) -> Result<Vec<RedoRecord>, StoreError> {
         let file_len = self.file.metadata().map_err(|e| self.io(e))?.len();
         let mut records = Vec::new();
         let mut at = 0u64;
@@ -199,13 +199,13 @@ mod tests {
             log.append(batch, format!("ops of {batch}").as_bytes()).expect("append");
         }
         drop(log);
-        let mut log = log_in(&dir);
+        let log = log_in(&dir);
         assert_eq!(std::fs::metadata(dir.path().join("redo.log")).expect("meta").len(), REDO_LOG_BYTES);
         let numbers: Vec<u64> = log.records_after(2).expect("read").iter().map(|r| r.batch).collect();
         assert_eq!(numbers, vec![3, 4]);
         assert_eq!(log.records_after(0).expect("read")[0].ops, b"ops of 1".to_vec());
         assert!(log.records_after(4).expect("read").is_empty());
-        let mut other = RedoLog::open(&dir.path().join("redo.log"), SALT + 1).expect("open");
+        let other = RedoLog::open(&dir.path().join("redo.log"), SALT + 1).expect("open");
         assert!(other.records_after(0).expect("read").is_empty(), "another database's records do not checksum");
     }
 

@@ -247,10 +247,15 @@ mod tests {
 
     #[test]
     fn a_clean_close_leaves_redb_holding_every_batch() {
-        // Proves the writer's last act is a durable commit, so a clean stop needs no replay.
+        // Proves the writer's last act at a stop is a durable commit: with another handle keeping
+        // the file open, so that redb's own close has not run, redb alone holds every batch.
         let dir = tempfile::tempdir().expect("temp dir");
-        store_after(dir.path(), 10).close();
-        assert_eq!(holds_without_the_log(&dir.path().join("db.redb"), 10), (1..=10).collect::<Vec<_>>());
+        let store = store_after(dir.path(), 10);
+        let still_open = store.clone();
+        store.close();
+        let image = crash_image(dir.path());
+        assert_eq!(holds_without_the_log(&image.path().join("db.redb"), 10), (1..=10).collect::<Vec<_>>());
+        drop(still_open);
     }
 
     #[test]
